@@ -1,0 +1,10 @@
+"""Small programs dhflow runs in place of, or around, parts of the Balsam toolchain.
+
+* ``bin/mpirun``: a POSIX-sh stand-in for ``mpirun`` on machines without MPI (see its header).
+* ``balsam_launcher.py``: Balsam's real launcher with an exact workflow filter.
+* ``balsam_serial.py``: Balsam's serial-mode ensemble runner with the same exact filter.
+* ``pbs_scheduler.py``: a PBS scheduler class for Balsam's submit-launch machinery.
+
+The two wrappers are run as scripts by path (Balsam builds their command lines), so they
+must not import anything that is not importable from a plain ``python script.py``.
+"""
