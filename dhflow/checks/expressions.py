@@ -1,0 +1,43 @@
+"""Resource expressions: only parameters, earlier resource keys and known functions."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..diagnostics import Diagnostic, did_you_mean
+from ..expr import FUNCTIONS
+from ..nodes import Call, Name, Str, walk
+from ..spec import RESOURCE_KEYS, Spec
+
+
+def resource_names(spec: Spec) -> Iterator[Diagnostic]:
+    """In a foreach rule a resource value may use the point's parameters and the resource
+    keys written above it (or not written at all: their default); a single rule has no point."""
+    params = [p.name for p in spec.params]
+    for rule in spec.rules:
+        written = [k for k, _ in rule.resources]
+        for i, (key, expr) in enumerate(rule.resources):
+            above = written[:i]
+            allowed = set(above) | {k for k in RESOURCE_KEYS if k not in written}
+            if rule.foreach:
+                allowed |= set(params)
+            for e in walk(expr):
+                if isinstance(e, Call) and e.func not in FUNCTIONS:
+                    yield Diagnostic("DH105", f"unknown function `{e.func}`", e.func_span,
+                                     help=did_you_mean(e.func, FUNCTIONS) or f"the functions are: {', '.join(FUNCTIONS)}")
+                elif isinstance(e, Name) and e.id not in allowed:
+                    if e.id in written:
+                        msg = f"`{key}` uses `{e.id}`, which is defined below it in rule `{rule.name}`"
+                        hint = f"move `{e.id}` above `{key}`"
+                    elif e.id in params:
+                        msg = f"`{key}` uses parameter `{e.id}`, but rule `{rule.name}` has no `foreach: space`"
+                        hint = "a rule without foreach runs one task, with no point"
+                    else:
+                        msg = f"unknown name `{e.id}` in `{key}` of rule `{rule.name}`"
+                        hint = did_you_mean(e.id, allowed) or (
+                            f"names here: {', '.join(sorted(allowed))}" if allowed else None)
+                    yield Diagnostic("DH104", msg, e.span, help=hint)
+                elif isinstance(e, Str) and e is expr:
+                    yield Diagnostic("DH203", f"`{key}` must be a number or an expression, not a string", e.span)
+
+
+CHECKS = (resource_names,)

@@ -1,0 +1,103 @@
+"""Template strings: well-formed braces, known names for the rule that renders them."""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..diagnostics import Diagnostic, Label, did_you_mean
+from ..source import Span
+from ..spec import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
+from ..templates import TemplateError, parse_template
+
+BASE_NAMES = ("workflow", "rule", "task", "here", *RESOURCE_KEYS, "cpu_affinity")
+#: App fields that become one ApplicationDefinition shared by all its tasks: only names
+#: that are the same for every task may appear in them.
+APP_STATIC_FIELDS = ("executable", "envscript", "preprocess", "postprocess")
+APP_STATIC_NAMES = ("here", "workflow")
+
+
+def inner_span(t: TemplateStr, start: int, end: int) -> Span:
+    """The span of characters start..end of a template's decoded text (exact without escapes)."""
+    s = t.span
+    a = min(s.start + 1 + start, s.end - 1)
+    b = min(s.start + 1 + end, s.end - 1)
+    line = s.line
+    return Span(line, s.col + (a - s.start), line, s.col + (max(b, a + 1) - s.start), a, max(b, a + 1))
+
+
+def context_names(spec: Spec, rule: RuleSpec) -> tuple[str, ...]:
+    names = list(BASE_NAMES)
+    if rule.foreach:
+        names += ["point", "index"] + [p.name for p in spec.params]
+    return tuple(names)
+
+
+def _rule_templates(rule: RuleSpec, app: AppSpec | None):
+    out: list[tuple[str, TemplateStr, bool]] = []  # (what, template, owned by the app)
+    if rule.shell:
+        out.append(("shell", rule.shell, False))
+    if rule.args:
+        out.append(("args", rule.args, False))
+    for k, v in rule.env:
+        out.append((f"env {k}", v, False))
+    if app is not None:
+        for what in ("executable", "args", "envscript", "preprocess", "postprocess"):
+            t = getattr(app, what)
+            if t is not None and not (what == "args" and rule.args is not None):
+                out.append((what, t, True))
+        overridden = {k for k, _ in rule.env}
+        out.extend((f"env {k}", v, True) for k, v in app.env if k not in overridden)
+    return out
+
+
+def template_names(spec: Spec) -> Iterator[Diagnostic]:
+    """Each template is checked for every rule that renders it (an app's, for each user)."""
+    reported: set[tuple] = set()
+    for rule in spec.rules:
+        app = spec.app(rule.app[0]) if rule.app else None
+        rule_names = context_names(spec, rule)
+        for what, t, from_app in _rule_templates(rule, app):
+            static = from_app and what in APP_STATIC_FIELDS
+            names = APP_STATIC_NAMES if static else rule_names
+            try:
+                _, fields = parse_template(t.text)
+            except TemplateError as exc:
+                key = ("syntax", t.span)
+                if key not in reported:
+                    reported.add(key)
+                    yield Diagnostic("DH210", exc.message, inner_span(t, exc.start, exc.end),
+                                     help="write `{{` and `}}` for literal braces")
+                continue
+            for f in fields:
+                if f.name in names:
+                    continue
+                key = ("name", t.span, f.start, rule.foreach)
+                if key in reported:
+                    continue
+                reported.add(key)
+                params = [p.name for p in spec.params]
+                if static and f.name in rule_names + tuple(params):
+                    msg = (f"`{{{f.name}}}` cannot be used in the app's {what}: it is one "
+                           f"ApplicationDefinition shared by every task")
+                    hint = "only {here} and {workflow} may appear here; move per-task values into `args`"
+                elif (f.name in params or f.name in ("point", "index")) and not rule.foreach:
+                    msg = f"`{{{f.name}}}` in {what} needs a point, but rule `{rule.name}` has no `foreach: space`"
+                    hint = None
+                else:
+                    msg = f"unknown template name `{{{f.name}}}` in {what}"
+                    hint = did_you_mean(f.name, names) or f"names here: {', '.join(names)}"
+                labels = (Label(rule.app[1], f"rendered for rule `{rule.name}`"),) if from_app and rule.app else ()
+                yield Diagnostic("DH106", msg, inner_span(t, f.start, f.end), help=hint, labels=labels)
+
+
+def env_values(spec: Spec) -> Iterator[Diagnostic]:
+    """Balsam stores the environment as K=V:K2=V2, so a value cannot contain `:`."""
+    for owner in (*spec.apps, *spec.rules):
+        for k, v in owner.env:
+            if ":" in v.text:
+                i = v.text.index(":")
+                yield Diagnostic("DH211", f"environment value of `{k}` contains `:`, which Balsam cannot store",
+                                 inner_span(v, i, i + 1),
+                                 help="Balsam joins variables as K=V:K2=V2; set PATH-like values in an envscript")
+
+
+CHECKS = (template_names, env_values)

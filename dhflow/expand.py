@@ -1,0 +1,239 @@
+"""Spec + points -> Plan: one task per (rule, point), resources evaluated, templates
+rendered, dependencies wired, content keys computed.
+
+Resource rules are evaluated for every point; the first point that gives a bad value is
+reported (naming the rule, the key and the point) and the rest of that key is skipped.
+"""
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import networkx as nx
+
+from .checks.dependencies import rule_graph
+from .diagnostics import WARNING, Diagnostic, Label
+from .expr import CompiledExpr, EvalError, format_value, type_name
+from .plan import App, Plan, Task, content_key
+from .spec import RESOURCE_FIELDS, RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
+from .templates import Field, parse_template, render, shell_safe
+from .checks.templates import inner_span
+
+SHELL_EXECUTABLE = "/bin/sh -c"
+#: Largest plan dhflow compiles (tasks over all rules).
+MAX_TASKS = 2_000_000
+
+
+def task_name(rule: RuleSpec, index: int | None) -> str:
+    return rule.name if index is None else f"{rule.name}.{index}"
+
+
+def _point_label(index: int, point: dict) -> str:
+    vals = ", ".join(f"{k}={format_value(v)}" for k, v in point.items())
+    return f"point {index} ({vals})"
+
+
+class _RuleExpander:
+    """Everything one rule needs, prepared once, then applied per point."""
+
+    def __init__(self, spec: Spec, rule: RuleSpec, app_name: str, app: AppSpec | None, diags: list[Diagnostic]):
+        self.spec, self.rule, self.diags = spec, rule, diags
+        self.app_name = app_name
+        self.here = spec.source.here
+        self.resources = [(k, CompiledExpr(e), e) for k, e in rule.resources]
+        self.bad_keys: set[str] = set()
+        self.warned: set[tuple] = set()
+        if rule.shell is not None:
+            self.args_t: TemplateStr | None = rule.shell
+        else:
+            self.args_t = rule.args if rule.args is not None else (app.args if app else None)
+        self.args_parts = parse_template(self.args_t.text)[0] if self.args_t else ()
+        env: dict[str, TemplateStr] = dict(app.env) if app else {}
+        env.update(dict(rule.env))
+        self.env = [(k, t, parse_template(t.text)[0]) for k, t in env.items()]
+        self.objective = rule.objective.to_dict() if rule.objective else None
+        self.app_key = None
+        launch = spec.launch
+        self.max_nodes = launch.nodes if launch else None
+        self.max_wall = launch.wall_time if launch else None
+
+    def _bad(self, key: str, index: int | None, point: dict | None, msg: str, span) -> None:
+        self.bad_keys.add(key)
+        where = f"for {_point_label(index, point)}" if index is not None else "for its task"
+        self.diags.append(Diagnostic("DH404", f"`{key}` of rule `{self.rule.name}` {msg} {where}", span,
+                                     help="resource values must be whole numbers >= 1"))
+
+    def resources_for(self, index: int | None, point: dict | None) -> dict[str, int] | None:
+        values = {k: 1 for k in RESOURCE_KEYS}
+        env = dict(point) if point else {}
+        env.update({k: 1 for k in RESOURCE_KEYS if k not in dict(self.rule.resources)})
+        ok = True
+        for key, fn, expr in self.resources:
+            if key in self.bad_keys:
+                ok = False
+                continue
+            try:
+                v = fn(env)
+            except EvalError as exc:
+                self.bad_keys.add(key)
+                where = _point_label(index, point) if index is not None else "its task"
+                self.diags.append(Diagnostic("DH407", f"`{key}` of rule `{self.rule.name}` cannot be evaluated "
+                                                      f"for {where}: {exc.message}", exc.span))
+                ok = False
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                self._bad(key, index, point, f"gives {format_value(v)} ({type_name(v)}, not a whole number)",
+                          expr.span)
+                ok = False
+                continue
+            if v < 1:
+                self._bad(key, index, point, f"gives {v}", expr.span)
+                ok = False
+                continue
+            env[key] = v
+            values[key] = v
+        if not ok:
+            return None
+        if self.max_nodes is not None and values["nodes"] > self.max_nodes and "nodes>" not in self.bad_keys:
+            self.bad_keys.add("nodes>")
+            span = dict((k, e) for k, _, e in self.resources).get("nodes", self.rule.span).span \
+                if "nodes" in dict(self.rule.resources) else self.rule.span
+            where = _point_label(index, point) if index is not None else "its task"
+            self.diags.append(Diagnostic(
+                "DH405", f"rule `{self.rule.name}` needs {values['nodes']} nodes for {where}, "
+                         f"but the launcher has {self.max_nodes}", span,
+                labels=(Label(self.spec.launch.nodes_span, "launcher nodes"),) if self.spec.launch.nodes_span else (),
+                help="raise `nodes` in `launch:` or lower the rule's `nodes`"))
+            return None
+        if self.max_wall is not None and values["wall_time"] > self.max_wall and "wall>" not in self.warned:
+            self.warned.add("wall>")
+            span = next((e.span for k, _, e in self.resources if k == "wall_time"), self.rule.span)
+            where = _point_label(index, point) if index is not None else "its task"
+            self.diags.append(Diagnostic(
+                "DH406", f"rule `{self.rule.name}` asks {values['wall_time']} minutes for {where}, "
+                         f"more than the launcher's {self.max_wall}", span, severity=WARNING))
+        return values
+
+    def _render(self, what: str, t: TemplateStr, parts, ctx: dict) -> str:
+        for p in parts:
+            if isinstance(p, Field) and p.fmt is None and p.name != "point":
+                v = ctx[p.name]
+                if isinstance(v, str) and not shell_safe(v) and (what, p.start) not in self.warned:
+                    self.warned.add((what, p.start))
+                    self.diags.append(Diagnostic(
+                        "DH408", f"`{{{p.name}}}` = {v!r} is not shell-safe as a raw value in {what}",
+                        inner_span(t, p.start, p.end), severity=WARNING,
+                        help=f"write {{{p.name}:quote}} to pass it as one argument"))
+        return render(parts, ctx)
+
+    def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys) -> Task | None:
+        res = self.resources_for(index, point)
+        if res is None:
+            return None
+        name = task_name(self.rule, index)
+        ctx: dict[str, Any] = {"workflow": self.spec.workflow, "rule": self.rule.name, "task": name,
+                               "here": self.here, "cpu_affinity": self.rule.cpu_affinity}
+        ctx.update(res)
+        if point is not None:
+            ctx.update(point)
+            ctx["point"] = point
+            ctx["index"] = index
+        args = self._render("args", self.args_t, self.args_parts, ctx) if self.args_t else ""
+        if self.rule.shell is not None:
+            args = shlex.quote(args)
+        env = {}
+        for k, t, parts in self.env:
+            v = self._render(f"env {k}", t, parts, ctx)
+            if ":" in v and ("env:", k) not in self.warned:
+                self.warned.add(("env:", k))
+                self.diags.append(Diagnostic("DH211", f"environment value of `{k}` contains `:` after rendering "
+                                                      f"({v!r}), which Balsam cannot store", t.span))
+                return None
+            env[k] = v
+        definition = {
+            "rule": self.rule.name, "point": point, "app": self.app_key, "args": args,
+            "resources": [res[k] for k in RESOURCE_KEYS], "cpu_affinity": self.rule.cpu_affinity,
+            "retry": self.rule.retry_on_timeout, "env": env, "objective": self.objective,
+        }
+        key = content_key(definition, self.here, parent_keys)
+        return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
+                    res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
+                    self.rule.cpu_affinity, res["wall_time"], self.rule.retry_on_timeout, env, parents,
+                    self.objective, key)
+
+
+def _static(t: TemplateStr | None, ctx: dict) -> str:
+    return render(parse_template(t.text)[0], ctx) if t is not None else ""
+
+
+def build_apps(spec: Spec) -> tuple[dict[str, App], dict[str, str]]:
+    """The apps of the plan (defined apps, then one per shell rule) and each rule's app name."""
+    ctx = {"here": spec.source.here, "workflow": spec.workflow}
+    apps: dict[str, App] = {}
+    for a in spec.apps:
+        apps[a.name] = App(a.name, _static(a.executable, ctx), _static(a.envscript, ctx),
+                           _static(a.preprocess, ctx), _static(a.postprocess, ctx), a.description)
+    rule_app: dict[str, str] = {}
+    for r in spec.rules:
+        if r.shell is not None:
+            name = f"{spec.workflow}.{r.name}"
+            apps[name] = App(name, SHELL_EXECUTABLE, description=f"shell rule {r.name} of {spec.workflow}")
+            rule_app[r.name] = name
+        elif r.app:
+            rule_app[r.name] = r.app[0]
+    return apps, rule_app
+
+
+def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic]]:
+    """Expand every rule into tasks; return the plan (None if any error) and diagnostics."""
+    diags: list[Diagnostic] = []
+    total = sum(len(points) if r.foreach else 1 for r in spec.rules)
+    if total > MAX_TASKS:
+        diags.append(Diagnostic("DH409", f"the plan would have {total:,} tasks (at most {MAX_TASKS:,})",
+                                spec.workflow_span))
+        return None, diags
+    apps, rule_app = build_apps(spec)
+    g = rule_graph(spec)
+    order = {r.name: i for i, r in enumerate(spec.rules)}
+    tasks: list[Task] = []
+    names_of: dict[str, list[str]] = {}
+    keys_of: dict[str, list[str]] = {}
+    for rname in nx.lexicographical_topological_sort(g, key=order.get):
+        rule = spec.rule(rname)
+        app = spec.app(rule.app[0]) if rule.app else None
+        ex = _RuleExpander(spec, rule, rule_app[rname], app, diags)
+        ex.app_key = apps[rule_app[rname]].to_dict()
+        deps = [d for d, _ in rule.after]
+        my_names, my_keys = [], []
+        failed = False
+        count = len(points) if rule.foreach else 1
+        for i in range(count):
+            parents: list[str] = []
+            pkeys: list[str] = []
+            for d in deps:
+                dn, dk = names_of.get(d, []), keys_of.get(d, [])
+                if spec.rule(d).foreach and rule.foreach:
+                    if i < len(dn):  # one to one, by point
+                        parents.append(dn[i])
+                        pkeys.append(dk[i])
+                else:  # scatter, gather, or single -> single
+                    parents.extend(dn)
+                    pkeys.extend(dk)
+            t = ex.task(i if rule.foreach else None, points[i] if rule.foreach else None, tuple(parents), pkeys)
+            if t is None:
+                failed = True
+                if ex.bad_keys or any(d.code in ("DH211",) for d in diags[-1:]):
+                    break
+                continue
+            tasks.append(t)
+            my_names.append(t.name)
+            my_keys.append(t.key)
+        names_of[rname], keys_of[rname] = my_names, my_keys
+        if failed:
+            names_of[rname] = []
+    if any(d.severity == "error" for d in diags):
+        return None, diags
+    launch = spec.launch.to_dict() if spec.launch else None
+    source = {"path": spec.source.path, "sha256": spec.source.sha256, "here": spec.source.here}
+    return Plan(spec.workflow, spec.objective, tuple(apps.values()), launch, tuple(tasks), source,
+                spec.description), diags

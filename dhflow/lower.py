@@ -1,0 +1,153 @@
+"""lark tree -> AST nodes (a lark Transformer with positions), string escapes decoded."""
+from __future__ import annotations
+
+import re
+
+from lark import Token, Transformer, Tree, v_args
+
+from . import nodes as n
+from .diagnostics import Diagnostic, DiagnosticError
+from .source import SourceFile, Span
+
+_ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
+_ESC = re.compile(r"\\(.)", re.S)
+
+
+def _tok_span(src: SourceFile, tok: Token) -> Span:
+    return src.span(tok.start_pos, tok.end_pos)
+
+
+class _Lower(Transformer):
+    def __init__(self, src: SourceFile):
+        super().__init__()
+        self.src = src
+        self.errors: list[Diagnostic] = []
+
+    def _span(self, meta) -> Span:
+        return self.src.span(meta.start_pos, meta.end_pos)
+
+    # -- atoms
+    def number(self, children):
+        tok = children[0]
+        text = tok.value.replace("_", "")
+        try:
+            value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
+        except ValueError:
+            self.errors.append(Diagnostic("DH001", f"invalid number `{tok.value}`", _tok_span(self.src, tok)))
+            value = 0
+        return n.Num(value, _tok_span(self.src, tok))
+
+    def string(self, children):
+        tok = children[0]
+        raw = tok.value[1:-1]
+
+        def repl(m: re.Match) -> str:
+            ch = m.group(1)
+            if ch in _ESCAPES:
+                return _ESCAPES[ch]
+            pos = tok.start_pos + 1 + m.start()
+            self.errors.append(Diagnostic("DH005", f"invalid escape `\\{ch}` in a string",
+                                          self.src.span(pos, pos + 2),
+                                          help='the escapes are \\" \\\\ \\n \\t'))
+            return ch
+
+        return n.Str(_ESC.sub(repl, raw), _tok_span(self.src, tok))
+
+    @v_args(meta=True)
+    def true(self, meta, _children):
+        return n.Bool(True, self._span(meta))
+
+    @v_args(meta=True)
+    def false(self, meta, _children):
+        return n.Bool(False, self._span(meta))
+
+    def name(self, children):
+        tok = children[0]
+        return n.Name(tok.value, _tok_span(self.src, tok))
+
+    @v_args(meta=True)
+    def call(self, meta, children):
+        func = children[0]
+        args, kwargs = [], []
+        for c in children[1:]:
+            if c is None:
+                continue
+            if isinstance(c, n.KwArg):
+                kwargs.append(c)
+            else:
+                if kwargs:
+                    self.errors.append(Diagnostic("DH001", "positional argument after a keyword argument", c.span))
+                args.append(c)
+        return n.Call(func.value, _tok_span(self.src, func), tuple(args), tuple(kwargs), self._span(meta))
+
+    @v_args(meta=True)
+    def kwarg(self, meta, children):
+        return n.KwArg(children[0].value, children[1], self._span(meta))
+
+    # -- operators
+    @v_args(meta=True)
+    def binop(self, meta, c):
+        return n.BinOp(c[1].value, c[0], c[2], self._span(meta))
+
+    @v_args(meta=True)
+    def compare(self, meta, c):
+        return n.Compare(c[1].value, c[0], c[2], self._span(meta))
+
+    @v_args(meta=True)
+    def unary(self, meta, c):
+        return n.UnaryOp(c[0].value, c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def not_(self, meta, c):
+        return n.UnaryOp("not", c[0], self._span(meta))
+
+    @v_args(meta=True)
+    def and_(self, meta, c):
+        return n.BoolOp("and", c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def or_(self, meta, c):
+        return n.BoolOp("or", c[0], c[1], self._span(meta))
+
+    @v_args(meta=True)
+    def ifexp(self, meta, c):
+        return n.IfExp(c[0], c[1], c[2], self._span(meta))
+
+    @v_args(meta=True)
+    def tuple(self, meta, c):
+        return n.TupleExpr(tuple(c), self._span(meta))
+
+    @v_args(meta=True)
+    def where(self, meta, c):
+        return n.Where(c[0], c[1], self._span(meta))
+
+    # -- statements
+    @v_args(meta=True)
+    def entry(self, meta, c):
+        key, label, value = c
+        return n.Entry(key.value, _tok_span(self.src, key), label.value if label else None,
+                       _tok_span(self.src, label) if label else None, value,
+                       self.src.span(key.start_pos, value.span.end))
+
+    @v_args(meta=True)
+    def section(self, meta, c):
+        key, label, suite = c
+        head_end = (label or key).end_pos
+        return n.Section(key.value, _tok_span(self.src, key), label.value if label else None,
+                         _tok_span(self.src, label) if label else None, tuple(suite or ()),
+                         self.src.span(key.start_pos, head_end))
+
+    def suite(self, c):
+        return [s for s in c if isinstance(s, (n.Entry, n.Section))]
+
+    def start(self, c):
+        return n.Document(tuple(s for s in c if isinstance(s, (n.Entry, n.Section))))
+
+
+def to_ast(src: SourceFile, tree: Tree) -> n.Document:
+    """Lower a parse tree to the AST; lexical errors (bad escapes, numbers) stop here."""
+    lowering = _Lower(src)
+    doc = lowering.transform(tree)
+    if lowering.errors:
+        raise DiagnosticError(lowering.errors)
+    return doc
