@@ -70,6 +70,8 @@ def new_scheduler():
 
         def get_status(self, scheduler_id):
             # PBS ids are "1234.server"; Balsam's JobEnvironment calls int() on them
+            if scheduler_id is None:
+                raise TypeError("not inside a PBS job")
             return super().get_status(str(scheduler_id).split(".")[0])
 
     return PBSScheduler()

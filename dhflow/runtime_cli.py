@@ -1,0 +1,471 @@
+"""The commands that touch a Balsam database: run, submit, status, results, clean, db.
+
+``dhflow.cli`` calls :func:`register` with its argparse subparsers and a
+``compile_plan(path) -> dict | None`` function.  Every handler returns an exit code:
+0 ok, 1 compile diagnostics (or a plan the backend cannot represent), 2 usage,
+3 database/launcher/scheduler failure (one line on stderr, never a traceback;
+``DHFLOW_DEBUG=1`` shows the traceback of an unexpected error).
+
+Where the database is (every command, first match wins):
+``--db DIR``; ``$BALSAM_DB_PATH``; else the project-local DB ``.dhflow/db`` next to the
+.dhflow file (created by ``run`` and ``submit``; started on demand when it exists).
+
+FILE may also be a compiled plan in JSON (``dhflow plan FILE --format json``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from dhflow.backends import BackendError, PlanRejected, UsageError
+
+CompileFn = Callable[[str], "dict | None"]
+
+
+def _err(message: str) -> None:
+    print(f"dhflow: error: {message}", file=sys.stderr)
+
+
+def _note(message: str) -> None:
+    print(f"dhflow: {message}", file=sys.stderr)
+
+
+# --------------------------------------------------------------------- plans
+def load_plan(path: str, compile_plan: CompileFn | None) -> dict | None:
+    """A plan dict from a .dhflow file (through the compiler) or a plan JSON file."""
+    if path.endswith(".json"):
+        try:
+            with open(path, encoding="utf-8") as fp:
+                plan = json.load(fp)
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such file") from None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: not a JSON plan ({exc})") from None
+        if not isinstance(plan, dict) or "workflow" not in plan or "tasks" not in plan:
+            raise UsageError(f"{path}: not a dhflow plan (needs 'workflow' and 'tasks')")
+        plan.setdefault("apps", [])
+        plan.setdefault("objective", "maximize")
+        plan.setdefault("launch", None)
+        if not plan.get("source"):
+            here = str(Path(path).resolve().parent)
+            plan["source"] = {"path": str(Path(path).resolve()), "sha256": "", "here": here}
+        return plan
+    if compile_plan is None:
+        raise UsageError("no compiler available: give a plan JSON file")
+    plan = compile_plan(path)
+    if plan is None:
+        return None
+    if hasattr(plan, "to_dict"):
+        plan = plan.to_dict()
+    return plan
+
+
+def _spec_dir(plan: dict | None, file_arg: str | None) -> str:
+    if plan and (plan.get("source") or {}).get("here"):
+        return plan["source"]["here"]
+    if file_arg:
+        return str(Path(file_arg).resolve().parent)
+    return os.getcwd()
+
+
+def resolve_db(args, plan: dict | None, *, create: bool, quiet: bool = False) -> str:
+    """The Balsam DB directory for this command, started when dhflow manages it."""
+    from dhflow.backends.localdb import LocalDB, default_location
+
+    explicit = getattr(args, "db", None)
+    env_path = os.environ.get("BALSAM_DB_PATH")
+    if explicit:
+        path = os.path.abspath(os.path.expanduser(explicit))
+        managed = LocalDB.is_managed(path) or not os.path.exists(os.path.join(path, "server-info"))
+    elif env_path:
+        path = os.path.abspath(os.path.expanduser(env_path))
+        managed = LocalDB.is_managed(path)
+    else:
+        path = str(default_location(_spec_dir(plan, getattr(args, "file", None))))
+        managed = True
+    if managed:
+        db = LocalDB(path)
+        if not db.exists() and not create:
+            raise BackendError(f"no Balsam database at {path}: nothing has been submitted yet "
+                               "(`dhflow run FILE` creates it)")
+        db.ensure_started(create=create, quiet=quiet)
+    return path
+
+
+def _activate(path: str, profile: str = "local"):
+    from dhflow.backends import env
+
+    return env.activate(path, profile)
+
+
+def _jobs_by_key(plan: dict):
+    from dhflow.backends import balsam as backend
+
+    jobs = backend.fetch_jobs(plan["workflow"])
+    by_key = {}
+    for job in jobs:
+        if job.key and job.key not in by_key:
+            by_key[job.key] = job
+    keys = {t["key"] for t in plan["tasks"]}
+    stale = sum(1 for j in jobs if j.key not in keys)
+    return by_key, stale
+
+
+def _states_by_name(plan: dict, by_key: dict) -> dict:
+    return {t["name"]: (by_key[t["key"]].state if t["key"] in by_key else None) for t in plan["tasks"]}
+
+
+# ------------------------------------------------------------------ handlers
+def cmd_run(args, compile_plan: CompileFn) -> int:
+    from dhflow import launch, progress, results
+
+    plan = load_plan(args.file, compile_plan)
+    if plan is None:
+        return 1
+    from dhflow.backends import balsam as backend
+
+    backend.validate(plan)
+    job_mode = launch.choose_job_mode(plan, args.job_mode)
+    launch.check_local_resources(plan, job_mode)
+    path = resolve_db(args, plan, create=True)
+    _activate(path, "local")
+    written = backend.apply(plan)
+    _note(written.summary())
+    live = progress.LiveProgress(plan["workflow"], stream=sys.stderr)
+    _note(f"running workflow {plan['workflow']} with Balsam's launcher ({job_mode} mode, DB {path})")
+    outcome = launch.run_local(plan, path, written.ids, job_mode, timeout=args.timeout, progress=live)
+    live.close()
+    by_key, _ = _jobs_by_key(plan)
+    counts = progress.rule_counts(plan, _states_by_name(plan, by_key))
+    print(progress.table(counts))
+    records = results.collect(plan, by_key)
+    if records:
+        print()
+        print(results.format_table(records))
+    failed = [t["name"] for t in plan["tasks"]
+              if t["key"] in by_key and by_key[t["key"]].state in ("FAILED", "USER_KILLED")]
+    for name in failed[:10]:
+        job = next(by_key[t["key"]] for t in plan["tasks"] if t["name"] == name)
+        _note(f"task {name} {job.state}: {results.failure_reason(job)}")
+    if len(failed) > 10:
+        _note(f"... and {len(failed) - 10} more failed tasks (`dhflow status`)")
+    if outcome.timed_out:
+        _err(f"timed out after {args.timeout:g} s with tasks still pending; the launcher was stopped "
+             "(the jobs stay in the database: `dhflow run` again resumes them)")
+        return 3
+    _note(f"workflow {plan['workflow']} done in {outcome.seconds:.0f} s"
+          + (f": {len(failed)} of {len(plan['tasks'])} tasks failed" if failed else ""))
+    return 0
+
+
+def cmd_submit(args, compile_plan: CompileFn) -> int:
+    from dhflow import launch
+    from dhflow.backends import balsam as backend
+    from dhflow.backends.localdb import LocalDB
+
+    plan = load_plan(args.file, compile_plan)
+    if plan is None:
+        return 1
+    backend.validate(plan)
+    opts = launch.launch_options(plan, args)
+    missing = opts.missing()
+    if missing:
+        raise UsageError(f"submitting to {opts.scheduler} needs " + ", ".join(missing))
+    if opts.scheduler == "local":
+        launch.check_local_resources(plan, opts.job_mode)
+    else:
+        launch.check_scheduler_resources(plan, int(opts.nodes), opts.job_mode)
+    wf = plan["workflow"]
+    if args.dry_run:
+        return _submit_dry_run(args, plan, opts)
+    path = resolve_db(args, plan, create=True)
+    profile = "local" if opts.scheduler == "local" else opts.scheduler
+    _activate(path, profile)
+    written = backend.apply(plan)
+    _note(written.summary())
+    if args.no_launch:
+        _note("--no-launch: no launcher submitted")
+        return 0
+    if opts.scheduler == "local":
+        pid, log = launch.start_background(plan, path, opts.job_mode, time_limit_minutes=opts.wall_time)
+        print(f"launcher started in the background (pid {pid}, {opts.job_mode} mode); log: {log}")
+        return 0
+    if LocalDB.is_managed(path):
+        _note(f"warning: the project-local DB {path} listens on 127.0.0.1 only; compute nodes cannot reach it "
+              "(set BALSAM_DB_PATH to a Balsam DB reachable from the compute nodes)")
+    sched_id, script = launch.submit_scheduler(opts, wf)
+    print(f"submitted {opts.scheduler} job {sched_id} for workflow {wf} "
+          f"({opts.nodes} nodes, {opts.wall_time} min, {opts.job_mode} mode); script: {script}")
+    return 0
+
+
+def _submit_dry_run(args, plan: dict, opts) -> int:
+    from dhflow import launch
+    from dhflow.backends import balsam as backend
+    from dhflow.backends.localdb import default_location
+
+    if getattr(args, "db", None):
+        path = os.path.abspath(args.db)
+    elif os.environ.get("BALSAM_DB_PATH"):
+        path = os.path.abspath(os.environ["BALSAM_DB_PATH"])
+    else:
+        path = str(default_location(_spec_dir(plan, args.file)))
+    apps = backend.app_rows(plan)
+    rows, _, _ = backend.plan_job_rows(plan, {})
+    print(f"# dry run: nothing written, nothing submitted")
+    print(f"# database: {path}")
+    print(f"# {len(apps)} applications (created or updated to match):")
+    for app in apps:
+        print(f"#   {app['name']}: {app['executable']}")
+    print(f"# {len(rows)} jobs of workflow {plan['workflow']} (jobs already in the DB with the same key are kept):")
+    for row in rows:
+        parents = json.loads(row["parents"])
+        print(f"#   {row['name']}: app={row['application']} nodes={row['num_nodes']} "
+              f"ranks_per_node={row['ranks_per_node']} threads_per_rank={row['threads_per_rank']} "
+              f"wall_time={row['wall_time_minutes']} parents={len(parents)}"
+              + (f" env={row['environ_vars']}" if row["environ_vars"] else ""))
+    if args.no_launch:
+        print("# --no-launch: no launcher would be submitted")
+        return 0
+    if opts.scheduler == "local":
+        cmd = launch.launcher_command(plan["workflow"], opts.job_mode, opts.wall_time)
+        print("# launcher that would start in the background on this machine:")
+        print(" ".join(cmd))
+        return 0
+    print(f"# batch script for {opts.scheduler}:")
+    sys.stdout.write(launch.render_script(opts, plan["workflow"], path))
+    return 0
+
+
+def cmd_status(args, compile_plan: CompileFn) -> int:
+    from dhflow import progress
+
+    plan = load_plan(args.file, compile_plan)
+    if plan is None:
+        return 1
+    path = resolve_db(args, plan, create=False, quiet=True)
+    _activate(path, "local")
+    by_key, stale = _jobs_by_key(plan)
+    counts = progress.rule_counts(plan, _states_by_name(plan, by_key))
+    if getattr(args, "format", "table") == "json":
+        print(json.dumps({"workflow": plan["workflow"], "database": path,
+                          "rules": {r: dict(c) for r, c in counts.items()}, "stale_jobs": stale}, indent=2))
+        return 0
+    print(f"workflow {plan['workflow']} (database {path})")
+    print(progress.table(counts))
+    if stale:
+        print(f"{stale} jobs of this workflow are not in the current plan (older definitions; `dhflow clean` removes them)")
+    return 0
+
+
+def cmd_results(args, compile_plan: CompileFn) -> int:
+    from dhflow import results
+
+    plan = load_plan(args.file, compile_plan)
+    if plan is None:
+        return 1
+    path = resolve_db(args, plan, create=False, quiet=True)
+    _activate(path, "local")
+    by_key, _ = _jobs_by_key(plan)
+    records = results.collect(plan, by_key)
+    fmt = args.format
+    if fmt == "json":
+        print(results.format_json(records))
+    elif fmt == "csv":
+        sys.stdout.write(results.format_csv(records))
+    else:
+        print(results.format_table(records))
+    return 0
+
+
+def cmd_clean(args, compile_plan: CompileFn) -> int:
+    from dhflow.backends import balsam as backend
+
+    plan = load_plan(args.file, compile_plan)
+    if plan is None:
+        return 1
+    wf = plan["workflow"]
+    path = resolve_db(args, plan, create=False, quiet=True)
+    _activate(path, "local")
+    count = backend.count_workflow(wf)
+    if count == 0:
+        print(f"workflow {wf} has no jobs in {path}")
+        return 0
+    if not args.yes:
+        if not sys.stdin or not sys.stdin.isatty():
+            raise UsageError(f"refusing to delete {count} jobs of workflow {wf} without confirmation: "
+                             "stdin is not a terminal (use --yes)")
+        answer = input(f"Delete {count} jobs of workflow {wf} from {path}? [y/N] ").strip().lower()
+        if answer not in ("y", "yes"):
+            print("nothing deleted")
+            return 0
+    deleted = backend.delete_workflow(wf)
+    print(f"deleted {deleted} jobs of workflow {wf} (working directories under {path}/data/{wf} are kept)")
+    return 0
+
+
+def cmd_db(args, compile_plan: CompileFn) -> int:
+    from dhflow.backends.localdb import LocalDB, default_location
+
+    plan = None
+    if getattr(args, "file", None):
+        plan = load_plan(args.file, compile_plan)
+        if plan is None:
+            return 1
+    if args.db:
+        path = os.path.abspath(os.path.expanduser(args.db))
+    elif os.environ.get("BALSAM_DB_PATH"):
+        path = os.path.abspath(os.path.expanduser(os.environ["BALSAM_DB_PATH"]))
+    else:
+        path = str(default_location(_spec_dir(plan, getattr(args, "file", None))))
+    db = LocalDB(path)
+    foreign = os.path.exists(os.path.join(path, "server-info")) and not LocalDB.is_managed(path)
+    verb = args.verb
+    if verb == "start":
+        if foreign:
+            raise UsageError(f"{path} is a Balsam DB not created by dhflow: start it with Balsam's tools "
+                             "(`balsam server --connect`)")
+        created = db.start()
+        st = db.status()
+        print(f"Balsam DB {'created and ' if created else ''}running on {st.host}:{st.port}")
+        print(f"export BALSAM_DB_PATH={path}")
+        return 0
+    if verb == "stop":
+        if foreign:
+            raise UsageError(f"{path} is a Balsam DB not created by dhflow: stop it with Balsam's tools")
+        if db.stop():
+            print(f"stopped the Balsam DB in {path}")
+        else:
+            print(f"the Balsam DB in {path} is not running")
+        return 0
+    # status / show
+    if foreign:
+        info = db.server_info()
+        print(f"Balsam DB (not managed by dhflow): {path}")
+        print(f"server-info: {info.get('host') or '-'}:{info.get('port') or '-'}")
+        return 0
+    st = db.status()
+    print(f"Balsam DB: {path}")
+    print(f"state: {st.message}")
+    if st.exists:
+        print(f"data directory: {db.pgdata}")
+    if st.reachable:
+        print(f"export BALSAM_DB_PATH={path}")
+    return 0 if st.exists else 3
+
+
+# ----------------------------------------------------------------- wiring
+def _guard(handler, compile_plan):
+    def run(args) -> int:
+        try:
+            return handler(args, compile_plan)
+        except BackendError as exc:
+            _err(str(exc))
+            return exc.exit_code
+        except KeyboardInterrupt:
+            _err("interrupted")
+            return 130
+        except Exception as exc:  # never a traceback for the user
+            if os.environ.get("DHFLOW_DEBUG"):
+                traceback.print_exc()
+            name = type(exc).__module__ + "." + type(exc).__name__
+            if name.startswith(("django.db", "psycopg2")):
+                from dhflow.backends.env import database_error_message
+
+                _err(database_error_message(exc, os.environ.get("BALSAM_DB_PATH")))
+                return 3
+            first = (str(exc).strip().splitlines() or [""])[0]
+            _err(f"unexpected {type(exc).__name__}: {first} (DHFLOW_DEBUG=1 shows the traceback)")
+            return 3
+    return run
+
+
+def _add_db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="DIR",
+                   help="Balsam DB directory (default: $BALSAM_DB_PATH, else .dhflow/db next to FILE)")
+
+
+def register(subparsers, compile_plan: CompileFn) -> None:
+    """Add run, submit, status, results, clean and db to an argparse subparsers object."""
+    p = subparsers.add_parser("run", help="write the jobs and run them on this machine with Balsam's launcher")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--job-mode", choices=("serial", "mpi"), default=None,
+                   help="Balsam launcher job mode (default: serial when every task is single-rank)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="stop the launcher after S seconds (exit 3)")
+    _add_db_option(p)
+    p.set_defaults(func=_guard(cmd_run, compile_plan))
+
+    p = subparsers.add_parser("submit", help="write the jobs and submit a Balsam launcher job")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--scheduler", choices=("cobalt", "slurm", "pbs", "local"), default=None)
+    p.add_argument("-A", "--project", default=None)
+    p.add_argument("-q", "--queue", default=None)
+    p.add_argument("-n", "--nodes", type=int, default=None)
+    p.add_argument("-t", "--wall-time", type=int, default=None, metavar="MINUTES")
+    p.add_argument("--job-mode", choices=("serial", "mpi"), default=None)
+    p.add_argument("--sched-flags", default=None)
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the jobs and the batch script; touch neither the DB nor the scheduler")
+    p.add_argument("--no-launch", action="store_true", help="write the jobs only")
+    _add_db_option(p)
+    p.set_defaults(func=_guard(cmd_submit, compile_plan))
+
+    p = subparsers.add_parser("status", help="job states per rule")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    _add_db_option(p)
+    p.set_defaults(func=_guard(cmd_status, compile_plan))
+
+    p = subparsers.add_parser("results", help="objectives of the tasks, best first")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    _add_db_option(p)
+    p.set_defaults(func=_guard(cmd_results, compile_plan))
+
+    p = subparsers.add_parser("clean", help="delete this workflow's jobs (and no other workflow's)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    _add_db_option(p)
+    p.set_defaults(func=_guard(cmd_clean, compile_plan))
+
+    p = subparsers.add_parser("db", help="the project-local Balsam database")
+    p.add_argument("verb", choices=("start", "stop", "status", "show"))
+    p.add_argument("file", metavar="FILE", nargs="?", help="a .dhflow file (its directory holds .dhflow/db)")
+    _add_db_option(p)
+    p.set_defaults(func=_guard(cmd_db, compile_plan))
+
+
+def _default_compile(path: str):
+    """Compile with dhflow.api when it exists (used by ``python -m dhflow.runtime_cli``)."""
+    try:
+        from dhflow import api  # type: ignore[attr-defined]
+    except ImportError:
+        _err(f"{path}: the dhflow compiler is not available; give a plan JSON file")
+        return None
+    try:
+        plan = api.compile_file(path)
+    except Exception as exc:  # the compiler reports its own diagnostics
+        _err(f"{path}: {exc}")
+        return None
+    if plan is None:
+        return None
+    return plan.to_dict() if hasattr(plan, "to_dict") else plan
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point for the runtime commands (tests, development)."""
+    parser = argparse.ArgumentParser(prog="dhflow")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub, _default_compile)
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
