@@ -55,6 +55,7 @@ CODES: dict[str, str] = {
     "DH407": "expression cannot be evaluated",
     "DH408": "value is not shell-safe in a raw template",
     "DH409": "too many tasks",
+    "DH410": "task cannot run in the launcher's serial job mode",
 }
 
 
@@ -119,9 +120,9 @@ def sort_key(d: Diagnostic) -> tuple:
     return (d.span.line, d.span.col) if d.span else (0, 0)
 
 
-def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^") -> list[str]:
+def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^", gutter: int = 0) -> list[str]:
     text = source.line_text(span.line)
-    gutter = len(str(span.line))
+    gutter = max(gutter, len(str(span.line)))
     width = 1
     if span.end_line == span.line:
         width = max(1, span.end_col - span.col)
@@ -131,7 +132,7 @@ def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^
     # Tabs would misalign the caret; show them as single spaces.
     shown = text.replace("\t", " ")
     caret = " " * (span.col - 1) + marker * width
-    out = [f"{pad} |", f"{span.line} | {shown}", f"{pad} | {caret}" + (f" {message}" if message else "")]
+    out = [f"{pad} |", f"{str(span.line).rjust(gutter)} | {shown}", f"{pad} | {caret}" + (f" {message}" if message else "")]
     return out
 
 
@@ -143,13 +144,15 @@ def render_text(diag: Diagnostic, source: SourceFile | None) -> str:
     else:
         head = f"{path}: {diag.severity}[{diag.code}]: {diag.message}"
     lines = [head]
+    spans = ([diag.span] if diag.span else []) + [lb.span for lb in diag.labels]
+    gutter = max((len(str(s.line)) for s in spans), default=1)
     if diag.span and source:
-        lines += _snippet(source, diag.span)
+        lines += _snippet(source, diag.span, gutter=gutter)
     if source:
         for lb in diag.labels:
-            lines += _snippet(source, lb.span, lb.message, marker="-")
+            lines += _snippet(source, lb.span, lb.message, marker="-", gutter=gutter)
     if diag.help:
-        lines.append(f"{' ' * (len(str(diag.span.line)) if diag.span else 1)} = help: {diag.help}")
+        lines.append(f"{' ' * gutter} = help: {diag.help}")
     return "\n".join(lines)
 
 

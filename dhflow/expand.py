@@ -56,6 +56,7 @@ class _RuleExpander:
         launch = spec.launch
         self.max_nodes = launch.nodes if launch else None
         self.max_wall = launch.wall_time if launch else None
+        self.serial = bool(launch and launch.job_mode == "serial")
 
     def _bad(self, key: str, index: int | None, point: dict | None, msg: str, span) -> None:
         self.bad_keys.add(key)
@@ -69,6 +70,9 @@ class _RuleExpander:
         env.update({k: 1 for k in RESOURCE_KEYS if k not in dict(self.rule.resources)})
         ok = True
         for key, fn, expr in self.resources:
+            # A key already reported bad stands in as its default, so that the keys below
+            # it are still checked (and not reported as failing because of it).
+            env[key] = 1
             if key in self.bad_keys:
                 ok = False
                 continue
@@ -104,6 +108,18 @@ class _RuleExpander:
                          f"but the launcher has {self.max_nodes}", span,
                 labels=(Label(self.spec.launch.nodes_span, "launcher nodes"),) if self.spec.launch.nodes_span else (),
                 help="raise `nodes` in `launch:` or lower the rule's `nodes`"))
+            return None
+        if self.serial and (values["nodes"] > 1 or values["ranks_per_node"] > 1) and "serial" not in self.bad_keys:
+            # Balsam's serial mode only picks jobs with one node and one rank; any other job
+            # would wait forever.
+            self.bad_keys.add("serial")
+            key = "nodes" if values["nodes"] > 1 else "ranks_per_node"
+            span = next((e.span for k, _, e in self.resources if k == key), self.rule.span)
+            where = _point_label(index, point) if index is not None else "its task"
+            self.diags.append(Diagnostic(
+                "DH410", f"rule `{self.rule.name}` needs {values['nodes']} node(s) x {values['ranks_per_node']} "
+                         f"rank(s) for {where}, but `job_mode: serial` runs only 1-node, 1-rank tasks", span,
+                help="use `job_mode: mpi` in `launch:`, or keep nodes and ranks_per_node at 1"))
             return None
         if self.max_wall is not None and values["wall_time"] > self.max_wall and "wall>" not in self.warned:
             self.warned.add("wall>")

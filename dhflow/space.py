@@ -57,8 +57,11 @@ def grid_levels(p: Param, levels: int) -> list:
             v = p.hi
         if p.kind == "int":
             v = int(round(v))
+        elif 0 < i < levels - 1:
+            # Inner levels are rounded like sampled reals; the ends stay exactly as written.
+            v = min(max(round_real(float(v)), float(p.lo)), float(p.hi))
         else:
-            v = round_real(float(v))
+            v = float(v)
         if v not in out:
             out.append(v)
     return out

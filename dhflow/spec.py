@@ -151,6 +151,7 @@ class Spec:
     apps: tuple[AppSpec, ...] = ()
     rules: tuple[RuleSpec, ...] = ()
     launch: LaunchSpec | None = None
+    has_space: bool = False
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -315,7 +316,7 @@ class _Builder:
         if workflow is None:
             return None
         return Spec(self.src, workflow.label, workflow.label_span, description, objective, params, sampler,
-                    tuple(apps), tuple(rules), launch_spec)
+                    tuple(apps), tuple(rules), launch_spec, has_space=space is not None)
 
     def space(self, sec: n.Section) -> tuple[Param, ...]:
         params: list[Param] = []

@@ -78,6 +78,19 @@ def _token_desc(tok: Token) -> str:
     return f"`{tok.value}`"
 
 
+def _next_content(text: str, pos: int) -> int:
+    while pos < len(text):
+        ch = text[pos]
+        if ch in " \t\r\n":
+            pos += 1
+        elif ch == "#":
+            nl = text.find("\n", pos)
+            pos = len(text) if nl < 0 else nl
+        else:
+            break
+    return min(pos, max(0, len(text) - 1))
+
+
 def _error_to_diagnostic(src: SourceFile, err: Exception) -> Diagnostic:
     text = src.text
     if isinstance(err, UnexpectedCharacters):
@@ -100,10 +113,9 @@ def _error_to_diagnostic(src: SourceFile, err: Exception) -> Diagnostic:
                               help=f"expected {_expected(err.expected)}")
         start = tok.start_pos if tok.start_pos is not None else 0
         if tok.type == "_INDENT":
-            line_start = text.rfind("\n", 0, start + 1)
-            # The _NL token carries the newline plus the indentation; point at the first
-            # non-blank character of the indented line.
-            end_ws = start + len(tok.value) if tok.value else start
+            # The indent token borrows the position of the newline before it; point at the
+            # first character of the indented line (skipping blank and comment lines).
+            end_ws = _next_content(text, start)
             return Diagnostic("DH004", "unexpected indentation", src.span(end_ws, end_ws + 1),
                               help="indent only the body of a block (the lines after a `...:` header)")
         if tok.type in ("_NL",):

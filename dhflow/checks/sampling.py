@@ -15,6 +15,8 @@ def foreach_without_sampler(spec: Spec) -> Iterator[Diagnostic]:
         if not rule.foreach:
             continue
         if not spec.params:
+            if spec.has_space:
+                continue  # the space block itself was reported broken
             yield Diagnostic("DH401", f"rule `{rule.name}` runs for each point, but there is no `space:`",
                              rule.foreach_span, help="add a `space:` block, or remove `foreach`")
         elif spec.sampler is None and any(not p.constant for p in spec.params):
