@@ -442,20 +442,13 @@ def register(subparsers, compile_plan: CompileFn) -> None:
 
 
 def _default_compile(path: str):
-    """Compile with dhflow.api when it exists (used by ``python -m dhflow.runtime_cli``)."""
+    """The compiler's compile_plan when it exists (used by ``python -m dhflow.runtime_cli``)."""
     try:
-        from dhflow import api  # type: ignore[attr-defined]
+        from dhflow.cli import compile_plan
     except ImportError:
         _err(f"{path}: the dhflow compiler is not available; give a plan JSON file")
         return None
-    try:
-        plan = api.compile_file(path)
-    except Exception as exc:  # the compiler reports its own diagnostics
-        _err(f"{path}: {exc}")
-        return None
-    if plan is None:
-        return None
-    return plan.to_dict() if hasattr(plan, "to_dict") else plan
+    return compile_plan(path)
 
 
 def main(argv: list[str] | None = None) -> int:
