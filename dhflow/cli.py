@@ -65,7 +65,12 @@ def cmd_plan(args) -> int:
     if result is None:
         return EXIT_DIAGNOSTICS
     if args.format == "json":
-        _write(args, result.plan.to_json())
+        out = open(args.output, "w") if args.output else sys.stdout
+        try:
+            out.writelines(result.plan.iter_json())  # streamed: no second copy of a big plan
+        finally:
+            if args.output:
+                out.close()
     else:
         from .plan_table import render_table
         _write(args, render_table(result.plan))

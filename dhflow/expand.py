@@ -41,6 +41,10 @@ class _RuleExpander:
         self.app_name = app_name
         self.here = spec.source.here
         self.resources = [(k, CompiledExpr(e), e) for k, e in rule.resources]
+        self.read_params = tuple(sorted({n for _, fn, _ in self.resources for n in fn.names}
+                                        & {p.name for p in spec.params}))
+        self._memo: dict[tuple, dict[str, int]] = {}
+        self._envs: dict[tuple, dict[str, str]] = {}
         self.bad_keys: set[str] = set()
         self.warned: set[tuple] = set()
         if rule.shell is not None:
@@ -52,7 +56,7 @@ class _RuleExpander:
         env.update(dict(rule.env))
         self.env = [(k, t, parse_template(t.text)[0]) for k, t in env.items()]
         self.objective = rule.objective.to_dict() if rule.objective else None
-        self.app_key = None
+        self.app_digest = ""
         launch = spec.launch
         self.max_nodes = launch.nodes if launch else None
         self.max_wall = launch.wall_time if launch else None
@@ -65,6 +69,22 @@ class _RuleExpander:
                                      help="resource values must be whole numbers >= 1"))
 
     def resources_for(self, index: int | None, point: dict | None) -> dict[str, int] | None:
+        """The rule's resource values for a point, memoised on the parameters they read."""
+        if point is None:
+            return self._resources_for(index, point)
+        try:
+            key = tuple((type(point[k]), point[k]) for k in self.read_params)
+        except KeyError:
+            return self._resources_for(index, point)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._resources_for(index, point)
+            if hit is None:
+                return None
+            self._memo[key] = hit
+        return hit
+
+    def _resources_for(self, index: int | None, point: dict | None) -> dict[str, int] | None:
         values = {k: 1 for k in RESOURCE_KEYS}
         env = dict(point) if point else {}
         env.update({k: 1 for k in RESOURCE_KEYS if k not in dict(self.rule.resources)})
@@ -157,7 +177,7 @@ class _RuleExpander:
         args = self._render("args", self.args_t, self.args_parts, ctx) if self.args_t else ""
         if self.rule.shell is not None:
             args = shlex.quote(args)
-        env = {}
+        env: dict[str, str] = {}
         for k, t, parts in self.env:
             v = self._render(f"env {k}", t, parts, ctx)
             if ":" in v and ("env:", k) not in self.warned:
@@ -166,8 +186,10 @@ class _RuleExpander:
                                                       f"({v!r}), which Balsam cannot store", t.span))
                 return None
             env[k] = v
+        # Tasks with the same environment share one dict (memory of 100k-task plans).
+        env = self._envs.setdefault(tuple(env.items()), env)
         definition = {
-            "rule": self.rule.name, "point": point, "app": self.app_key, "args": args,
+            "rule": self.rule.name, "point": point, "app": self.app_digest, "args": args,
             "resources": [res[k] for k in RESOURCE_KEYS], "cpu_affinity": self.rule.cpu_affinity,
             "retry": self.rule.retry_on_timeout, "env": env, "objective": self.objective,
         }
@@ -214,11 +236,12 @@ def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic
     tasks: list[Task] = []
     names_of: dict[str, list[str]] = {}
     keys_of: dict[str, list[str]] = {}
+    foreach = {r.name: r.foreach for r in spec.rules}
     for rname in nx.lexicographical_topological_sort(g, key=order.get):
         rule = spec.rule(rname)
         app = spec.app(rule.app[0]) if rule.app else None
         ex = _RuleExpander(spec, rule, rule_app[rname], app, diags)
-        ex.app_key = apps[rule_app[rname]].to_dict()
+        ex.app_digest = content_key(apps[rule_app[rname]].to_dict(), spec.source.here, ())
         deps = [d for d, _ in rule.after]
         my_names, my_keys = [], []
         failed = False
@@ -228,7 +251,7 @@ def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic
             pkeys: list[str] = []
             for d in deps:
                 dn, dk = names_of.get(d, []), keys_of.get(d, [])
-                if spec.rule(d).foreach and rule.foreach:
+                if foreach[d] and rule.foreach:
                     if i < len(dn):  # one to one, by point
                         parents.append(dn[i])
                         pkeys.append(dk[i])

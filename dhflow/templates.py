@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from .expr import format_value
+from .jsonfast import compact
 
 FORMATS = ("quote", "json")
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
@@ -79,7 +80,9 @@ def point_json(point: Mapping[str, Any]) -> str:
     Whitespace and `~` inside strings become \\uXXXX escapes: still valid JSON that decodes
     to the exact values, but with no character Balsam's command handling would alter.
     """
-    text = json.dumps(point, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    text = compact(point)
+    if " " not in text and "~" not in text:
+        return text  # fast path: ensure_ascii already escaped every other whitespace
     return _JSON_UNSAFE.sub(lambda m: "\\u%04x" % ord(m.group(0)), text)
 
 

@@ -226,3 +226,10 @@ def test_warnings_do_not_fail_the_compile():
         wall_time: 60
     """)
     assert r.ok and codes(r) == ["DH406"]
+
+
+def test_fast_task_line_equals_json_dumps():
+    from dhflow.plan import task_json
+    plan = plan_of(DAG.replace('"rule-{index}"', '"ré gle {index}"'))
+    for t in plan.tasks:
+        assert task_json(t) == json.dumps(t.to_dict(), ensure_ascii=False, separators=(", ", ": "))
