@@ -364,8 +364,13 @@ def activate(db_path: str | os.PathLike, profile: str = "local"):
         import balsam
 
         balsam.setup()
-        # Balsam's loggers are all at DEBUG; keep them from reaching our stderr
-        logging.getLogger("balsam").setLevel(logging.WARNING)
+        # Balsam's loggers are all at DEBUG and have no handler in this process: keep
+        # their records off our stderr (dhflow reports failures itself, in one line)
+        blog = logging.getLogger("balsam")
+        blog.setLevel(logging.CRITICAL)
+        blog.propagate = False
+        if not any(isinstance(h, logging.NullHandler) for h in blog.handlers):
+            blog.addHandler(logging.NullHandler())
     except SystemExit as exc:  # balsam exits when BALSAM_DB_PATH is unusable
         raise BackendError(f"Balsam refused the database directory {path} (exit {exc.code})") from None
     finally:
