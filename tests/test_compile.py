@@ -233,3 +233,30 @@ def test_fast_task_line_equals_json_dumps():
     plan = plan_of(DAG.replace('"rule-{index}"', '"ré gle {index}"'))
     for t in plan.tasks:
         assert task_json(t) == json.dumps(t.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+
+
+def test_the_language_reference_example_compiles_as_described():
+    """The complete example of LANGUAGE.md, verbatim (tests/fixtures/language_example.dhflow)."""
+    from pathlib import Path
+
+    from dhflow.api import compile_file
+    r = compile_file(str(Path(__file__).parent / "fixtures" / "language_example.dhflow"))
+    assert r.ok, [d.message for d in r.diagnostics]
+    plan = r.plan
+    assert plan.workflow == "polynome2" and plan.objective == "maximize"
+    assert [t.name for t in plan.tasks][0] == "prepare" and plan.tasks[-1].name == "report"
+    train = [t for t in plan.tasks if t.rule == "train"]
+    assert len(train) == 20 and [t.index for t in train] == list(range(20))
+    for t in train:
+        bs = t.point["batch_size"]
+        assert t.num_nodes == -(-bs // 128)
+        assert t.ranks_per_node == (4 if bs >= 128 else 1)
+        assert t.threads_per_rank == 64 // t.ranks_per_node
+        assert t.wall_time_minutes == 30 and t.parents == ("prepare",)
+        assert t.environ_vars == {"KERAS_BACKEND": "tensorflow"}
+        assert t.objective == {"source": "stdout", "marker": "DH-OUTPUT"}
+        assert 1e-4 <= t.point["lr"] <= 1e-1 and 1 <= t.point["units"] <= 100
+        assert list(t.point) == ["units", "activation", "lr", "batch_size", "epochs"]
+    assert plan.tasks[-1].parents == tuple(t.name for t in train)
+    assert plan.launch == {"scheduler": "cobalt", "project": "datascience", "queue": "debug-cache-quad",
+                           "nodes": 4, "wall_time": 60, "job_mode": "mpi", "sched_flags": None}
