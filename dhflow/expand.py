@@ -110,7 +110,7 @@ class _RuleExpander:
                           expr.span)
                 ok = False
                 continue
-            if v < 1:
+            if v < 1 or v > 2 ** 31 - 1:  # Balsam's columns are 32-bit integers
                 self._bad(key, index, point, f"gives {v}", expr.span)
                 ok = False
                 continue

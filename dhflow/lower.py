@@ -35,6 +35,11 @@ class _Lower(Transformer):
         except ValueError:
             self.errors.append(Diagnostic("DH001", f"invalid number `{tok.value}`", _tok_span(self.src, tok)))
             value = 0
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))) \
+                or isinstance(value, int) and abs(value) >= 2 ** 63:
+            # Out of the range every later stage (and Balsam's integer columns) can represent.
+            self.errors.append(Diagnostic("DH001", f"number `{tok.value}` is out of range", _tok_span(self.src, tok)))
+            value = 0
         return n.Num(value, _tok_span(self.src, tok))
 
     def string(self, children):

@@ -32,7 +32,9 @@ def from_unit(p: Param, u: float) -> Any:
         lo, hi = math.log(p.lo), math.log(p.hi)
         v = math.exp(lo + u * (hi - lo))
     else:
-        v = p.lo + u * (p.hi - p.lo)
+        width = p.hi - p.lo
+        # Ranges wider than the largest float (real(-1e308, 1e308)) interpolate without overflow.
+        v = p.lo + u * width if width != float("inf") else p.lo * (1 - u) + p.hi * u
     return min(max(round_real(v), float(p.lo)), float(p.hi))
 
 
