@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up dhflow from nothing on a fresh machine and run a real example end to end.
+#
+#   bash scripts/setup.sh            # venv + install + check/plan/graph + `dhflow run` of polynome2
+#   bash scripts/setup.sh --no-demo  # venv + install only
+#
+# Needs: python3 (>= 3.10) with venv, and the PostgreSQL server binaries (initdb, pg_ctl)
+# for the Balsam database (Debian: postgresql). No MPI needed: dhflow brings a small mpirun
+# stand-in for local runs when none is installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[balsam,test]'
+echo "setup: dhflow $(.venv/bin/dhflow --version | cut -d' ' -f2) installed in .venv"
+
+if [ "${1:-}" = "--no-demo" ]; then
+    exit 0
+fi
+
+# The venv first on PATH: the launcher's jobs run `python3`, and apps that report their
+# objective through Balsam (data("...")) must be able to import it.
+export PATH="$PWD/.venv/bin:$PATH"
+EXAMPLE=examples/polynome2/polynome2.dhflow
+set -x
+dhflow check "$EXAMPLE"
+dhflow plan "$EXAMPLE"
+dhflow graph "$EXAMPLE" --rules --format mermaid
+dhflow run "$EXAMPLE"
+dhflow results "$EXAMPLE" --format table
+# The project-local database keeps the jobs and results; it restarts on demand.
+dhflow db stop "$EXAMPLE"
