@@ -1,0 +1,195 @@
+"""Plan vs database: which tasks are new, unchanged, to rerun, or orphaned, and why.
+
+Pure: it compares a plan dict with records of the workflow's existing jobs and decides;
+the Balsam backend fetches the records and carries the decision out in one transaction.
+
+A task is identified across edits by its rule and its point (not by its name or index, which
+shift when points are added or removed). Its content key says whether anything that defines
+it changed; the per-part fingerprints stored with each job (`task_parts`) say what changed.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .jsonfast import canonical
+
+NEW, UNCHANGED, RERUN, ORPHANED = "new", "unchanged", "rerun", "orphaned"
+STATUSES = (NEW, UNCHANGED, RERUN, ORPHANED)
+#: Balsam states that count as failed for `--rerun failed`.
+FAILED_STATES = frozenset({"FAILED", "RUN_ERROR", "RUN_TIMEOUT", "USER_KILLED"})
+PART_REASONS = {
+    "command": "changed command",
+    "app": "changed app",
+    "resources": "changed resources",
+    "env": "changed environment",
+    "objective": "changed objective source",
+    "upstream": "upstream changed",
+}
+
+
+def _h(obj) -> str:
+    return hashlib.sha256(canonical(obj).encode()).hexdigest()[:16]
+
+
+def identity(task: dict) -> str:
+    """What makes a task 'the same task' across edits: its rule and its point."""
+    return canonical([task.get("rule"), task.get("point")])
+
+
+def task_parts(task: dict, keys_by_name: dict[str, str], apps: dict[str, dict]) -> dict[str, str]:
+    """Short fingerprints of each part of a task's definition (stored with its job)."""
+    return {
+        "command": _h(task.get("args")),
+        "app": _h(apps.get(task.get("app"), task.get("app"))),
+        "resources": _h([task.get(k) for k in ("num_nodes", "ranks_per_node", "threads_per_rank",
+                                                 "threads_per_core", "node_packing_count", "cpu_affinity",
+                                                 "wall_time_minutes", "auto_timeout_retry")]),
+        "env": _h(task.get("environ_vars") or {}),
+        "objective": _h(task.get("objective")),
+        "upstream": _h(sorted(keys_by_name.get(p, p) for p in task.get("parents") or [])),
+    }
+
+
+def plan_parts(plan: dict) -> dict[str, dict[str, str]]:
+    """task name -> task_parts, for every task of a plan dict."""
+    keys = {t["name"]: t["key"] for t in plan["tasks"]}
+    apps = {a["name"]: a for a in plan.get("apps", [])}
+    return {t["name"]: task_parts(t, keys, apps) for t in plan["tasks"]}
+
+
+@dataclass(frozen=True)
+class ExistingJob:
+    """What reconciliation needs to know of a job already in the database."""
+
+    job_id: str
+    name: str
+    key: str
+    state: str
+    rule: str | None = None
+    point: dict | None = None
+    parts: dict | None = None
+
+
+@dataclass
+class Decision:
+    name: str
+    rule: str
+    status: str
+    reasons: tuple[str, ...] = ()
+    job_id: str | None = None  # the existing job (unchanged, rerun, orphaned)
+
+
+@dataclass
+class Reconciliation:
+    """The decision for every task of the plan and every orphaned job."""
+
+    workflow: str
+    decisions: list[Decision] = field(default_factory=list)
+
+    def of(self, status: str) -> list[Decision]:
+        return [d for d in self.decisions if d.status == status]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """rule -> status -> count (rules in first-appearance order)."""
+        out: dict[str, dict[str, int]] = {}
+        for d in self.decisions:
+            out.setdefault(d.rule, {s: 0 for s in STATUSES})[d.status] += 1
+        return out
+
+    def reason_counts(self) -> dict[str, dict[str, int]]:
+        """rule -> reason -> count, over new, rerun and orphaned tasks."""
+        out: dict[str, dict[str, int]] = {}
+        for d in self.decisions:
+            for r in d.reasons:
+                out.setdefault(d.rule, {}).setdefault(r, 0)
+                out[d.rule][r] += 1
+        return out
+
+    def render(self) -> str:
+        """A per-rule table: new, unchanged, rerun, orphaned, and the reasons."""
+        counts = self.counts()
+        reasons = self.reason_counts()
+        rows = [("RULE", "NEW", "UNCHANGED", "RERUN", "ORPHANED", "WHY")]
+        for rule, c in counts.items():
+            why = ", ".join(f"{r} ({n})" for r, n in sorted(reasons.get(rule, {}).items(), key=lambda x: -x[1]))
+            rows.append((rule, str(c[NEW]), str(c[UNCHANGED]), str(c[RERUN]), str(c[ORPHANED]), why or "-"))
+        tot = {s: sum(c[s] for c in counts.values()) for s in STATUSES}
+        rows.append(("total", str(tot[NEW]), str(tot[UNCHANGED]), str(tot[RERUN]), str(tot[ORPHANED]), ""))
+        w = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [f"workflow {self.workflow}: plan against the database"]
+        for r in rows:
+            lines.append("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, 5)] + [r[5]]).rstrip())
+        return "\n".join(lines) + "\n"
+
+
+def _dependants(plan: dict, names: set[str]) -> set[str]:
+    """The given tasks and every task downstream of them in the plan (tasks are topological)."""
+    out = set(names)
+    for t in plan["tasks"]:
+        if t["name"] not in out and any(p in out for p in t.get("parents") or ()):
+            out.add(t["name"])
+    return out
+
+
+def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = None) -> Reconciliation:
+    """Decide, for each plan task and each existing job, what a submission does.
+
+    rerun: None, "failed" (jobs in a failed state, and their dependants) or "all".
+    """
+    if rerun not in (None, "failed", "all"):
+        raise ValueError(f"rerun must be None, 'failed' or 'all', not {rerun!r}")
+    existing = list(existing)
+    by_key: dict[str, ExistingJob] = {}
+    for job in existing:
+        by_key.setdefault(job.key, job)
+    plan_keys = {t["key"] for t in plan["tasks"]}
+    orphans = [j for j in existing if j.key not in plan_keys or by_key[j.key] is not j]
+    orphan_by_identity: dict[str, ExistingJob] = {}
+    for j in orphans:
+        if j.rule is not None:
+            orphan_by_identity.setdefault(canonical([j.rule, j.point]), j)
+    parts = plan_parts(plan)
+
+    kept = {t["name"]: by_key[t["key"]] for t in plan["tasks"] if t["key"] in by_key}
+    if rerun == "all":
+        to_rerun = _dependants(plan, set(kept))
+    elif rerun == "failed":
+        to_rerun = _dependants(plan, {n for n, j in kept.items() if j.state in FAILED_STATES})
+    else:
+        to_rerun = set()
+
+    result = Reconciliation(plan["workflow"])
+    plan_rules = {t["rule"] for t in plan["tasks"]}
+    plan_identities = {identity(t) for t in plan["tasks"]}
+    for t in plan["tasks"]:
+        name, rule = t["name"], t["rule"]
+        job = kept.get(name)
+        if job is not None:
+            if name in to_rerun:
+                why = "failed" if job.state in FAILED_STATES else ("upstream rerun" if rerun == "failed" else "rerun all")
+                result.decisions.append(Decision(name, rule, RERUN, (why,), job.job_id))
+            else:
+                result.decisions.append(Decision(name, rule, UNCHANGED, (), job.job_id))
+            continue
+        old = orphan_by_identity.get(identity(t))
+        if old is None:
+            reasons = ("new point",) if t.get("point") is not None else ("new task",)
+        elif old.parts:
+            mine = parts[name]
+            reasons = tuple(PART_REASONS[p] for p in PART_REASONS if old.parts.get(p) != mine.get(p)) or ("changed definition",)
+        else:
+            reasons = ("changed definition",)
+        result.decisions.append(Decision(name, rule, NEW, reasons))
+    for j in orphans:
+        if j.rule not in plan_rules:
+            why = "rule removed"
+        elif canonical([j.rule, j.point]) not in plan_identities:
+            why = "point removed"
+        elif by_key.get(j.key) is not j and j.key in plan_keys:
+            why = "duplicate job"
+        else:
+            why = "definition changed"
+        result.decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
+    return result
