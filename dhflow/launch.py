@@ -20,7 +20,7 @@ has not exited after a grace period, kills its process group.
   mode runs only those), else ``mpi``.  This machine is one Balsam worker: a task needing
   more than one node can never run here, and is refused before anything is written.
 * Serial launchers on one host share a fixed ZMQ port (19876): dhflow holds an exclusive
-  lock (``$TMPDIR/dhflow-balsam-serial-19876.lock``) for the launcher's lifetime and
+  lock (``/tmp/dhflow-balsam-serial-19876.lock``, never under $TMPDIR) for the launcher's lifetime and
   refuses to start when the port is taken by a launcher it does not know about.
 
 Scheduler submission (``dhflow submit``, cobalt/slurm/pbs)
@@ -121,7 +121,9 @@ def _port_free(port: int) -> bool:
 
 
 def serial_lock_path() -> Path:
-    return Path(tempfile.gettempdir()) / f"dhflow-balsam-serial-{SERIAL_PORT}.lock"
+    """Host-wide, so never under $TMPDIR (two sessions may set different ones)."""
+    base = "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK) else tempfile.gettempdir()
+    return Path(base) / f"dhflow-balsam-serial-{SERIAL_PORT}.lock"
 
 
 def acquire_serial_lock(wait: float | None = None, announce=None) -> int:
