@@ -7,7 +7,7 @@ Usage is the same as ``balsam launcher``::
 Why a wrapper: balsam-flow 0.5.0 filters workflows with ``workflow__contains``
 (``JobSource.get_queryset``), so the launcher for workflow ``demo`` also runs the jobs of
 ``demo2``.  This wrapper imports Balsam, replaces that one method so that it filters with
-``workflow=NAME``, points the serial-mode ensemble at :mod:`balsam_serial` (the same fix
+``workflow=NAME`` (and the MPI launcher's idle-exit check likewise), points the serial-mode ensemble at :mod:`balsam_serial` (the same fix
 for the ensemble processes), and then calls Balsam's own ``launcher.main``.  Everything
 else is Balsam's code.
 
@@ -63,12 +63,53 @@ def patch_exact_filter():
     models.JobSource._dhflow_exact = True
 
 
+def patch_mpi_exit_check(launcher):
+    """MPILauncher.check_exit, with Balsam's ``workflow__contains`` made exact.
+
+    Otherwise the CREATED jobs of a workflow whose name contains this one's keep an
+    MPI-mode launcher from ever deciding that it has nothing left to do.
+    """
+    from balsam.core import models
+
+    def check_exit(self):
+        try:
+            remaining_minutes = next(self.timer)
+        except StopIteration:
+            launcher.EXIT_FLAG = True
+            launcher.logger.info("Out of time; preparing to exit")
+            return
+        if remaining_minutes <= 0:
+            launcher.EXIT_FLAG = True
+            launcher.logger.info("Out of time; preparing to exit")
+            return
+        if not self.is_persistent:
+            if self.is_active:
+                self.exit_counter = 0
+                return
+            processable = models.BalsamJob.objects.filter(state__in=models.PROCESSABLE_STATES)
+            if self.jobsource.workflow:
+                processable = processable.filter(workflow=self.jobsource.workflow)
+            if processable.count() > 0:
+                self.exit_counter = 0
+                return
+            if self.get_runnable().count() > 0:
+                self.exit_counter = 0
+                return
+            self.exit_counter += 1
+            launcher.logger.info(f"Nothing to do (exit counter {self.exit_counter}/10)")
+            if self.exit_counter == 10:
+                launcher.EXIT_FLAG = True
+
+    launcher.MPILauncher.check_exit = check_exit
+
+
 def main():
     prepare_balsam()
     from balsam import config_logging
     from balsam.launcher import launcher
 
     launcher.SerialLauncher.ZMQ_ENSEMBLE_EXE = os.path.join(HERE, "balsam_serial.py")
+    patch_mpi_exit_check(launcher)
     args = launcher.get_args()
     config_logging("launcher")
     launcher.logger.info("Loading Balsam Launcher (dhflow wrapper: exact --wf-filter)")

@@ -45,6 +45,9 @@ def _alive(pid: int) -> bool:
 def test_submit_local_starts_a_background_launcher(balsam_db, e2e_root):
     _, env = balsam_db
     spec = make_project(e2e_root, "bglocal", SPEC.replace("@WF@", "bglocal"))
+    # jobs of a workflow whose name contains "bglocal": neither run nor waited for
+    other = make_project(e2e_root, "bglocal2", SPEC.replace("@WF@", "bglocal2"))
+    assert run_dhflow(["submit", other, "--no-launch"], env).returncode == 0
     proc = run_dhflow(["submit", spec], env)
     assert proc.returncode == 0, proc.stderr
     pid = int(re.search(r"pid (\d+)", proc.stdout).group(1))
@@ -63,6 +66,8 @@ def test_submit_local_starts_a_background_launcher(balsam_db, e2e_root):
         while _alive(pid) and time.time() < deadline:
             time.sleep(1)
         assert not _alive(pid)
+        other_rules = json.loads(run_dhflow(["status", other, "--format", "json"], env).stdout)["rules"]
+        assert other_rules == {"first": {"CREATED": 1}, "second": {"CREATED": 1}}
     finally:
         if _alive(pid):
             os.killpg(pid, signal.SIGTERM)
