@@ -116,6 +116,16 @@ def _jobs_by_key(plan: dict):
     return by_key, stale
 
 
+def _note_substring_workflows(workflow: str) -> None:
+    from dhflow.backends import balsam as backend
+
+    others = backend.workflows_containing(workflow)
+    if others:
+        shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+        _note(f"note: Balsam's own `--wf {workflow}` filters also match {shown} (substring match); "
+              "dhflow's commands and launcher select workflow names exactly")
+
+
 def _states_by_name(plan: dict, by_key: dict) -> dict:
     return {t["name"]: (by_key[t["key"]].state if t["key"] in by_key else None) for t in plan["tasks"]}
 
@@ -136,9 +146,15 @@ def cmd_run(args, compile_plan: CompileFn) -> int:
     _activate(path, "local")
     written = backend.apply(plan)
     _note(written.summary())
+    _note_substring_workflows(plan["workflow"])
     live = progress.LiveProgress(plan["workflow"], stream=sys.stderr)
     _note(f"running workflow {plan['workflow']} with Balsam's launcher ({job_mode} mode, DB {path})")
-    outcome = launch.run_local(plan, path, written.ids, job_mode, timeout=args.timeout, progress=live)
+    try:
+        outcome = launch.run_local(plan, path, written.ids, job_mode, timeout=args.timeout, progress=live)
+    except KeyboardInterrupt:
+        _err("interrupted: the launcher was stopped (running tasks are marked RUN_TIMEOUT; "
+             "`dhflow run` again resumes the workflow)")
+        return 130
     live.close()
     by_key, _ = _jobs_by_key(plan)
     counts = progress.rule_counts(plan, _states_by_name(plan, by_key))
@@ -188,6 +204,7 @@ def cmd_submit(args, compile_plan: CompileFn) -> int:
     _activate(path, profile)
     written = backend.apply(plan)
     _note(written.summary())
+    _note_substring_workflows(wf)
     if args.no_launch:
         _note("--no-launch: no launcher submitted")
         return 0

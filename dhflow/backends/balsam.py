@@ -211,7 +211,8 @@ class WriteResult:
     ids: dict[str, str] = field(default_factory=dict)
 
     def summary(self) -> str:
-        text = f"workflow {self.workflow}: {len(self.created)} jobs written"
+        n = len(self.created)
+        text = f"workflow {self.workflow}: {n} job{'' if n == 1 else 's'} written"
         if self.kept:
             text += f", {len(self.kept)} already in the database (unchanged)"
         if self.stale:
