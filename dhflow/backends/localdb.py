@@ -19,6 +19,9 @@ able to reach the data directory: when a directory above it is private (0700, as
 ``/root`` is), the data directory is placed under ``/var/lib/dhflow/pg/<hash>`` instead
 (recorded in ``localdb.json``).
 
+The PostgreSQL binaries (initdb, pg_ctl, postgres) are taken from ``$DHFLOW_PG_BIN`` when
+set, else from PATH, else from ``/usr/lib/postgresql/<version>/bin``.
+
 Creating a DB takes a few seconds (initdb, start, CREATE DATABASE, Balsam's migrations).
 The server keeps running after a dhflow command; ``dhflow db stop`` stops it and any later
 command that needs it starts it again.
@@ -76,6 +79,11 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def find_pg_binary(name: str) -> str | None:
+    """``$DHFLOW_PG_BIN/<name>`` when that is set, else PATH, else Debian's server directory."""
+    pinned = os.environ.get("DHFLOW_PG_BIN")
+    if pinned:
+        exe = os.path.join(pinned, name)
+        return exe if os.access(exe, os.X_OK) else None
     exe = shutil.which(name)
     if exe:
         return exe

@@ -119,3 +119,31 @@ def test_nothing_imports_balsam_or_django_at_import_time():
     environ["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     proc = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, env=environ)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_activate_restores_process_state(tmp_path):
+    """Importing Balsam through env.activate leaves logging, excepthook and HOME as they were."""
+    db = tmp_path / "db"
+    db.mkdir()
+    (db / "server-info").write_text("{}")
+    code = f"""
+import logging, os, sys
+hook = sys.excepthook
+logging.getLogger().setLevel(logging.WARNING)
+home = os.environ["HOME"]
+from dhflow.backends import env
+env.activate({str(db)!r}, "local")
+assert "balsam" in sys.modules and "django" in sys.modules
+assert sys.excepthook is hook, "excepthook replaced"
+assert logging.getLogger().level == logging.WARNING, logging.getLogger().level
+assert os.environ["HOME"] == home
+assert os.environ["BALSAM_DB_PATH"] == {str(db)!r}
+from django.conf import settings
+assert settings.WORKER_DETECTION_TYPE == "DEFAULT"
+assert settings.BALSAM_HOME.startswith({str(db)!r})
+print("ok")
+"""
+    environ = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    environ.pop("BALSAM_DB_PATH", None)
+    proc = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, env=environ)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stdout + proc.stderr

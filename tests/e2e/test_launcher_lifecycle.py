@@ -87,3 +87,30 @@ def test_launcher_dying_is_reported(balsam_db, e2e_root, tmp_path):
     assert "Traceback" not in proc.stderr
     assert "launcher exited" in proc.stderr and "before workflow dying finished" in proc.stderr
     assert workflow_counts(db_path)["dying"] == 2
+
+
+def test_timeout_stops_the_launcher_and_its_tasks(balsam_db, e2e_root):
+    _, env = balsam_db
+    marker = "sleep 120.4711"
+    spec = make_project(e2e_root, "napper", f'''
+workflow napper:
+
+rule nap:
+    shell: "{marker}"
+''')
+    proc = run_dhflow(["run", spec, "--timeout", "15"], env, timeout=200)
+    assert proc.returncode == 3, proc.stderr
+    assert "timed out after 15 s" in proc.stderr and "Traceback" not in proc.stderr
+    st = json.loads(run_dhflow(["status", spec, "--format", "json"], env).stdout)["rules"]
+    assert st["nap"] == {"RUN_TIMEOUT": 1}          # it was running, and was stopped
+    time.sleep(1)
+    leftovers = [p for p in os.listdir("/proc") if p.isdigit() and marker in _cmdline(p)]
+    assert leftovers == []
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fp:
+            return fp.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""

@@ -90,3 +90,14 @@ def test_no_database_yet(e2e_root, balsam_db):
     assert proc.returncode == 3
     assert "nothing has been submitted" in proc.stderr
     assert not (spec.parent / ".dhflow").exists()
+
+
+def test_postgres_binaries_missing(e2e_root, balsam_db):
+    _, env = balsam_db
+    env = dict(env, DHFLOW_PG_BIN=str(e2e_root / "no-pg-here"))
+    env.pop("BALSAM_DB_PATH")
+    spec = make_project(e2e_root, "nopg", SPEC.replace("localmpi", "nopg"))
+    proc = run_dhflow(["run", spec], env)
+    assert proc.returncode == 3
+    assert "PostgreSQL server binaries not found (initdb, pg_ctl, postgres)" in proc.stderr
+    assert "Traceback" not in proc.stderr
