@@ -96,14 +96,32 @@ def check_scheduler_resources(plan: dict, nodes: int, job_mode: str) -> None:
 
 
 # -------------------------------------------------------------------- mpirun
-def launcher_path_dirs() -> tuple[list[str], dict]:
+def shim_path_dir(db_path: str | None = None) -> str:
+    """A directory holding an executable copy of dhflow's mpirun stand-in."""
+    from dhflow.backends.env import shim_bin_dir
+
+    shim = shim_bin_dir() / "mpirun"
+    if os.access(shim, os.X_OK):
+        return str(shim_bin_dir())
+    with contextlib.suppress(OSError):
+        os.chmod(shim, 0o755)
+        return str(shim_bin_dir())
+    # a read-only install that lost the exec bit: use a copy next to the database
+    target = Path(db_path or tempfile.gettempdir()) / "dhflow" / "bin"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shim, target / "mpirun")
+    os.chmod(target / "mpirun", 0o755)
+    return str(target)
+
+
+def launcher_path_dirs(db_path: str | None = None) -> tuple[list[str], dict]:
     """Extra PATH entries and env for the launcher (the mpirun shim when there is no MPI)."""
-    from dhflow.backends.env import real_mpirun_kind, shim_bin_dir
+    from dhflow.backends.env import real_mpirun_kind
 
     kind = real_mpirun_kind()
     extra_env: dict[str, str] = {}
     if os.environ.get("DHFLOW_MPIRUN_SHIM") == "1" or kind is None:
-        return [str(shim_bin_dir())], extra_env
+        return [shim_path_dir(db_path)], extra_env
     if kind == "openmpi" and os.geteuid() == 0:
         extra_env = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
     return [], extra_env
@@ -172,7 +190,7 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
                    time_limit_minutes: float | None = None, pass_fds=()) -> subprocess.Popen:
     from dhflow.backends import env as envmod
 
-    extra_path, extra_env = launcher_path_dirs()
+    extra_path, extra_env = launcher_path_dirs(db_path)
     env = envmod.subprocess_env(db_path, "local", extra_path=extra_path)
     env.update(extra_env)
     # the launcher must find this dhflow (the wrapper imports dhflow.shims)
