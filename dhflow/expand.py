@@ -7,6 +7,7 @@ reported (naming the rule, the key and the point) and the rest of that key is sk
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -273,6 +274,7 @@ def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic
     if any(d.severity == "error" for d in diags):
         return None, diags
     launch = spec.launch.to_dict() if spec.launch else None
-    source = {"path": spec.source.path, "sha256": spec.source.sha256, "here": spec.source.here}
+    path = spec.source.path if spec.source.path.startswith("<") else str(Path(spec.source.path).resolve())
+    source = {"path": path, "sha256": spec.source.sha256, "here": spec.source.here}
     return Plan(spec.workflow, spec.objective, tuple(apps.values()), launch, tuple(tasks), source,
                 spec.description), diags

@@ -14,7 +14,8 @@ from dhflow.api import compile_file
 from dhflow.plan import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*/*.dhflow"))
+# Files only: `dhflow run` leaves a project-local `.dhflow/` database directory beside them.
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*/*.dhflow") if p.is_file())
 GOLDEN = Path(__file__).parent / "golden"
 
 
