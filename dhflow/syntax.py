@@ -91,8 +91,38 @@ def _next_content(text: str, pos: int) -> int:
     return min(pos, max(0, len(text) - 1))
 
 
+def _unclosed_paren(text: str, upto: int) -> int | None:
+    """Offset of the innermost `(` still open at `upto` (strings and comments skipped)."""
+    stack: list[int] = []
+    i = 0
+    while i < min(upto, len(text)):
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < len(text) and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif ch == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+        elif ch == "(":
+            stack.append(i)
+        elif ch == ")" and stack:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
+
+
 def _error_to_diagnostic(src: SourceFile, err: Exception) -> Diagnostic:
     text = src.text
+    if isinstance(err, (UnexpectedToken, UnexpectedEOF)):
+        tok = getattr(err, "token", None)
+        at = tok.start_pos if tok is not None and tok.start_pos is not None and tok.type != "$END" else len(text)
+        open_at = _unclosed_paren(text, at)
+        # Inside parentheses newlines are ignored, so the parser only notices a missing `)`
+        # lines later: point at the parenthesis instead.
+        if open_at is not None and src.position(open_at)[0] < src.position(at)[0]:
+            return Diagnostic("DH001", "`(` is never closed", src.span(open_at, open_at + 1),
+                              help="close it with `)` on the same line or a later one")
     if isinstance(err, UnexpectedCharacters):
         pos = err.pos_in_stream
         ch = text[pos] if pos < len(text) else ""

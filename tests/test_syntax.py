@@ -1,0 +1,70 @@
+"""Parsing: the generic block grammar, expression precedence, and lark errors as diagnostics."""
+import pytest
+
+from dhflow import nodes as n
+from dhflow.diagnostics import DiagnosticError
+from dhflow.lower import to_ast
+from dhflow.source import SourceFile
+from dhflow.syntax import parse_tree, parser
+
+
+def ast(text):
+    src = SourceFile.from_text(text)
+    return to_ast(src, parse_tree(src))
+
+
+def first_error(text):
+    with pytest.raises(DiagnosticError) as exc:
+        ast(text)
+    d = exc.value.diagnostics[0]
+    return d.code, d.span.line, d.span.col
+
+
+def test_parser_is_built_once():
+    assert parser() is parser()
+
+
+def test_blocks_entries_and_nested_env():
+    doc = ast('workflow w:\n    description: "d"\nrule r:\n    env:\n        A: "1"\n')
+    wf, rule = doc.stmts
+    assert isinstance(wf, n.Section) and wf.label == "w"
+    env = rule.body[0]
+    assert isinstance(env, n.Section) and env.body[0].key == "A" and env.body[0].value.value == "1"
+
+
+def test_comments_blank_lines_and_no_final_newline():
+    doc = ast('# top\n\nworkflow w:  # trailing\n\n    # inside\n    objective: minimize')
+    assert doc.stmts[0].body[0].value.id == "minimize"
+
+
+def test_precedence_and_where_and_tuple():
+    doc = ast("a: 1 + 2 * 3 ** 2\nb: x, y\nc: grid(levels=2) where p > 1 and not q\n")
+    a, b, c = (s.value for s in doc.stmts)
+    assert isinstance(a, n.BinOp) and a.op == "+" and a.right.op == "*" and a.right.right.op == "**"
+    assert isinstance(b, n.TupleExpr) and [i.id for i in b.items] == ["x", "y"]
+    assert isinstance(c, n.Where) and c.base.kwargs[0].name == "levels" and c.cond.op == "and"
+
+
+def test_multiline_call_inside_parentheses():
+    doc = ast('a: choice(1,\n           2,\n           3)\n')
+    assert [x.value for x in doc.stmts[0].value.args] == [1, 2, 3]
+
+
+def test_string_escapes():
+    doc = ast('a: "q\\"b\\\\s\\n\\t"\n')
+    assert doc.stmts[0].value.value == 'q"b\\s\n\t'
+
+
+@pytest.mark.parametrize("text,want", [
+    ('a: "open\n', ("DH002", 1, 4)),
+    ("a:\n\tb: 1\n", ("DH003", 2, 1)),
+    ("a:\n    b: 1\n      c: 2\n", ("DH004", 3, 7)),
+    ('a: "\\x"\n', ("DH005", 1, 5)),
+    ("a: 1 @ 2\n", ("DH006", 1, 6)),
+    ("a: (1 + 2\n", ("DH001", 1, 9)),
+    ("a: 1e999\n", ("DH001", 1, 4)),
+])
+def test_errors(text, want):
+    code, line, col = first_error(text)
+    assert (code, line) == want[:2]
+    assert col == want[2] or want[0] == "DH001"
