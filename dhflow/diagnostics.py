@@ -34,6 +34,7 @@ CODES: dict[str, str] = {
     "DH104": "unknown name in an expression",
     "DH105": "unknown function",
     "DH106": "unknown template name",
+    "DH107": "reserved name",
     "DH201": "lower bound not below upper bound",
     "DH202": "log scale needs a positive lower bound",
     "DH203": "wrong type",

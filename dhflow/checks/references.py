@@ -30,4 +30,16 @@ def unknown_rules(spec: Spec) -> Iterator[Diagnostic]:
                                  help=did_you_mean(dep, names) or f"the rules are: {', '.join(names)}")
 
 
-CHECKS = (unknown_apps, unknown_rules)
+def reserved_parameter_names(spec: Spec) -> Iterator[Diagnostic]:
+    """A parameter may not take a name that templates and resource rules already give a
+    meaning (`{nodes}`, `{index}`, `{here}` ...): it would be ambiguous which one is meant."""
+    from .templates import BASE_NAMES
+    reserved = set(BASE_NAMES) | {"point", "index"}
+    for p in spec.params:
+        if p.name in reserved:
+            yield Diagnostic("DH107", f"parameter `{p.name}` has a reserved name", p.span,
+                             help="these names mean something in templates and resource rules: "
+                                  + ", ".join(sorted(reserved)))
+
+
+CHECKS = (unknown_apps, unknown_rules, reserved_parameter_names)
