@@ -13,6 +13,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from json.encoder import encode_basestring_ascii as _json_str
+
 from .jsonfast import canonical
 
 NEW, UNCHANGED, RERUN, ORPHANED = "new", "unchanged", "rerun", "orphaned"
@@ -33,9 +35,20 @@ def _h(obj) -> str:
     return hashlib.sha256(canonical(obj).encode()).hexdigest()[:16]
 
 
+def _h_str(text) -> str:
+    """`_h` of a string (or None), without the generic encoder's overhead."""
+    if not isinstance(text, str):
+        return _h(text)
+    return hashlib.sha256(_json_str(text).encode()).hexdigest()[:16]
+
+
 def identity(task: dict) -> str:
     """What makes a task 'the same task' across edits: its rule and its point."""
     return canonical([task.get("rule"), task.get("point")])
+
+
+_RESOURCE_KEYS = ("num_nodes", "ranks_per_node", "threads_per_rank", "threads_per_core", "node_packing_count",
+                  "cpu_affinity", "wall_time_minutes", "auto_timeout_retry")
 
 
 def task_parts(task: dict, keys_by_name: dict[str, str], apps: dict[str, dict]) -> dict[str, str]:
@@ -43,23 +56,77 @@ def task_parts(task: dict, keys_by_name: dict[str, str], apps: dict[str, dict]) 
     return {
         "command": _h(task.get("args")),
         "app": _h(apps.get(task.get("app"), task.get("app"))),
-        "resources": _h([task.get(k) for k in ("num_nodes", "ranks_per_node", "threads_per_rank",
-                                                 "threads_per_core", "node_packing_count", "cpu_affinity",
-                                                 "wall_time_minutes", "auto_timeout_retry")]),
+        "resources": _h([task.get(k) for k in _RESOURCE_KEYS]),
         "env": _h(task.get("environ_vars") or {}),
         "objective": _h(task.get("objective")),
         "upstream": _h(sorted(keys_by_name.get(p, p) for p in task.get("parents") or [])),
     }
 
 
+class PartsMaker:
+    """`task_parts` for the tasks of one plan, memoising the parts that tasks share.
+
+    A 100k-task sweep has one app, a handful of resource combinations, one environment and
+    one objective source: only the command (and one-to-one upstreams) differ per task.
+    Gives exactly what :func:`task_parts` gives.
+    """
+
+    def __init__(self, plan: dict):
+        self._keys: dict[str, str] | None = None
+        self._plan = plan
+        self._apps = {a["name"]: a for a in plan.get("apps", [])}
+        self._cache: dict = {}
+
+    def _keys_by_name(self) -> dict[str, str]:
+        if self._keys is None:
+            self._keys = {t["name"]: t["key"] for t in self._plan["tasks"]}
+        return self._keys
+
+    def __call__(self, task: dict) -> dict[str, str]:
+        c = self._cache
+        app = task.get("app")
+        k_app = ("a", app)
+        h_app = c.get(k_app)
+        if h_app is None:
+            h_app = c[k_app] = _h(self._apps.get(app, app))
+        # plan fields have fixed types (ints, a str, a bool), so equal tuples fingerprint equally
+        res = tuple([task.get(k) for k in _RESOURCE_KEYS])
+        k_res = ("r", res)
+        h_res = c.get(k_res)
+        if h_res is None:
+            h_res = c[k_res] = _h(list(res))
+        # environments and objective specs are usually one shared object per rule: memoise by
+        # identity (the entry keeps the object alive, so its id cannot be reused meanwhile)
+        env = task.get("environ_vars") or {}
+        hit = c.get(("e", id(env)))
+        if hit is None:
+            hit = c[("e", id(env))] = (env, _h(env))
+        h_env = hit[1]
+        obj = task.get("objective")
+        hit = c.get(("o", id(obj)))
+        if hit is None:
+            hit = c[("o", id(obj))] = (obj, _h(obj))
+        h_obj = hit[1]
+        parents = task.get("parents") or ()
+        keys = self._keys_by_name()
+        if len(parents) == 1:
+            k_up = ("u", parents[0])
+            h_up = c.get(k_up)
+            if h_up is None:
+                h_up = c[k_up] = _h([keys.get(parents[0], parents[0])])
+        else:
+            h_up = _h(sorted(keys.get(p, p) for p in parents))
+        return {"command": _h_str(task.get("args")), "app": h_app, "resources": h_res, "env": h_env,
+                "objective": h_obj, "upstream": h_up}
+
+
 def plan_parts(plan: dict) -> dict[str, dict[str, str]]:
     """task name -> task_parts, for every task of a plan dict."""
-    keys = {t["name"]: t["key"] for t in plan["tasks"]}
-    apps = {a["name"]: a for a in plan.get("apps", [])}
-    return {t["name"]: task_parts(t, keys, apps) for t in plan["tasks"]}
+    make = PartsMaker(plan)
+    return {t["name"]: make(t) for t in plan["tasks"]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExistingJob:
     """What reconciliation needs to know of a job already in the database."""
 
@@ -72,7 +139,7 @@ class ExistingJob:
     parts: dict | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     name: str
     rule: str
@@ -133,10 +200,14 @@ def _dependants(plan: dict, names: set[str]) -> set[str]:
     return out
 
 
-def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = None) -> Reconciliation:
+def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = None,
+              parts_of: "PartsMaker | None" = None) -> Reconciliation:
     """Decide, for each plan task and each existing job, what a submission does.
 
     rerun: None, "failed" (jobs in a failed state, and their dependants) or "all".
+    Kept jobs need only ``job_id``, ``name``, ``key`` and ``state``; ``rule``, ``point`` and
+    ``parts`` are read for orphans (to match them with the new tasks that replace them and
+    to say why).  Fingerprints are computed only for new tasks that replace an orphan.
     """
     if rerun not in (None, "failed", "all"):
         raise ValueError(f"rerun must be None, 'failed' or 'all', not {rerun!r}")
@@ -144,15 +215,16 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
     by_key: dict[str, ExistingJob] = {}
     for job in existing:
         by_key.setdefault(job.key, job)
-    plan_keys = {t["key"] for t in plan["tasks"]}
+    tasks = plan["tasks"]
+    plan_keys = {t["key"] for t in tasks}
     orphans = [j for j in existing if j.key not in plan_keys or by_key[j.key] is not j]
     orphan_by_identity: dict[str, ExistingJob] = {}
     for j in orphans:
         if j.rule is not None:
             orphan_by_identity.setdefault(canonical([j.rule, j.point]), j)
-    parts = plan_parts(plan)
+    parts_of = parts_of or PartsMaker(plan)
 
-    kept = {t["name"]: by_key[t["key"]] for t in plan["tasks"] if t["key"] in by_key}
+    kept = {t["name"]: by_key[t["key"]] for t in tasks if t["key"] in by_key}
     if rerun == "all":
         to_rerun = _dependants(plan, set(kept))
     elif rerun == "failed":
@@ -161,35 +233,37 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
         to_rerun = set()
 
     result = Reconciliation(plan["workflow"])
-    plan_rules = {t["rule"] for t in plan["tasks"]}
-    plan_identities = {identity(t) for t in plan["tasks"]}
-    for t in plan["tasks"]:
+    decisions = result.decisions
+    for t in tasks:
         name, rule = t["name"], t["rule"]
         job = kept.get(name)
         if job is not None:
             if name in to_rerun:
                 why = "failed" if job.state in FAILED_STATES else ("upstream rerun" if rerun == "failed" else "rerun all")
-                result.decisions.append(Decision(name, rule, RERUN, (why,), job.job_id))
+                decisions.append(Decision(name, rule, RERUN, (why,), job.job_id))
             else:
-                result.decisions.append(Decision(name, rule, UNCHANGED, (), job.job_id))
+                decisions.append(Decision(name, rule, UNCHANGED, (), job.job_id))
             continue
-        old = orphan_by_identity.get(identity(t))
+        old = orphan_by_identity.get(identity(t)) if orphan_by_identity else None
         if old is None:
             reasons = ("new point",) if t.get("point") is not None else ("new task",)
         elif old.parts:
-            mine = parts[name]
+            mine = parts_of(t)
             reasons = tuple(PART_REASONS[p] for p in PART_REASONS if old.parts.get(p) != mine.get(p)) or ("changed definition",)
         else:
             reasons = ("changed definition",)
-        result.decisions.append(Decision(name, rule, NEW, reasons))
-    for j in orphans:
-        if j.rule not in plan_rules:
-            why = "rule removed"
-        elif canonical([j.rule, j.point]) not in plan_identities:
-            why = "point removed"
-        elif by_key.get(j.key) is not j and j.key in plan_keys:
-            why = "duplicate job"
-        else:
-            why = "definition changed"
-        result.decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
+        decisions.append(Decision(name, rule, NEW, reasons))
+    if orphans:
+        plan_rules = {t["rule"] for t in tasks}
+        plan_identities = {identity(t) for t in tasks}
+        for j in orphans:
+            if j.rule not in plan_rules:
+                why = "rule removed"
+            elif canonical([j.rule, j.point]) not in plan_identities:
+                why = "point removed"
+            elif by_key.get(j.key) is not j and j.key in plan_keys:
+                why = "duplicate job"
+            else:
+                why = "definition changed"
+            decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
     return result

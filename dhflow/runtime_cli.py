@@ -1,10 +1,23 @@
-"""The commands that touch a Balsam database: run, submit, status, results, clean, db.
+"""The commands that touch a Balsam database: run, submit, status, results, history, clean, db.
 
 ``dhflow.cli`` calls :func:`register` with its argparse subparsers and a
-``compile_plan(path) -> dict | None`` function.  Every handler returns an exit code:
-0 ok, 1 compile diagnostics (or a plan the backend cannot represent), 2 usage,
+``compile_plan(path) -> dict | None`` function, and :func:`add_against_db_options` /
+:func:`plan_against_db` for ``dhflow plan FILE --against-db``.  Every handler returns an
+exit code: 0 ok, 1 compile diagnostics (or a plan the backend cannot represent), 2 usage,
 3 database/launcher/scheduler failure (one line on stderr, never a traceback;
-``DHFLOW_DEBUG=1`` shows the traceback of an unexpected error).
+``DHFLOW_DEBUG=1`` shows the traceback of an unexpected error), 5 (``dhflow run`` only)
+the workflow finished but some of its tasks FAILED (or were killed): the results of the
+others are printed as usual, and ``dhflow run FILE --rerun failed`` runs the failed ones
+and their dependants again.
+
+Submitting is reconciling: ``submit`` and ``run`` bring the database in line with the file
+(:func:`dhflow.backends.balsam.apply`): tasks whose content key is already there keep
+their jobs and results (nothing is written for them), new keys become new jobs, jobs whose
+keys left the file are reported as orphans and deleted only with ``--prune``;
+``--rerun failed|all`` resets those jobs and their dependants so that Balsam runs them
+again.  ``submit --dry-run`` and ``plan --against-db`` show that reconciliation (per rule:
+new, unchanged, rerun, orphaned, and why) without writing anything.  Every submission is
+recorded (``dhflow history FILE``), and every job carries its provenance in its data.
 
 Where the database is (every command, first match wins):
 ``--db DIR``; ``$BALSAM_DB_PATH``; else the project-local DB ``.dhflow/db`` next to the
@@ -25,6 +38,9 @@ from typing import Callable
 from dhflow.backends import BackendError, PlanRejected, UsageError
 
 CompileFn = Callable[[str], "dict | None"]
+
+#: `dhflow run`: the workflow finished, but some of its tasks failed.
+EXIT_TASKS_FAILED = 5
 
 
 def _err(message: str) -> None:
@@ -130,6 +146,87 @@ def _states_by_name(plan: dict, by_key: dict) -> dict:
     return {t["name"]: (by_key[t["key"]].state if t["key"] in by_key else None) for t in plan["tasks"]}
 
 
+def _report_write(written) -> None:
+    """One summary line; the per-rule reconciliation table too when anything but 'new' or
+    'unchanged' happened or when existing jobs were edited away (the reasons matter then)."""
+    rec = written.reconciliation
+    if rec is not None and (written.rerun or written.orphaned or written.pruned
+                            or (written.created and written.kept)):
+        for line in rec.render().rstrip("\n").splitlines():
+            _note(line)
+    _note(written.summary())
+
+
+def _db_path_for(args, plan: dict | None) -> str:
+    """The DB directory a command would use (no side effects)."""
+    from dhflow.backends.localdb import default_location
+
+    if getattr(args, "db", None):
+        return os.path.abspath(os.path.expanduser(args.db))
+    if os.environ.get("BALSAM_DB_PATH"):
+        return os.path.abspath(os.path.expanduser(os.environ["BALSAM_DB_PATH"]))
+    return str(default_location(_spec_dir(plan, getattr(args, "file", None))))
+
+
+def _reconcile_if_reachable(args, plan: dict, rerun: str | None):
+    """(Reconciliation, path, None) when the DB can be read, else (None, path, why not).
+
+    Never creates a database; a project-local one that exists is started on demand (like
+    `dhflow status`).
+    """
+    from dhflow.backends import balsam as backend
+
+    path = _db_path_for(args, plan)
+    if not os.path.exists(os.path.join(path, "server-info")):
+        return None, path, f"no Balsam database at {path} yet"
+    try:
+        path = resolve_db(args, plan, create=False, quiet=True)
+        _activate(path, "local")
+        return backend.reconcile_with_db(plan, rerun), path, None
+    except BackendError as exc:
+        return None, path, str(exc)
+
+
+def _reconciliation_json(rec) -> str:
+    return json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts(),
+                       "tasks": [{"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
+                                  "job_id": d.job_id} for d in rec.decisions if d.status != "unchanged"]},
+                      indent=2)
+
+
+def add_against_db_options(parser: argparse.ArgumentParser) -> None:
+    """Options of `dhflow plan` for comparing the plan with the database (`--against-db`)."""
+    group = parser.add_argument_group("against a database")
+    group.add_argument("--against-db", action="store_true",
+                       help="compare with the jobs in the Balsam DB: per rule, how many tasks are new, "
+                            "unchanged, to rerun and orphaned, and why (writes nothing)")
+    group.add_argument("--db", metavar="DIR",
+                       help="Balsam DB directory (default: $BALSAM_DB_PATH, else .dhflow/db next to FILE)")
+    group.add_argument("--rerun", choices=("failed", "all"), default=None,
+                       help="with --against-db: show what `submit --rerun` would reset")
+
+
+def plan_against_db(args, plan_dict: dict) -> int:
+    """`dhflow plan FILE --against-db`: print the reconciliation (table, or JSON with
+    ``--format json``); 0 when the DB could be read, 3 when not (one line on stderr)."""
+
+    def handler(a, _compile) -> int:
+        from dhflow.backends import balsam as backend
+
+        backend.validate(plan_dict)
+        rec, path, why = _reconcile_if_reachable(a, plan_dict, getattr(a, "rerun", None))
+        if rec is None:
+            raise BackendError(why)
+        if getattr(a, "format", "table") == "json":
+            print(_reconciliation_json(rec))
+        else:
+            sys.stdout.write(rec.render())
+            print(f"(database {path})")
+        return 0
+
+    return _guard(handler, None)(args)
+
+
 # ------------------------------------------------------------------ handlers
 def cmd_run(args, compile_plan: CompileFn) -> int:
     from dhflow import launch, progress, results
@@ -144,8 +241,8 @@ def cmd_run(args, compile_plan: CompileFn) -> int:
     launch.check_local_resources(plan, job_mode)
     path = resolve_db(args, plan, create=True)
     _activate(path, "local")
-    written = backend.apply(plan)
-    _note(written.summary())
+    written = backend.apply(plan, rerun=args.rerun, prune=args.prune, command="run")
+    _report_write(written)
     _note_substring_workflows(plan["workflow"])
     live = progress.LiveProgress(plan["workflow"], stream=sys.stderr)
     _note(f"running workflow {plan['workflow']} with Balsam's launcher ({job_mode} mode, DB {path})")
@@ -175,8 +272,9 @@ def cmd_run(args, compile_plan: CompileFn) -> int:
              "(the jobs stay in the database: `dhflow run` again resumes them)")
         return 3
     _note(f"workflow {plan['workflow']} done in {outcome.seconds:.0f} s"
-          + (f": {len(failed)} of {len(plan['tasks'])} tasks failed" if failed else ""))
-    return 0
+          + (f": {len(failed)} of {len(plan['tasks'])} tasks failed "
+             "(`dhflow run FILE --rerun failed` runs them and their dependants again)" if failed else ""))
+    return EXIT_TASKS_FAILED if failed else 0
 
 
 def cmd_submit(args, compile_plan: CompileFn) -> int:
@@ -202,8 +300,8 @@ def cmd_submit(args, compile_plan: CompileFn) -> int:
     path = resolve_db(args, plan, create=True)
     profile = "local" if opts.scheduler == "local" else opts.scheduler
     _activate(path, profile)
-    written = backend.apply(plan)
-    _note(written.summary())
+    written = backend.apply(plan, rerun=args.rerun, prune=args.prune, command="submit")
+    _report_write(written)
     _note_substring_workflows(wf)
     if args.no_launch:
         _note("--no-launch: no launcher submitted")
@@ -224,22 +322,27 @@ def cmd_submit(args, compile_plan: CompileFn) -> int:
 def _submit_dry_run(args, plan: dict, opts) -> int:
     from dhflow import launch
     from dhflow.backends import balsam as backend
-    from dhflow.backends.localdb import default_location
 
-    if getattr(args, "db", None):
-        path = os.path.abspath(args.db)
-    elif os.environ.get("BALSAM_DB_PATH"):
-        path = os.path.abspath(os.environ["BALSAM_DB_PATH"])
-    else:
-        path = str(default_location(_spec_dir(plan, args.file)))
+    rec, path, why = _reconcile_if_reachable(args, plan, args.rerun)
     apps = backend.app_rows(plan)
-    rows, _, _ = backend.plan_job_rows(plan, {})
-    print(f"# dry run: nothing written, nothing submitted")
+    print("# dry run: nothing written, nothing submitted")
     print(f"# database: {path}")
     print(f"# {len(apps)} applications (created or updated to match):")
     for app in apps:
         print(f"#   {app['name']}: {app['executable']}")
-    print(f"# {len(rows)} jobs of workflow {plan['workflow']} (jobs already in the DB with the same key are kept):")
+    if rec is None:
+        print(f"# database not reachable ({why}): showing every task as new")
+        new = {t["name"] for t in plan["tasks"]}
+    else:
+        print("# " + rec.render().rstrip("\n").replace("\n", "\n# "))
+        new = {d.name for d in rec.of("new")}
+        if args.prune and rec.of("orphaned"):
+            print(f"# --prune: the {len(rec.of('orphaned'))} orphaned jobs would be deleted")
+        elif rec.of("orphaned"):
+            print(f"# the {len(rec.of('orphaned'))} orphaned jobs would stay (--prune deletes them)")
+    rows, _, _ = backend.plan_job_rows(plan, {t["key"]: "(in the DB)" for t in plan["tasks"]
+                                              if t["name"] not in new})
+    print(f"# {len(rows)} new jobs of workflow {plan['workflow']} would be written:")
     for row in rows:
         parents = json.loads(row["parents"])
         print(f"#   {row['name']}: app={row['application']} nodes={row['num_nodes']} "
@@ -297,6 +400,38 @@ def cmd_results(args, compile_plan: CompileFn) -> int:
         sys.stdout.write(results.format_csv(records))
     else:
         print(results.format_table(records))
+    return 0
+
+
+def cmd_history(args, compile_plan: CompileFn) -> int:
+    from dhflow.backends import balsam as backend
+
+    plan = load_plan(args.file, compile_plan)
+    if plan is None:
+        return 1
+    path = resolve_db(args, plan, create=False, quiet=True)
+    _activate(path, "local")
+    rows = backend.submissions(plan["workflow"], limit=args.limit)
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print(f"workflow {plan['workflow']} has no recorded submissions in {path}")
+        return 0
+    header = ["#", "submitted (UTC)", "command", "commit", "dirty", "added", "kept", "rerun", "pruned",
+              "orphaned", "spec sha256"]
+    table = [header]
+    for r in rows:
+        table.append([str(r["id"]), (r["submitted_at"] or "")[:19].replace("T", " "),
+                      (r["command"] + (" " + r["options"] if r["options"] else "")),
+                      (r["git_commit"] or "-")[:10], "-" if r["git_dirty"] is None else ("yes" if r["git_dirty"] else "no"),
+                      str(r["added"]), str(r["kept"]), str(r["rerun"]), str(r["pruned"]), str(r["orphaned"]),
+                      (r["spec_sha256"] or "-")[:12]])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    print(f"workflow {plan['workflow']}: {len(rows)} submission{'s' if len(rows) != 1 else ''}, newest first "
+          f"(database {path})")
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
     return 0
 
 
@@ -407,6 +542,14 @@ def _add_db_option(p: argparse.ArgumentParser) -> None:
                    help="Balsam DB directory (default: $BALSAM_DB_PATH, else .dhflow/db next to FILE)")
 
 
+def _add_reconcile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rerun", choices=("failed", "all"), default=None,
+                   help="reset these jobs (failed: FAILED/killed/errored ones) and their dependants so that "
+                        "Balsam runs them again")
+    p.add_argument("--prune", action="store_true",
+                   help="delete the jobs of this workflow whose tasks are no longer in the file (orphans)")
+
+
 def register(subparsers, compile_plan: CompileFn) -> None:
     """Add run, submit, status, results, clean and db to an argparse subparsers object."""
     p = subparsers.add_parser("run", help="write the jobs and run them on this machine with Balsam's launcher")
@@ -415,6 +558,7 @@ def register(subparsers, compile_plan: CompileFn) -> None:
                    help="Balsam launcher job mode (default: serial when every task is single-rank)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
                    help="stop the launcher after S seconds (exit 3)")
+    _add_reconcile_options(p)
     _add_db_option(p)
     p.set_defaults(func=_guard(cmd_run, compile_plan))
 
@@ -428,8 +572,10 @@ def register(subparsers, compile_plan: CompileFn) -> None:
     p.add_argument("--job-mode", choices=("serial", "mpi"), default=None)
     p.add_argument("--sched-flags", default=None)
     p.add_argument("--dry-run", action="store_true",
-                   help="print the jobs and the batch script; touch neither the DB nor the scheduler")
+                   help="show what would change in the DB (per rule: new, unchanged, rerun, orphaned, and why) "
+                        "and the batch script; write nothing, submit nothing")
     p.add_argument("--no-launch", action="store_true", help="write the jobs only")
+    _add_reconcile_options(p)
     _add_db_option(p)
     p.set_defaults(func=_guard(cmd_submit, compile_plan))
 
@@ -444,6 +590,13 @@ def register(subparsers, compile_plan: CompileFn) -> None:
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     _add_db_option(p)
     p.set_defaults(func=_guard(cmd_results, compile_plan))
+
+    p = subparsers.add_parser("history", help="the submissions of this workflow, newest first")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="the N newest only")
+    _add_db_option(p)
+    p.set_defaults(func=_guard(cmd_history, compile_plan))
 
     p = subparsers.add_parser("clean", help="delete this workflow's jobs (and no other workflow's)")
     p.add_argument("file", metavar="FILE")

@@ -102,3 +102,22 @@ def test_render_lists_rules_and_reasons():
     new = plan_dict(SPEC.replace('"train {x}"', '"train2 {x}"'))
     text = reconcile(new, jobs_of(old)).render()
     assert "train" in text and "changed command (3)" in text and text.splitlines()[-1].startswith("total")
+
+
+def test_memoised_parts_equal_task_parts():
+    from dhflow.reconcile import PartsMaker, task_parts
+
+    p = plan_dict(SPEC.replace("nodes: 1", "nodes: 1\n    env:\n        A: \"{x}\""))
+    keys = {t["name"]: t["key"] for t in p["tasks"]}
+    apps = {a["name"]: a for a in p["apps"]}
+    make = PartsMaker(p)
+    for t in p["tasks"]:
+        assert make(t) == task_parts(t, keys, apps)
+
+
+def test_kept_jobs_need_no_point_or_parts():
+    p = plan_dict()
+    bare = [ExistingJob(f"id-{t['name']}", t["name"], t["key"], "JOB_FINISHED") for t in p["tasks"]]
+    rec = reconcile(p, bare)
+    assert {d.status for d in rec.decisions} == {"unchanged"}
+    assert {d.job_id for d in rec.decisions} == {f"id-{t['name']}" for t in p["tasks"]}

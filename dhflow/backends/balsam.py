@@ -44,6 +44,7 @@ each rank rather than to ``mpirun`` itself.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -200,24 +201,78 @@ def plan_job_rows(plan: dict, existing: dict[str, str] | None = None,
 
 
 # ------------------------------------------------------------------------ effects
+#: Every column of core_balsamjob (balsam-flow 0.5.0), in the order dhflow's COPY gives them.
+#: All are NOT NULL without database defaults (Django's defaults live in Python), except
+#: queued_launch_id.
+JOB_COLUMNS = (
+    "job_id", "workflow", "name", "description", "lock", "tick", "parents", "input_files",
+    "stage_in_url", "stage_out_files", "stage_out_url", "wall_time_minutes", "num_nodes",
+    "coschedule_num_nodes", "ranks_per_node", "cpu_affinity", "threads_per_rank", "threads_per_core",
+    "node_packing_count", "environ_vars", "mpi_flags", "application", "args", "user_workdir",
+    "wait_for_parents", "post_error_handler", "post_timeout_handler", "auto_timeout_retry", "state",
+    "state_history", "data", "queued_launch_id",
+)
+COPY_SQL = f"COPY core_balsamjob ({', '.join(JOB_COLUMNS)}) FROM STDIN"
+
+SUBMISSION_TABLE = "dhflow_submission"
+SUBMISSION_DDL = f"""
+CREATE TABLE IF NOT EXISTS {SUBMISSION_TABLE} (
+    id             bigserial PRIMARY KEY,
+    workflow       text        NOT NULL,
+    submitted_at   timestamptz NOT NULL,
+    command        text        NOT NULL DEFAULT '',
+    options        text        NOT NULL DEFAULT '',
+    spec_path      text,
+    spec_sha256    text,
+    git_commit     text,
+    git_dirty      boolean,
+    dhflow_version text        NOT NULL,
+    added          integer     NOT NULL,
+    kept           integer     NOT NULL,
+    rerun          integer     NOT NULL,
+    pruned         integer     NOT NULL,
+    orphaned       integer     NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {SUBMISSION_TABLE}_workflow_idx ON {SUBMISSION_TABLE} (workflow, id);
+"""
+#: Serialises the one-time creation of the submission table across workflows.
+_DDL_LOCK = int.from_bytes(hashlib.sha256(b"dhflow:ddl:" + SUBMISSION_TABLE.encode()).digest()[:8], "big",
+                           signed=True)
+
+
 @dataclass
 class WriteResult:
     workflow: str
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
-    stale: int = 0
+    rerun: list[str] = field(default_factory=list)
+    orphaned: int = 0
+    pruned: int = 0
+    rows_written: int = 0
     apps_created: list[str] = field(default_factory=list)
     apps_updated: list[str] = field(default_factory=list)
     ids: dict[str, str] = field(default_factory=dict)
+    submission_id: int | None = None
+    reconciliation: object = None  # dhflow.reconcile.Reconciliation
+
+    @property
+    def stale(self) -> int:  # the older name of `orphaned`
+        return self.orphaned
 
     def summary(self) -> str:
         n = len(self.created)
-        text = f"workflow {self.workflow}: {n} job{'' if n == 1 else 's'} written"
+        text = f"workflow {self.workflow}: {n} new job{'' if n == 1 else 's'} written"
         if self.kept:
-            text += f", {len(self.kept)} already in the database (unchanged)"
-        if self.stale:
-            text += (f"; {self.stale} older jobs of this workflow are not in the plan "
-                     "(`dhflow clean` removes them)")
+            text += f", {len(self.kept)} unchanged"
+        if self.rerun:
+            text += f", {len(self.rerun)} reset to run again"
+        if self.pruned:
+            text += f", {self.pruned} orphaned jobs removed"
+        if self.orphaned:
+            text += (f"; {self.orphaned} jobs of this workflow are no longer in the file (orphans; "
+                     "`--prune` removes them)")
+        if self.submission_id is not None:
+            text += f" [submission {self.submission_id}]"
         return text
 
 
@@ -231,70 +286,397 @@ def _db_errors():
     return (DatabaseError, InterfaceError)
 
 
-def apply(plan: dict, *, dry_run: bool = False) -> WriteResult:
-    """Write the plan's apps and jobs in one transaction (Balsam must be activated)."""
-    validate(plan)
-    from django.db import connection, transaction
-    from balsam.core.models import ApplicationDefinition, BalsamJob
+def _db_failure(exc) -> BackendError:
+    from dhflow.backends.env import database_error_message
+
+    return BackendError(database_error_message(exc, os.environ.get("BALSAM_DB_PATH")))
+
+
+def _json(value):
+    """jsonb from psycopg2: Django 3.1+ makes the driver return it as text."""
+    if isinstance(value, (str, bytes, bytearray)):
+        return json.loads(value)
+    return value
+
+
+@dataclass
+class _Existing:
+    jobs: list            # ExistingJob, one per dhflow job of the workflow
+    locks: dict           # job id -> Balsam lock string ('' when free)
+
+
+def _fetch_existing(cur, plan: dict) -> _Existing:
+    """The workflow's jobs as reconciliation needs them: one narrow query, no ORM objects.
+
+    Only the orphans' points and fingerprints are read (a second query), since only they
+    are matched against new tasks.
+    """
+    from dhflow.reconcile import ExistingJob
 
     wf = plan["workflow"]
-    result = WriteResult(wf)
+    cur.execute("SELECT job_id::text, name, state, lock, data->>'dhflow_key', data->>'dhflow_rule' "
+                "FROM core_balsamjob WHERE workflow = %s", [wf])
+    rows = cur.fetchall()
+    foreign = [name for _, name, _, _, key, _ in rows if not key]
+    if foreign:
+        raise BackendError(
+            f"workflow {wf} already has {len(foreign)} jobs not created by dhflow "
+            f"(e.g. {foreign[0]!r}); choose another workflow name or remove them "
+            f"(`dhflow clean` removes every job of workflow {wf})")
+    plan_keys = {t["key"] for t in plan["tasks"]}
+    seen: set[str] = set()
+    orphan_ids = []
+    for job_id, _, _, _, key, _ in rows:
+        if key not in plan_keys or key in seen:
+            orphan_ids.append(job_id)
+        seen.add(key)
+    extra: dict[str, tuple] = {}
+    if orphan_ids:
+        cur.execute("SELECT job_id::text, data->'dhflow_point', data->'dhflow_parts' FROM core_balsamjob "
+                    "WHERE job_id = ANY(%s::uuid[])", [orphan_ids])
+        extra = {jid: (_json(point), _json(parts)) for jid, point, parts in cur.fetchall()}
+    jobs = []
+    locks = {}
+    for job_id, name, state, lock, key, rule in rows:
+        point, parts = extra.get(job_id, (None, None))
+        jobs.append(ExistingJob(job_id, name, key, state, rule, point, parts if isinstance(parts, dict) else None))
+        if lock:
+            locks[job_id] = lock
+    return _Existing(jobs, locks)
+
+
+def _uuid4s(n: int):
+    """n random (version 4) UUID strings, fast."""
+    raw = os.urandom(16 * n)
+    for i in range(0, 16 * n, 16):
+        x = bytearray(raw[i:i + 16])
+        x[6] = (x[6] & 0x0F) | 0x40
+        x[8] = (x[8] & 0x3F) | 0x80
+        h = x.hex()
+        yield f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _esc(text: str) -> str:
+    """A value in COPY's text format (backslash, tab, newline and CR escaped)."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+def balsam_time(when=None) -> str:
+    """Balsam's state-history timestamp format (balsam.core.models.TIME_FMT, UTC like Django)."""
+    import datetime as _dt
+
+    when = when or _dt.datetime.now(_dt.timezone.utc)
+    return when.strftime("%m-%d-%Y %H:%M:%S.%f")
+
+
+def history_line(state: str, message: str, when=None) -> str:
+    """One line of a job's state_history, exactly as balsam.core.models.history_line writes it."""
+    return f"\n[{balsam_time(when)} {state}] ".rjust(46) + message
+
+
+def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, tick: str, history: str,
+               parts_of=None, chunk_rows: int = 1000):
+    """COPY text of the new jobs, in chunks of ``chunk_rows`` lines (bytes), one task at a time.
+
+    ``tasks``: the plan tasks to write (iterated once); ``ids``: job id of every task by
+    name (new and existing: parents may be jobs already in the database).
+    """
+    from dhflow.jsonfast import compact
+    from dhflow.reconcile import PartsMaker
+
+    from json.encoder import encode_basestring_ascii as jstr
+
+    parts_of = parts_of or PartsMaker(plan)
+    wf = plan["workflow"]
+    source = plan.get("source") or {}
+    e_wf = _esc(wf)
+    tail_data = (f',"dhflow_spec":{jstr(source.get("path") or "") if source.get("path") else "null"}'
+                 f',"dhflow_sha256":{jstr(source.get("sha256")) if source.get("sha256") else "null"}'
+                 f',"dhflow_provenance":{provenance_json}}}')
+    e_hist = _esc(history)
+    env_cache: dict[int, tuple] = {}
+    desc_cache: dict[str, str] = {}
+    obj_cache: dict[int, tuple] = {}
+    fixed_mid = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
+    buf: list[str] = []
+    for t in tasks:
+        name = t["name"]
+        rule = t.get("rule")
+        env = t.get("environ_vars") or {}
+        hit = env_cache.get(id(env))
+        if hit is None:
+            hit = env_cache[id(env)] = (env, _esc(env_string(env, task=name)))
+        e_env = hit[1]
+        desc = desc_cache.get(rule)
+        if desc is None:
+            desc = desc_cache[rule] = _esc(f"dhflow {wf}/{rule}")
+        obj = t.get("objective")
+        ohit = obj_cache.get(id(obj))
+        if ohit is None:
+            ohit = obj_cache[id(obj)] = (obj, "null" if obj is None else compact(obj))
+        parents = t.get("parents") or ()
+        parents_json = ('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]"
+        point = t.get("point")
+        index = t.get("index")
+        data = (f'{{"dhflow_key":{jstr(t["key"])},"dhflow_task":{jstr(name)},'
+                f'"dhflow_rule":{jstr(rule) if rule is not None else "null"},'
+                f'"dhflow_index":{"null" if index is None else int(index)},'
+                f'"dhflow_point":{"null" if point is None else compact(point)},'
+                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{compact(parts_of(t))}' + tail_data)
+        if "\\" in data:
+            data = data.replace("\\", "\\\\")
+        buf.append(
+            f"{ids[name]}\t{e_wf}\t{_esc(name)}\t{desc}\t\t{tick}\t{parents_json}\t{fixed_mid}"
+            f"{int(t.get('wall_time_minutes', 1))}\t{int(t.get('num_nodes', 1))}\t0\t"
+            f"{int(t.get('ranks_per_node', 1))}\t{_esc(t.get('cpu_affinity') or 'none')}\t"
+            f"{int(t.get('threads_per_rank', 1))}\t{int(t.get('threads_per_core', 1))}\t"
+            f"{int(t.get('node_packing_count', 1))}\t{e_env}\t\t{_esc(t['app'])}\t{_esc(t.get('args') or '')}\t\t"
+            f"t\tf\tf\t{'t' if t.get('auto_timeout_retry', True) else 'f'}\tCREATED\t{e_hist}\t{data}\t\\N\n")
+        if len(buf) >= chunk_rows:
+            yield "".join(buf).encode("utf-8")
+            buf.clear()
+    if buf:
+        yield "".join(buf).encode("utf-8")
+
+
+class _GeneratorReader:
+    """A read()-able file over a generator of byte chunks (what copy_expert pulls from)."""
+
+    def __init__(self, chunks):
+        self._chunks = iter(chunks)
+        self.rows = 0
+
+    def read(self, size: int = -1) -> bytes:
+        for chunk in self._chunks:
+            if chunk:
+                self.rows += chunk.count(b"\n")
+                return chunk
+        return b""
+
+    readline = read
+
+
+def ensure_submission_table(cur) -> None:
+    """Create dhflow's submission table when it is missing (in the caller's transaction)."""
+    cur.execute("SELECT to_regclass(%s)", [SUBMISSION_TABLE])
+    if cur.fetchone()[0] is None:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_DDL_LOCK])
+        cur.execute(SUBMISSION_DDL)
+
+
+def _sync_apps(plan: dict, result: WriteResult, *, write: bool) -> None:
+    """ApplicationDefinitions created or updated to match; rows that match are not touched."""
+    from balsam.core.models import ApplicationDefinition
+
     apps = app_rows(plan)
+    fields = ("description", "executable", "envscript", "preprocess", "postprocess")
+    current = {a.name: a for a in ApplicationDefinition.objects.filter(name__in=[r["name"] for r in apps])}
+    changed = []
+    for row in apps:
+        app = current.get(row["name"])
+        if app is None:
+            result.apps_created.append(row["name"])
+        elif any(getattr(app, f) != row[f] for f in fields):
+            changed.append(row)
+            result.apps_updated.append(row["name"])
+    if not write:
+        return
+    new = [ApplicationDefinition(**r) for r in apps if r["name"] in result.apps_created]
+    if new:
+        ApplicationDefinition.objects.bulk_create(new)
+    if changed:
+        locked = {a.name: a for a in ApplicationDefinition.objects.select_for_update()
+                  .filter(name__in=[r["name"] for r in changed])}
+        for row in changed:
+            app = locked[row["name"]]
+            for f in fields:
+                setattr(app, f, row[f])
+        ApplicationDefinition.objects.bulk_update(list(locked.values()), list(fields))
+
+
+def reconcile_with_db(plan: dict, rerun: str | None = None):
+    """The reconciliation of a plan with the database, read-only (Balsam must be activated)."""
+    from django.db import connection, transaction
+    from dhflow.reconcile import reconcile
+
+    validate(plan)
     try:
         with transaction.atomic():
-            with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(wf)])
-            existing_rows = list(BalsamJob.objects.filter(workflow=wf).values_list("job_id", "data", "name"))
-            existing: dict[str, str] = {}
-            foreign = []
-            for job_id, data, name in existing_rows:
-                key = (data or {}).get("dhflow_key") if isinstance(data, dict) else None
-                if not key:
-                    foreign.append(name)
-                else:
-                    existing.setdefault(key, str(job_id))
-            if foreign:
-                raise BackendError(
-                    f"workflow {wf} already has {len(foreign)} jobs not created by dhflow "
-                    f"(e.g. {foreign[0]!r}); choose another workflow name or remove them "
-                    f"(`dhflow clean` removes every job of workflow {wf})")
-            rows, ids, kept = plan_job_rows(plan, existing)
-            plan_keys = {t["key"] for t in plan["tasks"]}
-            result.stale = sum(1 for k in existing if k not in plan_keys)
-            result.kept, result.ids = kept, ids
-            result.created = [r["name"] for r in rows]
-            # applications: created or updated to match
-            current = {a.name: a for a in ApplicationDefinition.objects.select_for_update()
-                       .filter(name__in=[r["name"] for r in apps])}
-            fields = ("description", "executable", "envscript", "preprocess", "postprocess")
-            to_update = []
-            to_create = []
-            for row in apps:
-                app = current.get(row["name"])
-                if app is None:
-                    to_create.append(ApplicationDefinition(**row))
-                    result.apps_created.append(row["name"])
-                elif any(getattr(app, f) != row[f] for f in fields):
-                    for f in fields:
-                        setattr(app, f, row[f])
-                    to_update.append(app)
-                    result.apps_updated.append(row["name"])
-            if dry_run:
-                transaction.set_rollback(True)
-                return result
-            if to_create:
-                ApplicationDefinition.objects.bulk_create(to_create)
-            if to_update:
-                ApplicationDefinition.objects.bulk_update(to_update, list(fields))
-            jobs = [BalsamJob(**{**r, "job_id": uuid.UUID(r["job_id"])}) for r in rows]
-            BalsamJob.objects.bulk_create(jobs, batch_size=2000)
+            with connection.cursor() as wrapper:
+                existing = _fetch_existing(wrapper.cursor, plan)
+            return reconcile(plan, existing.jobs, rerun)
     except BackendError:
         raise
     except _db_errors() as exc:
-        from dhflow.backends.env import database_error_message
+        raise _db_failure(exc) from None
 
-        raise BackendError(database_error_message(exc, os.environ.get("BALSAM_DB_PATH"))) from None
+
+def workdir_top() -> str:
+    from django.conf import settings
+
+    return settings.BALSAM_WORK_DIRECTORY
+
+
+def _job_dir(top: str, workflow: str, name: str, job_id: str) -> str:
+    """Balsam's working directory of a job (BalsamJob.working_directory, no user_workdir)."""
+    path = os.path.join(top, workflow) if workflow else top
+    return os.path.join(path, name.strip().replace(" ", "_") + "_" + str(job_id)[:8])
+
+
+def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run: bool = False,
+          provenance: dict | None = None, command: str = "submit") -> WriteResult:
+    """Bring the database in line with the plan, in one transaction (Balsam must be activated).
+
+    Under a per-workflow advisory lock: reconcile the plan with the workflow's jobs; COPY the
+    new tasks' jobs; reset the jobs to rerun (and their dependants) to CREATED; delete the
+    orphans when ``prune``; record the submission in ``dhflow_submission``.  An unchanged
+    plan writes no job row and updates none.
+    """
+    from django.db import connection, transaction
+    from dhflow.reconcile import NEW, ORPHANED, RERUN, UNCHANGED, PartsMaker, reconcile
+
+    validate(plan)
+    wf = plan["workflow"]
+    result = WriteResult(wf)
+    if provenance is None:
+        from dhflow.provenance import provenance as make_provenance
+
+        provenance = make_provenance(plan)
+    moved: list[tuple[str, str]] = []
+    try:
+        with transaction.atomic():
+            with connection.cursor() as wrapper:
+                cur = wrapper.cursor  # the raw psycopg2 cursor
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(wf)])
+                existing = _fetch_existing(cur, plan)
+                parts_of = PartsMaker(plan)
+                rec = reconcile(plan, existing.jobs, rerun, parts_of)
+                result.reconciliation = rec
+                ids: dict[str, str] = {}
+                new_names: list[str] = []
+                rerun_ids: list[str] = []
+                orphan_ids: list[str] = []
+                for d in rec.decisions:
+                    status = d.status
+                    if status == UNCHANGED:
+                        ids[d.name] = d.job_id
+                        result.kept.append(d.name)
+                    elif status == NEW:
+                        new_names.append(d.name)
+                    elif status == RERUN:
+                        ids[d.name] = d.job_id
+                        result.kept.append(d.name)
+                        result.rerun.append(d.name)
+                        rerun_ids.append(d.job_id)
+                    elif status == ORPHANED:
+                        orphan_ids.append(d.job_id)
+                for name, jid in zip(new_names, _uuid4s(len(new_names))):
+                    ids[name] = jid
+                result.ids = ids
+                result.created = new_names
+                result.orphaned = 0 if prune else len(orphan_ids)
+                result.pruned = len(orphan_ids) if prune else 0
+                busy = [jid for jid in rerun_ids + (orphan_ids if prune else []) if jid in existing.locks]
+                if busy:
+                    held = existing.locks[busy[0]]
+                    raise BackendError(
+                        f"{len(busy)} of the jobs to {'rerun or prune' if prune else 'rerun'} are held by a "
+                        f"running Balsam launcher (lock {held}); wait for it to finish or stop it first")
+                _sync_apps(plan, result, write=not dry_run)
+                if dry_run:
+                    transaction.set_rollback(True)
+                    return result
+                ensure_submission_table(cur)
+                cur.execute(
+                    f"INSERT INTO {SUBMISSION_TABLE} (workflow, submitted_at, command, options, spec_path, "
+                    "spec_sha256, git_commit, git_dirty, dhflow_version, added, kept, rerun, pruned, orphaned) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                    [wf, provenance.get("submitted_at"), command,
+                     " ".join(([f"--rerun {rerun}"] if rerun else []) + (["--prune"] if prune else [])),
+                     provenance.get("spec_path"), provenance.get("spec_sha256"), provenance.get("git_commit"),
+                     provenance.get("git_dirty"), provenance.get("dhflow_version") or "",
+                     len(new_names), len(result.kept) - len(rerun_ids), len(rerun_ids), result.pruned,
+                     result.orphaned])
+                result.submission_id = cur.fetchone()[0]
+                prov = {k: provenance.get(k) for k in ("spec_path", "spec_sha256", "git_commit", "git_dirty",
+                                                      "spec_committed", "dhflow_version", "submitted_at")}
+                prov["submission"] = result.submission_id
+                prov_json = json.dumps(prov, separators=(",", ":"), sort_keys=True)
+                if prune and orphan_ids:
+                    cur.execute("DELETE FROM core_balsamjob WHERE job_id = ANY(%s::uuid[])", [orphan_ids])
+                if rerun_ids:
+                    moved = _reset_for_rerun(cur, plan, result, rerun_ids, rerun, prov)
+                if new_names:
+                    import datetime as _dt
+
+                    now = _dt.datetime.now(_dt.timezone.utc)
+                    by_name = set(new_names)
+                    tasks = (t for t in plan["tasks"] if t["name"] in by_name)
+                    reader = _GeneratorReader(copy_lines(
+                        plan, tasks, ids, provenance_json=prov_json, tick=now.isoformat(),
+                        history=history_line("CREATED", f"dhflow submission {result.submission_id}", now),
+                        parts_of=parts_of))
+                    cur.copy_expert(COPY_SQL, reader, size=1 << 16)
+                    result.rows_written = reader.rows
+    except BaseException as exc:
+        for src, dst in reversed(moved):  # the transaction is rolled back: put the outputs back
+            with contextlib.suppress(OSError):
+                os.rename(dst, src)
+        if isinstance(exc, BackendError):
+            raise
+        if isinstance(exc, _db_errors()):
+            raise _db_failure(exc) from None
+        raise
     return result
+
+
+def _reset_for_rerun(cur, plan: dict, result: WriteResult, job_ids: list[str], rerun: str | None,
+                     prov: dict) -> list[tuple[str, str]]:
+    """Reset jobs so that Balsam runs them again; returns the (old, new) workdirs moved aside.
+
+    What Balsam itself does to run a job again (``balsam modify jobs ID state ...``,
+    ``BalsamJob.update_state``): set ``state`` and append a line to ``state_history``.
+    dhflow sets CREATED (the launcher's first transition checks the parents: READY when
+    they are all JOB_FINISHED, else AWAITING_PARENTS), frees the lock, notes why in the
+    history, removes objective values the app wrote into the job's data
+    (``data("key")`` sources) and records ``data["dhflow_rerun"]``.  The previous working
+    directory (its ``<name>.out``, files) is moved to ``<wf>/.dhflow-rerun/<submission>/``
+    so that neither stdout nor file objectives of the old run can be read as the new result.
+    """
+    wf = plan["workflow"]
+    by_name = {t["name"]: t for t in plan["tasks"]}
+    data_keys = sorted({(by_name[n].get("objective") or {}).get("key") for n in result.rerun
+                        if (by_name[n].get("objective") or {}).get("source") == "data"} - {None})
+    note = history_line("CREATED", f"dhflow submission {result.submission_id}: reset to run again"
+                        + (f" (--rerun {rerun})" if rerun else ""))
+    top = workdir_top()
+    aside = os.path.join(top, wf, ".dhflow-rerun", str(result.submission_id))
+    rerun_info = {"submission": result.submission_id, "at": prov.get("submitted_at"),
+                  "previous_outputs": aside}
+    cur.execute(
+        "UPDATE core_balsamjob SET state = 'CREATED', lock = '', state_history = state_history || %s, "
+        "data = (data - %s::text[]) || jsonb_build_object('dhflow_rerun', "
+        "%s::jsonb || jsonb_build_object('previous_state', state)) "
+        "WHERE job_id = ANY(%s::uuid[]) RETURNING job_id::text, name",
+        [note, data_keys, json.dumps(rerun_info), job_ids])
+    moved = []
+    for job_id, name in cur.fetchall():
+        src = _job_dir(top, wf, name, job_id)
+        if os.path.isdir(src):
+            os.makedirs(aside, exist_ok=True)
+            dst = os.path.join(aside, os.path.basename(src))
+            try:
+                os.rename(src, dst)
+            except OSError as exc:
+                raise BackendError(f"cannot move the previous outputs of {name} aside ({src}): {exc.strerror}") \
+                    from None
+            moved.append((src, dst))
+    return moved
 
 
 @dataclass
@@ -404,3 +786,30 @@ def ping() -> None:
         from dhflow.backends.env import database_error_message
 
         raise BackendError(database_error_message(exc, os.environ.get("BALSAM_DB_PATH"))) from None
+
+
+def submissions(workflow: str, limit: int | None = None) -> list[dict]:
+    """The recorded submissions of exactly this workflow, newest first (empty before the first)."""
+    from django.db import connection
+
+    cols = ("id", "workflow", "submitted_at", "command", "options", "spec_path", "spec_sha256", "git_commit",
+            "git_dirty", "dhflow_version", "added", "kept", "rerun", "pruned", "orphaned")
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT to_regclass(%s)", [SUBMISSION_TABLE])
+            if cur.fetchone()[0] is None:
+                return []
+            cur.execute(f"SELECT {', '.join(cols)} FROM {SUBMISSION_TABLE} WHERE workflow = %s "
+                        "ORDER BY id DESC" + (" LIMIT %s" if limit else ""),
+                        [workflow, limit] if limit else [workflow])
+            out = []
+            for row in cur.fetchall():
+                rec = dict(zip(cols, row))
+                if rec["submitted_at"] is not None:
+                    import datetime as _dt
+
+                    rec["submitted_at"] = rec["submitted_at"].astimezone(_dt.timezone.utc).isoformat()
+                out.append(rec)
+            return out
+    except _db_errors() as exc:
+        raise _db_failure(exc) from None
