@@ -55,11 +55,15 @@ def compile_file(path: str) -> CompileResult:
     try:
         src = SourceFile.read(path)
     except UnicodeDecodeError as exc:
-        r = CompileResult(SourceFile.from_text("", path))
-        r.diagnostics.append(Diagnostic("DH007", f"file is not UTF-8 text (byte {exc.start})", None))
+        # Show the text up to the bad byte, so the position points at it.
+        good = exc.object[:exc.start].decode("utf-8", errors="replace")
+        src = SourceFile.from_text(good + "\ufffd", path)
+        r = CompileResult(src)
+        r.diagnostics.append(Diagnostic("DH007", f"file is not UTF-8 text (byte {exc.start} is invalid)",
+                                        src.span(len(good), len(good) + 1), help="save the file as UTF-8"))
         return r
     except OSError as exc:
         r = CompileResult(SourceFile.from_text("", path))
-        r.diagnostics.append(Diagnostic("DH007", f"cannot read file: {exc.strerror or exc}", None))
+        r.diagnostics.append(Diagnostic("DH007", f"cannot read file: {exc.strerror or exc}", Span.point(1, 1)))
         return r
     return compile_source(src)

@@ -154,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except OSError as exc:  # e.g. `-o` into a directory that does not exist
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"dhflow: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("dhflow: interrupted", file=sys.stderr)
         return 130

@@ -121,6 +121,9 @@ def sort_key(d: Diagnostic) -> tuple:
     return (d.span.line, d.span.col) if d.span else (0, 0)
 
 
+_MAX_SHOWN = 120
+
+
 def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^", gutter: int = 0) -> list[str]:
     text = source.line_text(span.line)
     gutter = max(gutter, len(str(span.line)))
@@ -132,7 +135,15 @@ def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^
     pad = " " * gutter
     # Tabs would misalign the caret; show them as single spaces.
     shown = text.replace("\t", " ")
-    caret = " " * (span.col - 1) + marker * width
+    col = span.col
+    if len(shown) > _MAX_SHOWN:
+        # A very long line is shown as a window around the caret.
+        start = max(0, col - 1 - _MAX_SHOWN // 3)
+        end = start + _MAX_SHOWN
+        shown = ("..." if start else "") + shown[start:end] + ("..." if end < len(shown) else "")
+        col = col - start + (3 if start else 0)
+        width = min(width, _MAX_SHOWN - (col - 1) + 3)
+    caret = " " * (col - 1) + marker * max(1, width)
     out = [f"{pad} |", f"{str(span.line).rjust(gutter)} | {shown}", f"{pad} | {caret}" + (f" {message}" if message else "")]
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import networkx as nx
 
@@ -17,7 +17,7 @@ from .diagnostics import WARNING, Diagnostic, Label
 from .expr import CompiledExpr, EvalError, format_value, type_name
 from .plan import App, Plan, Task, content_key
 from .spec import RESOURCE_FIELDS, RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
-from .templates import Field, parse_template, render, shell_safe
+from .templates import Field, parse_template, render, shell_safe, survives_balsam
 from .checks.templates import inner_span
 
 SHELL_EXECUTABLE = "/bin/sh -c"
@@ -46,6 +46,7 @@ class _RuleExpander:
                                         & {p.name for p in spec.params}))
         self._memo: dict[tuple, dict[str, int]] = {}
         self._envs: dict[tuple, dict[str, str]] = {}
+        self._occurrences: dict[tuple, int] = {}
         self.bad_keys: set[str] = set()
         self.warned: set[tuple] = set()
         if rule.shell is not None:
@@ -151,16 +152,27 @@ class _RuleExpander:
                          f"more than the launcher's {self.max_wall}", span, severity=WARNING))
         return values
 
-    def _render(self, what: str, t: TemplateStr, parts, ctx: dict) -> str:
+    def _render(self, what: str, t: TemplateStr, parts, ctx: dict, command: bool = True) -> str:
         for p in parts:
-            if isinstance(p, Field) and p.fmt is None and p.name != "point":
-                v = ctx[p.name]
-                if isinstance(v, str) and not shell_safe(v) and (what, p.start) not in self.warned:
-                    self.warned.add((what, p.start))
-                    self.diags.append(Diagnostic(
-                        "DH408", f"`{{{p.name}}}` = {v!r} is not shell-safe as a raw value in {what}",
-                        inner_span(t, p.start, p.end), severity=WARNING,
-                        help=f"write {{{p.name}:quote}} to pass it as one argument"))
+            if not isinstance(p, Field) or p.name == "point" or (what, p.start) in self.warned:
+                continue
+            v = ctx[p.name]
+            if not isinstance(v, str):
+                continue
+            if command and p.fmt is None and not shell_safe(v):
+                self.warned.add((what, p.start))
+                self.diags.append(Diagnostic(
+                    "DH408", f"`{{{p.name}}}` = {v!r} is not shell-safe as a raw value in {what}",
+                    inner_span(t, p.start, p.end), severity=WARNING,
+                    help=f"write {{{p.name}:quote}} to pass it as one argument"
+                    if survives_balsam(v) else "pass it inside {point:json}, which keeps every character"))
+            elif command and p.fmt == "quote" and not survives_balsam(v):
+                self.warned.add((what, p.start))
+                self.diags.append(Diagnostic(
+                    "DH408", f"`{{{p.name}:quote}}` = {v!r} will not reach the program intact: Balsam "
+                             "collapses whitespace runs and expands `~` in its command lines",
+                    inner_span(t, p.start, p.end), severity=WARNING,
+                    help="pass it inside {point:json}, which keeps every character"))
         return render(parts, ctx)
 
     def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys) -> Task | None:
@@ -175,12 +187,13 @@ class _RuleExpander:
             ctx.update(point)
             ctx["point"] = point
             ctx["index"] = index
-        args = self._render("args", self.args_t, self.args_parts, ctx) if self.args_t else ""
+        what = "shell" if self.rule.shell is not None else "args"
+        args = self._render(what, self.args_t, self.args_parts, ctx) if self.args_t else ""
         if self.rule.shell is not None:
             args = shlex.quote(args)
         env: dict[str, str] = {}
         for k, t, parts in self.env:
-            v = self._render(f"env {k}", t, parts, ctx)
+            v = self._render(f"env {k}", t, parts, ctx, command=False)
             if ":" in v and ("env:", k) not in self.warned:
                 self.warned.add(("env:", k))
                 self.diags.append(Diagnostic("DH211", f"environment value of `{k}` contains `:` after rendering "
@@ -194,6 +207,14 @@ class _RuleExpander:
             "resources": [res[k] for k in RESOURCE_KEYS], "cpu_affinity": self.rule.cpu_affinity,
             "retry": self.rule.retry_on_timeout, "env": env, "objective": self.objective,
         }
+        if point is not None:
+            # Repeated points (a small choice space drawn many times) are distinct tasks: the
+            # second and later occurrences carry their number, so every task has its own key.
+            ident = tuple(point.items())
+            seen = self._occurrences.get(ident, 0)
+            self._occurrences[ident] = seen + 1
+            if seen:
+                definition["occurrence"] = seen
         key = content_key(definition, self.here, parent_keys)
         return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
                     res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
@@ -203,6 +224,24 @@ class _RuleExpander:
 
 def _static(t: TemplateStr | None, ctx: dict) -> str:
     return render(parse_template(t.text)[0], ctx) if t is not None else ""
+
+
+def _unsafe_here(spec: Spec) -> Iterator[Diagnostic]:
+    """{here} is inserted raw into commands: a directory with spaces or quotes breaks them."""
+    here = spec.source.here
+    if shell_safe(here):
+        return
+    for a in spec.apps:
+        for what in ("executable", "envscript", "preprocess", "postprocess"):
+            t = getattr(a, what)
+            if t is None:
+                continue
+            for f in parse_template(t.text)[1]:
+                if f.name == "here":
+                    yield Diagnostic("DH408", f"`{{here}}` = {here!r} is not shell-safe in the {what} of app "
+                                              f"`{a.name}`", inner_span(t, f.start, f.end), severity=WARNING,
+                                     help="move the project to a directory without spaces or quotes")
+                    break
 
 
 def build_apps(spec: Spec) -> tuple[dict[str, App], dict[str, str]]:
@@ -232,6 +271,7 @@ def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic
                                 spec.workflow_span))
         return None, diags
     apps, rule_app = build_apps(spec)
+    diags.extend(_unsafe_here(spec))
     g = rule_graph(spec)
     order = {r.name: i for i, r in enumerate(spec.rules)}
     tasks: list[Task] = []

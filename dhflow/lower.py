@@ -1,9 +1,11 @@
 """lark tree -> AST nodes (a lark Transformer with positions), string escapes decoded."""
 from __future__ import annotations
 
+import ast
 import re
 
 from lark import Token, Transformer, Tree, v_args
+from lark.exceptions import VisitError
 
 from . import nodes as n
 from .diagnostics import Diagnostic, DiagnosticError
@@ -29,11 +31,15 @@ class _Lower(Transformer):
     # -- atoms
     def number(self, children):
         tok = children[0]
-        text = tok.value.replace("_", "")
         try:
-            value: int | float = float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            self.errors.append(Diagnostic("DH001", f"invalid number `{tok.value}`", _tok_span(self.src, tok)))
+            # Python's own literal syntax (ast.literal_eval parses, never executes): rejects
+            # `007`, `1__0`, `1_` exactly as Python does, accepts 0x/0o/0b.
+            value: int | float = ast.literal_eval(tok.value)
+            if not isinstance(value, (int, float)):
+                raise ValueError(tok.value)
+        except (ValueError, SyntaxError):
+            self.errors.append(Diagnostic("DH001", f"invalid number `{tok.value}`", _tok_span(self.src, tok),
+                                          help="numbers are written as in Python: 20, 0.5, 1e-4, 1_000"))
             value = 0
         if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))) \
                 or isinstance(value, int) and abs(value) >= 2 ** 63:
@@ -96,7 +102,13 @@ class _Lower(Transformer):
 
     @v_args(meta=True)
     def compare(self, meta, c):
-        return n.Compare(c[1].value, c[0], c[2], self._span(meta))
+        # Python semantics: `a < b <= c` is `a < b and b <= c`.
+        links = [n.Compare(c[i + 1].value, c[i], c[i + 2],
+                           self.src.span(c[i].span.start, c[i + 2].span.end)) for i in range(0, len(c) - 2, 2)]
+        expr = links[0]
+        for link in links[1:]:
+            expr = n.BoolOp("and", expr, link, self.src.span(expr.span.start, link.span.end))
+        return expr if len(links) > 1 else n.Compare(expr.op, expr.left, expr.right, self._span(meta))
 
     @v_args(meta=True)
     def unary(self, meta, c):
@@ -149,10 +161,28 @@ class _Lower(Transformer):
         return n.Document(tuple(s for s in c if isinstance(s, (n.Entry, n.Section))))
 
 
+def _deepest_line(src: SourceFile, tree: Tree) -> Span:
+    """The span of the longest top-level line (where the deep nesting almost surely is)."""
+    lines = src.text.split("\n")
+    i = max(range(len(lines)), key=lambda k: len(lines[k])) if lines else 0
+    start = sum(len(x) + 1 for x in lines[:i])
+    stripped = len(lines[i]) - len(lines[i].lstrip()) if lines else 0
+    return src.span(start + stripped, start + max(len(lines[i]), stripped + 1))
+
+
 def to_ast(src: SourceFile, tree: Tree) -> n.Document:
     """Lower a parse tree to the AST; lexical errors (bad escapes, numbers) stop here."""
     lowering = _Lower(src)
-    doc = lowering.transform(tree)
+    try:
+        doc = lowering.transform(tree)
+    except (VisitError, RecursionError) as exc:
+        # lark wraps errors raised while transforming; the only one expected is a
+        # RecursionError from absurdly deep nesting. Point at the statement it came from.
+        orig = getattr(exc, "orig_exc", exc)
+        if not isinstance(orig, RecursionError):
+            raise
+        raise DiagnosticError([Diagnostic("DH001", "expression nested too deeply", _deepest_line(src, tree),
+                                          help="split it into simpler expressions")]) from None
     if lowering.errors:
         raise DiagnosticError(lowering.errors)
     return doc

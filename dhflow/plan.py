@@ -138,7 +138,7 @@ def content_key(definition: dict, here: str, parent_keys: Iterable[str]) -> str:
     if here:
         text = text.replace(json.dumps(here)[1:-1], "{here}")
     h = hashlib.sha256(text.encode("utf-8"))
-    for pk in parent_keys:
+    for pk in sorted(parent_keys):  # the order of `after:` is not part of the definition
         h.update(pk.encode("ascii"))
     return h.hexdigest()
 

@@ -82,7 +82,7 @@ def _read_points(spec: Spec, sampler: SamplerSpec) -> list[Point]:
     path = Path(spec.source.here) / sampler.path
     fail = lambda msg, help=None: DiagnosticError([Diagnostic("DH403", msg, sampler.path_span, help=help)])  # noqa: E731
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # spreadsheets often write a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read points file `{sampler.path}`: {getattr(exc, 'strerror', None) or exc}",
                    help=f"looked for {path}") from None
@@ -99,6 +99,9 @@ def _read_points(spec: Spec, sampler: SamplerSpec) -> list[Point]:
         if not all_rows:
             raise fail(f"`{sampler.path}` is empty: it needs a header row")
         header = [h.strip() for h in all_rows[0][1]]
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            raise fail(f"{sampler.path}:{all_rows[0][0]}: column `{dupes[0]}` appears more than once")
         for lineno, r in all_rows[1:]:
             if len(r) != len(header):
                 raise fail(f"{sampler.path}:{lineno}: row has {len(r)} values for {len(header)} columns")

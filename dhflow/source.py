@@ -44,7 +44,8 @@ class SourceFile:
     def read(path: str | Path) -> "SourceFile":
         """Read a file as UTF-8 (invalid bytes raise UnicodeDecodeError for the caller)."""
         p = Path(path)
-        return SourceFile.from_text(p.read_bytes().decode("utf-8"), str(path))
+        # utf-8-sig: a byte-order mark (some Windows editors write one) is not content.
+        return SourceFile.from_text(p.read_bytes().decode("utf-8-sig"), str(path))
 
     @property
     def here(self) -> str:

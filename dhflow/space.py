@@ -79,6 +79,8 @@ def describe(p: Param) -> str:
 
 
 def _lit(v: Any) -> str:
+    if v is None:
+        return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
@@ -95,7 +97,13 @@ def coerce(p: Param, raw: Any, from_text: bool) -> tuple[Any, str | None]:
             try:
                 value = int(text)
             except ValueError:
-                return None, f"`{p.name}` = {text!r} is not a whole number"
+                try:  # `5.0` is 5, as it is in a JSON points file
+                    f = float(text)
+                    value = int(f) if f.is_integer() else None
+                except (ValueError, OverflowError):
+                    value = None
+                if value is None:
+                    return None, f"`{p.name}` = {text!r} is not a whole number"
         elif p.kind == "real":
             try:
                 value = float(text)

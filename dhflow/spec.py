@@ -71,6 +71,7 @@ class TemplateStr:
 
     text: str
     span: Span
+    raw: str | None = None  # the literal as written (escapes undecoded), for exact columns
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,9 @@ class _Builder:
 
     def template(self, e: n.Expr, what: str) -> TemplateStr | None:
         s = self.string(e, what)
-        return TemplateStr(s, e.span) if s is not None else None
+        if s is None:
+            return None
+        return TemplateStr(s, e.span, self.src.text[e.span.start + 1:e.span.end - 1])
 
     def int_literal(self, e: n.Expr, what: str, minimum: int = 1) -> int | None:
         if isinstance(e, n.Num) and isinstance(e.value, int) and not isinstance(e.value, bool):
@@ -240,10 +243,11 @@ class _Builder:
                 continue
             seen[st.key] = st.key_span
             v = st.value
-            if isinstance(v, (n.Num, n.Bool)):
-                # Numbers and booleans are accepted and written as text.
-                text = ("true" if v.value else "false") if isinstance(v, n.Bool) else repr(v.value) if isinstance(v.value, float) else str(v.value)
-                out.append((st.key, TemplateStr(text, v.span)))
+            if isinstance(v, (n.Num, n.Bool)) or (isinstance(v, n.UnaryOp) and v.op == "-"
+                                                 and isinstance(v.operand, n.Num)):
+                # Numbers and booleans are accepted and written exactly as in the file.
+                text = self.src.text[v.span.start:v.span.end]
+                out.append((st.key, TemplateStr(text.replace("{", "{{").replace("}", "}}"), v.span)))
                 continue
             t = self.template(v, f"the value of `{st.key}`")
             if t is not None:

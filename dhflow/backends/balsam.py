@@ -128,11 +128,12 @@ def validate(plan: dict) -> None:
         raise PlanRejected("the plan has no workflow name")
     apps = {a["name"] for a in plan["apps"]}
     seen: set[str] = set()
+    envs_ok: dict[int, dict] = {}  # environments checked, by identity (tasks of a rule share one)
     for task in plan["tasks"]:
         name = task["name"]
         if name in seen:
             raise PlanRejected(f"task name {name!r} appears twice in workflow {wf}")
-        for parent in task.get("parents") or []:
+        for parent in task.get("parents") or ():
             if parent not in seen:
                 raise PlanRejected(f"task {name}: parent {parent!r} is not an earlier task of the plan")
         if task.get("app") not in apps:
@@ -141,7 +142,10 @@ def validate(plan: dict) -> None:
             raise PlanRejected(f"task {name}: cpu_affinity must be 'none' or 'depth'")
         if not task.get("key"):
             raise PlanRejected(f"task {name}: no content key")
-        env_string(task.get("environ_vars") or {}, task=name)
+        env = task.get("environ_vars") or {}
+        if id(env) not in envs_ok:
+            env_string(env, task=name)
+            envs_ok[id(env)] = env
         seen.add(name)
 
 
@@ -262,8 +266,9 @@ class WriteResult:
     def summary(self) -> str:
         n = len(self.created)
         text = f"workflow {self.workflow}: {n} new job{'' if n == 1 else 's'} written"
-        if self.kept:
-            text += f", {len(self.kept)} unchanged"
+        unchanged = len(self.kept) - len(self.rerun)
+        if unchanged:
+            text += f", {unchanged} unchanged"
         if self.rerun:
             text += f", {len(self.rerun)} reset to run again"
         if self.pruned:
@@ -302,7 +307,7 @@ def _json(value):
 @dataclass
 class _Existing:
     jobs: list            # ExistingJob, one per dhflow job of the workflow
-    locks: dict           # job id -> Balsam lock string ('' when free)
+    locks: dict           # job id -> Balsam lock string, for the locked jobs only
 
 
 def _fetch_existing(cur, plan: dict) -> _Existing:
@@ -314,10 +319,11 @@ def _fetch_existing(cur, plan: dict) -> _Existing:
     from dhflow.reconcile import ExistingJob
 
     wf = plan["workflow"]
-    cur.execute("SELECT job_id::text, name, state, lock, data->>'dhflow_key', data->>'dhflow_rule' "
+    # columns in ExistingJob's order (point and parts: NULL, read below for orphans only)
+    cur.execute("SELECT job_id::text, name, data->>'dhflow_key', state, data->>'dhflow_rule', NULL, NULL "
                 "FROM core_balsamjob WHERE workflow = %s", [wf])
-    rows = cur.fetchall()
-    foreign = [name for _, name, _, _, key, _ in rows if not key]
+    jobs = list(map(ExistingJob._make, cur.fetchall()))
+    foreign = [j.name for j in jobs if not j.key]
     if foreign:
         raise BackendError(
             f"workflow {wf} already has {len(foreign)} jobs not created by dhflow "
@@ -325,24 +331,20 @@ def _fetch_existing(cur, plan: dict) -> _Existing:
             f"(`dhflow clean` removes every job of workflow {wf})")
     plan_keys = {t["key"] for t in plan["tasks"]}
     seen: set[str] = set()
-    orphan_ids = []
-    for job_id, _, _, _, key, _ in rows:
-        if key not in plan_keys or key in seen:
-            orphan_ids.append(job_id)
-        seen.add(key)
-    extra: dict[str, tuple] = {}
-    if orphan_ids:
+    orphans: dict[str, int] = {}
+    for pos, j in enumerate(jobs):
+        if j.key not in plan_keys or j.key in seen:
+            orphans[j.job_id] = pos
+        seen.add(j.key)
+    if orphans:
         cur.execute("SELECT job_id::text, data->'dhflow_point', data->'dhflow_parts' FROM core_balsamjob "
-                    "WHERE job_id = ANY(%s::uuid[])", [orphan_ids])
-        extra = {jid: (_json(point), _json(parts)) for jid, point, parts in cur.fetchall()}
-    jobs = []
-    locks = {}
-    for job_id, name, state, lock, key, rule in rows:
-        point, parts = extra.get(job_id, (None, None))
-        jobs.append(ExistingJob(job_id, name, key, state, rule, point, parts if isinstance(parts, dict) else None))
-        if lock:
-            locks[job_id] = lock
-    return _Existing(jobs, locks)
+                    "WHERE job_id = ANY(%s::uuid[])", [list(orphans)])
+        for jid, point, parts in cur.fetchall():
+            parts = _json(parts)
+            jobs[orphans[jid]] = jobs[orphans[jid]]._replace(point=_json(point),
+                                                             parts=parts if isinstance(parts, dict) else None)
+    cur.execute("SELECT job_id::text, lock FROM core_balsamjob WHERE workflow = %s AND lock <> ''", [wf])
+    return _Existing(jobs, dict(cur.fetchall()))
 
 
 def _uuid4s(n: int):
@@ -499,12 +501,13 @@ def _sync_apps(plan: dict, result: WriteResult, *, write: bool) -> None:
         ApplicationDefinition.objects.bulk_update(list(locked.values()), list(fields))
 
 
-def reconcile_with_db(plan: dict, rerun: str | None = None):
+def reconcile_with_db(plan: dict, rerun: str | None = None, *, validated: bool = False):
     """The reconciliation of a plan with the database, read-only (Balsam must be activated)."""
     from django.db import connection, transaction
     from dhflow.reconcile import reconcile
 
-    validate(plan)
+    if not validated:
+        validate(plan)
     try:
         with transaction.atomic():
             with connection.cursor() as wrapper:
@@ -529,7 +532,7 @@ def _job_dir(top: str, workflow: str, name: str, job_id: str) -> str:
 
 
 def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run: bool = False,
-          provenance: dict | None = None, command: str = "submit") -> WriteResult:
+          provenance: dict | None = None, command: str = "submit", validated: bool = False) -> WriteResult:
     """Bring the database in line with the plan, in one transaction (Balsam must be activated).
 
     Under a per-workflow advisory lock: reconcile the plan with the workflow's jobs; COPY the
@@ -540,7 +543,8 @@ def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run:
     from django.db import connection, transaction
     from dhflow.reconcile import NEW, ORPHANED, RERUN, UNCHANGED, PartsMaker, reconcile
 
-    validate(plan)
+    if not validated:
+        validate(plan)
     wf = plan["workflow"]
     result = WriteResult(wf)
     if provenance is None:

@@ -15,11 +15,21 @@ APP_STATIC_FIELDS = ("executable", "envscript", "preprocess", "postprocess")
 APP_STATIC_NAMES = ("here", "workflow")
 
 
+def _raw_offset(raw: str, decoded_index: int) -> int:
+    """Offset in the raw literal (between the quotes) of a character of the decoded string."""
+    i = d = 0
+    while i < len(raw) and d < decoded_index:
+        i += 2 if raw[i] == "\\" else 1
+        d += 1
+    return i
+
+
 def inner_span(t: TemplateStr, start: int, end: int) -> Span:
-    """The span of characters start..end of a template's decoded text (exact without escapes)."""
+    """The span of characters start..end of a template's decoded text (escapes accounted for)."""
     s = t.span
-    a = min(s.start + 1 + start, s.end - 1)
-    b = min(s.start + 1 + end, s.end - 1)
+    raw = t.raw if t.raw is not None else t.text
+    a = min(s.start + 1 + _raw_offset(raw, start), s.end - 1)
+    b = min(s.start + 1 + _raw_offset(raw, end), s.end - 1)
     line = s.line
     return Span(line, s.col + (a - s.start), line, s.col + (max(b, a + 1) - s.start), a, max(b, a + 1))
 
@@ -89,15 +99,58 @@ def template_names(spec: Spec) -> Iterator[Diagnostic]:
                 yield Diagnostic("DH106", msg, inner_span(t, f.start, f.end), help=hint, labels=labels)
 
 
+def app_static_templates(spec: Spec) -> Iterator[Diagnostic]:
+    """Every app's shared fields (also of apps no rule uses) take only {here} and {workflow}."""
+    used = {r.app[0] for r in spec.rules if r.app}
+    for app in spec.apps:
+        for what in APP_STATIC_FIELDS:
+            t = getattr(app, what)
+            if t is None:
+                continue
+            try:
+                _, fields = parse_template(t.text)
+            except TemplateError as exc:
+                if app.name not in used:  # used apps are reported by template_names
+                    yield Diagnostic("DH210", exc.message, inner_span(t, exc.start, exc.end),
+                                     help="write `{{` and `}}` for literal braces")
+                continue
+            if app.name in used:
+                continue
+            for f in fields:
+                if f.name not in APP_STATIC_NAMES:
+                    yield Diagnostic("DH106", f"`{{{f.name}}}` cannot be used in the app's {what}: only "
+                                              "{here} and {workflow} are known for an app's shared fields",
+                                     inner_span(t, f.start, f.end))
+
+
 def env_values(spec: Spec) -> Iterator[Diagnostic]:
     """Balsam stores the environment as K=V:K2=V2, so a value cannot contain `:`."""
     for owner in (*spec.apps, *spec.rules):
         for k, v in owner.env:
-            if ":" in v.text:
-                i = v.text.index(":")
+            try:
+                parts, _ = parse_template(v.text)
+            except TemplateError:
+                continue  # reported by template_names
+            literal = "".join(p for p in parts if isinstance(p, str))
+            if ":" in literal:
+                # Offsets in `literal` differ from the text's once braces are involved; find
+                # the first `:` outside a field in the text itself.
+                i = _first_literal_colon(v.text)
                 yield Diagnostic("DH211", f"environment value of `{k}` contains `:`, which Balsam cannot store",
                                  inner_span(v, i, i + 1),
                                  help="Balsam joins variables as K=V:K2=V2; set PATH-like values in an envscript")
 
 
-CHECKS = (template_names, env_values)
+def _first_literal_colon(text: str) -> int:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        elif ch == ":" and depth == 0:
+            return i
+    return 0
+
+
+CHECKS = (template_names, app_static_templates, env_values)
