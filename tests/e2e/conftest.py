@@ -78,7 +78,7 @@ def run_dhflow(args, env, *, cwd=None, timeout=300, stdin=subprocess.DEVNULL):
 
 
 def db_query(db_path, sql, params=()):
-    """Rows of a query against the test DB, through psycopg2 (independent of dhflow)."""
+    """Rows of a query against the test DB, through psycopg2 (independent of dhflow); committed."""
     import getpass
 
     import psycopg2
@@ -89,7 +89,9 @@ def db_query(db_path, sql, params=()):
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+            rows = cur.fetchall() if cur.description else []
+        conn.commit()
+        return rows
     finally:
         conn.close()
 

@@ -148,7 +148,7 @@ def test_rejected_submission_leaves_no_launch_row(balsam_db, e2e_root, stubs):
     env.pop("STUB_REJECT")
     again = run_dhflow(["submit", spec], env)
     assert again.returncode == 0, again.stderr
-    assert "0 jobs written, 3 already in the database" in again.stderr
+    assert "0 new jobs written, 3 unchanged" in again.stderr
     assert workflow_counts(db_path)["subreject"] == 3
 
 
@@ -170,6 +170,7 @@ def test_dry_run_touches_nothing(balsam_db, e2e_root, stubs):
     env2 = dict(env, BALSAM_DB_PATH=str(missing))
     proc = run_dhflow(["submit", spec, "--dry-run"], env2)
     assert proc.returncode == 0, proc.stderr
+    assert "database not reachable" in proc.stdout and "#SBATCH" in proc.stdout
     assert not missing.exists()
 
 
