@@ -37,7 +37,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from dhflow.backends import BackendError, PlanRejected, UsageError
+from dhflow.backends import BackendError, PlanRejected, UsageError, phase
 
 CompileFn = Callable[[str], "dict | None"]
 
@@ -309,9 +309,11 @@ def _submit(args, compile_plan: CompileFn) -> int:
     from dhflow.backends import balsam as backend
     from dhflow.backends.localdb import LocalDB
 
+    phase("start-up")
     plan = load_plan(args.file, compile_plan)
     if plan is None:
         return 1
+    phase("compile")
     backend.validate(plan)
     opts = launch.launch_options(plan, args)
     missing = opts.missing()
@@ -326,7 +328,9 @@ def _submit(args, compile_plan: CompileFn) -> int:
         return _submit_dry_run(args, plan, opts)
     path = resolve_db(args, plan, create=True)
     profile = "local" if opts.scheduler == "local" else opts.scheduler
+    phase("validate and check resources")
     _activate(path, profile)
+    phase("database up, Balsam activated")
     written = backend.apply(plan, rerun=args.rerun, prune=args.prune, command="submit", validated=True)
     _report_write(written)
     _note_substring_workflows(wf)
@@ -406,7 +410,8 @@ def cmd_status(args, compile_plan: CompileFn) -> int:
     print(f"workflow {plan['workflow']} (database {path})")
     print(progress.table(counts))
     if stale:
-        print(f"{stale} jobs of this workflow are not in the current plan (older definitions; `dhflow clean` removes them)")
+        print(f"{stale} jobs of this workflow are not in the current plan (orphans of older definitions; "
+              "`dhflow submit FILE --prune` removes them)")
     return 0
 
 

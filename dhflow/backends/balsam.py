@@ -53,7 +53,7 @@ import shlex
 import uuid
 from dataclasses import dataclass, field
 
-from dhflow.backends import BackendError, PlanRejected
+from dhflow.backends import BackendError, PlanRejected, phase
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 ENVSCRIPT_WRAPPER = """/bin/sh -c '. "$0" && exec "$@"'"""
@@ -251,6 +251,7 @@ class WriteResult:
     kept: list[str] = field(default_factory=list)
     rerun: list[str] = field(default_factory=list)
     orphaned: int = 0
+    orphaned_pending: int = 0  # orphans not in a final state: a launcher of the workflow would still run them
     pruned: int = 0
     rows_written: int = 0
     apps_created: list[str] = field(default_factory=list)
@@ -276,6 +277,9 @@ class WriteResult:
         if self.orphaned:
             text += (f"; {self.orphaned} jobs of this workflow are no longer in the file (orphans; "
                      "`--prune` removes them)")
+            if self.orphaned_pending:
+                text += (f"; {self.orphaned_pending} of them have not finished and a launcher of this "
+                         "workflow would still run them")
         if self.submission_id is not None:
             text += f" [submission {self.submission_id}]"
         return text
@@ -286,9 +290,11 @@ def _lock_id(workflow: str) -> int:
 
 
 def _db_errors():
+    """Database errors through Django's cursors, and through the raw psycopg2 cursor (COPY)."""
     from django.db import DatabaseError, InterfaceError
+    import psycopg2
 
-    return (DatabaseError, InterfaceError)
+    return (DatabaseError, InterfaceError, psycopg2.Error)
 
 
 def _db_failure(exc) -> BackendError:
@@ -307,7 +313,7 @@ def _json(value):
 @dataclass
 class _Existing:
     jobs: list            # ExistingJob, one per dhflow job of the workflow
-    locks: dict           # job id -> Balsam lock string, for the locked jobs only
+    locks: dict           # job id -> Balsam lock string, for the locked jobs only (filled on demand)
 
 
 def _fetch_existing(cur, plan: dict) -> _Existing:
@@ -343,8 +349,16 @@ def _fetch_existing(cur, plan: dict) -> _Existing:
             parts = _json(parts)
             jobs[orphans[jid]] = jobs[orphans[jid]]._replace(point=_json(point),
                                                              parts=parts if isinstance(parts, dict) else None)
-    cur.execute("SELECT job_id::text, lock FROM core_balsamjob WHERE workflow = %s AND lock <> ''", [wf])
-    return _Existing(jobs, dict(cur.fetchall()))
+    return _Existing(jobs, {})
+
+
+def _locked(cur, job_ids: list[str]) -> dict[str, str]:
+    """job id -> lock of those jobs that a Balsam launcher holds right now."""
+    if not job_ids:
+        return {}
+    cur.execute("SELECT job_id::text, lock FROM core_balsamjob WHERE job_id = ANY(%s::uuid[]) AND lock <> ''",
+                [job_ids])
+    return dict(cur.fetchall())
 
 
 def _uuid4s(n: int):
@@ -447,20 +461,73 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
 
 
 class _GeneratorReader:
-    """A read()-able file over a generator of byte chunks (what copy_expert pulls from)."""
+    """A read()-able file over a generator of byte chunks (what copy_expert pulls from).
 
-    def __init__(self, chunks):
-        self._chunks = iter(chunks)
+    With ``threaded``, a producer thread runs the generator while psycopg2 sends the
+    previous chunks (libpq releases the GIL while it writes to the socket), so generating
+    rows overlaps the server's parsing and indexing instead of alternating with it.  At
+    most ``depth`` chunks wait in between: memory stays bounded whatever the plan size.
+    """
+
+    def __init__(self, chunks, *, threaded: bool = False, depth: int = 8):
         self.rows = 0
+        self.error: BaseException | None = None  # what the generator raised (psycopg2 wraps it)
+        self._chunks = iter(chunks)
+        self._queue = None
+        self._stop = False
+        if threaded:
+            import queue
+            import threading
+
+            self._queue = queue.Queue(maxsize=depth)
+            self._thread = threading.Thread(target=self._produce, name="dhflow-copy-rows", daemon=True)
+            self._thread.start()
+
+    def _produce(self) -> None:
+        import queue
+
+        try:
+            for chunk in self._chunks:
+                while not self._stop:
+                    try:
+                        self._queue.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop:
+                    return
+            item = b""
+        except BaseException as exc:  # handed to the reading side, which raises it
+            item = exc
+        while not self._stop:
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     def read(self, size: int = -1) -> bytes:
-        for chunk in self._chunks:
-            if chunk:
-                self.rows += chunk.count(b"\n")
-                return chunk
-        return b""
+        if self._queue is not None:
+            chunk = self._queue.get()
+            if isinstance(chunk, BaseException):
+                self.error = chunk
+                raise chunk
+        else:
+            try:
+                chunk = next(self._chunks, b"")
+            except BaseException as exc:
+                self.error = exc
+                raise
+        self.rows += chunk.count(b"\n")
+        return chunk
 
     readline = read
+
+    def close(self) -> None:
+        """Stop the producer (after a failed COPY) and wait for it."""
+        self._stop = True
+        if self._queue is not None:
+            self._thread.join(timeout=5)
 
 
 def ensure_submission_table(cur) -> None:
@@ -557,10 +624,13 @@ def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run:
             with connection.cursor() as wrapper:
                 cur = wrapper.cursor  # the raw psycopg2 cursor
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(wf)])
+                phase("apply: lock")
                 existing = _fetch_existing(cur, plan)
+                phase(f"apply: fetch {len(existing.jobs)} existing jobs")
                 parts_of = PartsMaker(plan)
                 rec = reconcile(plan, existing.jobs, rerun, parts_of)
                 result.reconciliation = rec
+                phase("apply: reconcile")
                 ids: dict[str, str] = {}
                 new_names: list[str] = []
                 rerun_ids: list[str] = []
@@ -584,10 +654,13 @@ def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run:
                 result.ids = ids
                 result.created = new_names
                 result.orphaned = 0 if prune else len(orphan_ids)
+                if not prune and orphan_ids:
+                    states = {j.job_id: j.state for j in existing.jobs}
+                    result.orphaned_pending = sum(1 for jid in orphan_ids if states.get(jid) not in FINAL_STATES)
                 result.pruned = len(orphan_ids) if prune else 0
-                busy = [jid for jid in rerun_ids + (orphan_ids if prune else []) if jid in existing.locks]
+                busy = _locked(cur, rerun_ids + (orphan_ids if prune else []))
                 if busy:
-                    held = existing.locks[busy[0]]
+                    held = next(iter(busy.values()))
                     raise BackendError(
                         f"{len(busy)} of the jobs to {'rerun or prune' if prune else 'rerun'} are held by a "
                         f"running Balsam launcher (lock {held}); wait for it to finish or stop it first")
@@ -624,9 +697,18 @@ def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run:
                     reader = _GeneratorReader(copy_lines(
                         plan, tasks, ids, provenance_json=prov_json, tick=now.isoformat(),
                         history=history_line("CREATED", f"dhflow submission {result.submission_id}", now),
-                        parts_of=parts_of))
-                    cur.copy_expert(COPY_SQL, reader, size=1 << 16)
+                        parts_of=parts_of, chunk_rows=200), threaded=len(new_names) > 2000)
+                    try:
+                        cur.copy_expert(COPY_SQL, reader, size=1 << 16)
+                    except _db_errors():
+                        if reader.error is not None:  # our own failure, reported as itself
+                            raise reader.error from None
+                        raise
+                    finally:
+                        reader.close()
                     result.rows_written = reader.rows
+                    phase(f"apply: COPY {reader.rows} rows")
+        phase("apply: commit")
     except BaseException as exc:
         for src, dst in reversed(moved):  # the transaction is rolled back: put the outputs back
             with contextlib.suppress(OSError):
@@ -701,27 +783,27 @@ class JobView:
         return (self.data or {}).get("dhflow_key")
 
 
-def _workdir(job, top: str) -> str:
-    if job.user_workdir and os.path.isdir(job.user_workdir):
-        return job.user_workdir
-    path = os.path.join(top, job.workflow) if job.workflow else top
-    return os.path.join(path, job.name.strip().replace(" ", "_") + "_" + str(job.pk)[:8])
-
-
 def fetch_jobs(workflow: str) -> list[JobView]:
-    """Every job of exactly this workflow (Balsam must be activated)."""
+    """Every job of exactly this workflow (Balsam must be activated); plain rows, no ORM objects."""
     from django.conf import settings
     from balsam.core.models import BalsamJob
 
     try:
         top = settings.BALSAM_WORK_DIRECTORY
-        return [JobView(str(j.job_id), j.name, j.workflow, j.state, j.state_history,
-                        j.data if isinstance(j.data, dict) else {}, _workdir(j, top), j.application)
-                for j in BalsamJob.objects.filter(workflow=workflow)]
+        out = []
+        for job_id, name, wf, state, hist, data, user_workdir, app in BalsamJob.objects.filter(
+                workflow=workflow).values_list("job_id", "name", "workflow", "state", "state_history", "data",
+                                               "user_workdir", "application").iterator(chunk_size=5000):
+            data = _json(data) if data is not None else {}
+            if user_workdir and os.path.isdir(user_workdir):
+                workdir = user_workdir
+            else:
+                workdir = _job_dir(top, wf, name, str(job_id))
+            out.append(JobView(str(job_id), name, wf, state, hist, data if isinstance(data, dict) else {},
+                               workdir, app))
+        return out
     except _db_errors() as exc:
-        from dhflow.backends.env import database_error_message
-
-        raise BackendError(database_error_message(exc, os.environ.get("BALSAM_DB_PATH"))) from None
+        raise _db_failure(exc) from None
 
 
 def state_counts(workflow: str, job_ids: list[str] | None = None) -> dict[str, str]:
