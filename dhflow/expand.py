@@ -46,7 +46,7 @@ class _RuleExpander:
                                         & {p.name for p in spec.params}))
         self._memo: dict[tuple, dict[str, int]] = {}
         self._envs: dict[tuple, dict[str, str]] = {}
-        self._occurrences: dict[tuple, int] = {}
+        self._occurrences: dict[str, int] = {}
         self.bad_keys: set[str] = set()
         self.warned: set[tuple] = set()
         if rule.shell is not None:
@@ -207,15 +207,14 @@ class _RuleExpander:
             "resources": [res[k] for k in RESOURCE_KEYS], "cpu_affinity": self.rule.cpu_affinity,
             "retry": self.rule.retry_on_timeout, "env": env, "objective": self.objective,
         }
-        if point is not None:
-            # Repeated points (a small choice space drawn many times) are distinct tasks: the
-            # second and later occurrences carry their number, so every task has its own key.
-            ident = tuple(point.items())
-            seen = self._occurrences.get(ident, 0)
-            self._occurrences[ident] = seen + 1
-            if seen:
-                definition["occurrence"] = seen
         key = content_key(definition, self.here, parent_keys)
+        seen = self._occurrences.get(key, 0)
+        self._occurrences[key] = seen + 1
+        if seen:
+            # A repeated point (a small choice space drawn many times) is still its own task:
+            # the second and later occurrences carry their number in the key.
+            definition["occurrence"] = seen
+            key = content_key(definition, self.here, parent_keys)
         return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
                     res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
                     self.rule.cpu_affinity, res["wall_time"], self.rule.retry_on_timeout, env, parents,

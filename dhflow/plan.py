@@ -110,8 +110,9 @@ class Plan:
             yield f"  {json.dumps(k)}: {plan_line(v)},\n"
         yield '  "tasks": [\n'
         n = len(self.tasks)
+        shared: dict[int, str] = {}
         for i, t in enumerate(self.tasks):
-            yield "    " + task_json(t) + (",\n" if i < n - 1 else "\n")
+            yield "    " + task_json(t, shared) + (",\n" if i < n - 1 else "\n")
         yield "  ]\n}\n"
 
     def to_json(self) -> str:
@@ -147,7 +148,18 @@ def _b(v: bool) -> str:
     return "true" if v else "false"
 
 
-def task_json(t: Task) -> str:
+def _shared(obj, cache: dict[int, str] | None) -> str:
+    """plan_line(obj), remembered by identity: a rule's tasks share their environment and
+    objective dicts, so each is encoded once (the objects outlive the cache)."""
+    if cache is None:
+        return plan_line(obj)
+    text = cache.get(id(obj))
+    if text is None:
+        text = cache[id(obj)] = plan_line(obj)
+    return text
+
+
+def task_json(t: Task, cache: dict[int, str] | None = None) -> str:
     """`plan_line(t.to_dict())`, byte for byte, without building the dict (hot path)."""
     return (f'{{"name": {_str(t.name)}, "rule": {_str(t.rule)}, '
             f'"index": {"null" if t.index is None else t.index}, '
@@ -156,6 +168,7 @@ def task_json(t: Task) -> str:
             f'"threads_per_rank": {t.threads_per_rank}, "threads_per_core": {t.threads_per_core}, '
             f'"node_packing_count": {t.node_packing_count}, "cpu_affinity": {_str(t.cpu_affinity)}, '
             f'"wall_time_minutes": {t.wall_time_minutes}, "auto_timeout_retry": {_b(t.auto_timeout_retry)}, '
-            f'"environ_vars": {plan_line(t.environ_vars) if t.environ_vars else "{}"}, '
-            f'"parents": {plan_line(list(t.parents)) if t.parents else "[]"}, '
-            f'"objective": {"null" if t.objective is None else plan_line(t.objective)}, "key": {_str(t.key)}}}')
+            f'"environ_vars": {_shared(t.environ_vars, cache) if t.environ_vars else "{}"}, '
+            f'"parents": {"[" + ", ".join(map(_str, t.parents)) + "]"}, '
+            f'"objective": {"null" if t.objective is None else _shared(t.objective, cache)}, '
+            f'"key": {_str(t.key)}}}')
