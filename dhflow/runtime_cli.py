@@ -309,11 +309,11 @@ def _submit(args, compile_plan: CompileFn) -> int:
     from dhflow.backends import balsam as backend
     from dhflow.backends.localdb import LocalDB
 
-    phase("start-up")
+    phase("start")
     plan = load_plan(args.file, compile_plan)
     if plan is None:
         return 1
-    phase("compile")
+    phase("compile (and Plan.to_dict)")
     backend.validate(plan)
     opts = launch.launch_options(plan, args)
     missing = opts.missing()

@@ -26,9 +26,9 @@ class UsageError(BackendError):
 
 
 def phase(label: str) -> None:
-    """With ``DHFLOW_TIMING=1``: print the seconds since the last phase mark to stderr.
+    """With ``DHFLOW_TIMING=1``: print the seconds since the previous mark to stderr.
 
-    Used to profile submissions (``benchmarks/submit_scale.py`` shows the breakdown)."""
+    Used to profile submissions (``benchmarks/submit_scale.py`` prints the breakdown)."""
     import os
 
     if not os.environ.get("DHFLOW_TIMING"):
@@ -38,14 +38,6 @@ def phase(label: str) -> None:
 
     now = time.perf_counter()
     last = getattr(phase, "_last", None)
-    if last is None:  # first mark: since interpreter start-up, as far as we can tell
-        try:
-            import psutil  # optional
-            start = psutil.Process().create_time()
-            since = time.time() - start
-        except Exception:
-            since = 0.0
-        print(f"dhflow timing: {label}: {since:.3f} s (since process start)", file=sys.stderr)
-    else:
+    if last is not None:
         print(f"dhflow timing: {label}: {now - last:.3f} s", file=sys.stderr)
     phase._last = now

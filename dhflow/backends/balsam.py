@@ -10,14 +10,29 @@ Two halves:
 Every query selects a workflow's jobs with ``workflow = NAME`` (never Balsam's substring
 filters).
 
-Upsert by content key
----------------------
-Each job carries ``data["dhflow_key"]`` (the task's content key).  Writing a plan again
-keeps the jobs whose key is already in the workflow (their state, results and ids are
-untouched), adds the tasks whose key is new, and duplicates nothing; jobs of the workflow
-whose key is no longer in the plan (an edited definition) are left alone and reported as
-*stale*.  A workflow holding jobs that dhflow did not create is refused.  Everything happens
-in one transaction under a per-workflow advisory lock, with bulk inserts: all or nothing.
+Submitting is reconciling (upsert by content key)
+-------------------------------------------------
+Each job carries ``data["dhflow_key"]`` (the task's content key).  :func:`apply` brings the
+workflow's jobs in line with the plan, in one transaction under a per-workflow advisory
+lock (``pg_advisory_xact_lock``: concurrent submissions of a workflow queue up, and the
+later one sees the earlier one's jobs):
+
+* the workflow's jobs are read with one narrow query (id, key, state; name, rule, point and
+  fingerprints for the orphans only) and :func:`dhflow.reconcile.reconcile` decides;
+* unchanged tasks keep their jobs: no INSERT, no UPDATE (their ids, states and results stay);
+* new tasks are streamed into ``core_balsamjob`` with ``COPY ... FROM STDIN`` on Django's
+  connection (psycopg2's ``copy_expert``), every column given (:data:`JOB_COLUMNS`), rows
+  produced one chunk at a time by a generator (:func:`copy_lines`) in a producer thread;
+  their parents may be jobs already in the database (Balsam's ``check_parents`` makes a
+  new child of a finished parent READY on the launcher's first pass);
+* ``rerun`` ("failed" or "all") resets those jobs and their dependants to CREATED
+  (:func:`_reset_for_rerun`); ``prune`` deletes the orphans (jobs whose key left the plan),
+  which are otherwise only reported;
+* the submission is recorded in dhflow's own table ``dhflow_submission`` (created IF NOT
+  EXISTS in the same transaction) and its provenance is written into each new job's data.
+
+A workflow holding jobs that dhflow did not create is refused.  All or nothing: a
+submission killed half-way leaves no trace.
 
 Job fields
 ----------
@@ -28,7 +43,12 @@ assigns with uuid4) and ``data``::
 
     {"dhflow_key": ..., "dhflow_task": name, "dhflow_rule": ..., "dhflow_index": ...,
      "dhflow_point": {...} | null, "dhflow_objective": {...} | null,
-     "dhflow_spec": "/abs/x.dhflow", "dhflow_sha256": "..."}
+     "dhflow_parts": {"command": fp, "app": fp, "resources": fp, "env": fp, "objective": fp,
+                      "upstream": fp},                  # dhflow.reconcile.task_parts
+     "dhflow_spec": "/abs/x.dhflow", "dhflow_sha256": "...",
+     "dhflow_provenance": {"spec_path", "spec_sha256", "git_commit", "git_dirty", "spec_committed",
+                           "dhflow_version", "submitted_at", "submission"},
+     "dhflow_rerun": {...}}                             # after a rerun: submission, at, previous_state
 
 Envscripts
 ----------
@@ -325,15 +345,17 @@ def _fetch_existing(cur, plan: dict) -> _Existing:
     from dhflow.reconcile import ExistingJob
 
     wf = plan["workflow"]
-    # columns in ExistingJob's order (point and parts: NULL, read below for orphans only)
-    cur.execute("SELECT job_id::text, name, data->>'dhflow_key', state, data->>'dhflow_rule', NULL, NULL "
+    # columns in ExistingJob's order; name, rule, point and parts are read below for the
+    # orphans only (kept jobs need just their id, key and state)
+    cur.execute("SELECT job_id::text, NULL, data->>'dhflow_key', state, NULL, NULL, NULL "
                 "FROM core_balsamjob WHERE workflow = %s", [wf])
     jobs = list(map(ExistingJob._make, cur.fetchall()))
-    foreign = [j.name for j in jobs if not j.key]
+    foreign = [j.job_id for j in jobs if not j.key]
     if foreign:
+        cur.execute("SELECT name FROM core_balsamjob WHERE job_id = %s::uuid", [foreign[0]])
         raise BackendError(
             f"workflow {wf} already has {len(foreign)} jobs not created by dhflow "
-            f"(e.g. {foreign[0]!r}); choose another workflow name or remove them "
+            f"(e.g. {cur.fetchone()[0]!r}); choose another workflow name or remove them "
             f"(`dhflow clean` removes every job of workflow {wf})")
     plan_keys = {t["key"] for t in plan["tasks"]}
     seen: set[str] = set()
@@ -343,12 +365,12 @@ def _fetch_existing(cur, plan: dict) -> _Existing:
             orphans[j.job_id] = pos
         seen.add(j.key)
     if orphans:
-        cur.execute("SELECT job_id::text, data->'dhflow_point', data->'dhflow_parts' FROM core_balsamjob "
-                    "WHERE job_id = ANY(%s::uuid[])", [list(orphans)])
-        for jid, point, parts in cur.fetchall():
+        cur.execute("SELECT job_id::text, name, data->>'dhflow_rule', data->'dhflow_point', data->'dhflow_parts' "
+                    "FROM core_balsamjob WHERE job_id = ANY(%s::uuid[])", [list(orphans)])
+        for jid, name, rule, point, parts in cur.fetchall():
             parts = _json(parts)
-            jobs[orphans[jid]] = jobs[orphans[jid]]._replace(point=_json(point),
-                                                             parts=parts if isinstance(parts, dict) else None)
+            jobs[orphans[jid]] = jobs[orphans[jid]]._replace(
+                name=name, rule=rule, point=_json(point), parts=parts if isinstance(parts, dict) else None)
     return _Existing(jobs, {})
 
 
