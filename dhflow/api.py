@@ -1,11 +1,15 @@
 """The compiler's one public entry point: source text -> diagnostics and a Plan."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 
 from .checks import run_checks
 from .diagnostics import Diagnostic, DiagnosticError, has_errors
-from .expand import expand
+from . import __version__
+from .expand import expand, iter_tasks, plan_head
 from .lower import to_ast
 from .plan import Plan
 from .samplers import sample
@@ -67,3 +71,69 @@ def compile_file(path: str) -> CompileResult:
         r.diagnostics.append(Diagnostic("DH007", f"cannot read file: {exc.strerror or exc}", Span.point(1, 1)))
         return r
     return compile_source(src)
+
+
+@dataclass
+class StreamingCompile:
+    """A compile whose tasks are produced one at a time (for writing huge plans while they
+    are being compiled). `head` is the plan dict without tasks; `tasks` yields task dicts in
+    topological order and raises DiagnosticError at the first expansion error; warnings
+    found while expanding are appended to `diagnostics`."""
+
+    source: SourceFile | None
+    spec: Spec | None = None
+    head: dict | None = None
+    tasks: Iterator[dict] | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.tasks is not None and not has_errors(self.diagnostics)
+
+
+def compile_file_streaming(path: str) -> StreamingCompile:
+    """Parse, check and sample now; expand lazily, as the caller iterates `tasks`."""
+    try:
+        src = SourceFile.read(path)
+    except (OSError, UnicodeDecodeError):
+        r = compile_file(path)  # the same DH007 diagnostic as a normal compile
+        return StreamingCompile(r.source, diagnostics=r.diagnostics)
+    out = StreamingCompile(src)
+    try:
+        doc = to_ast(src, parse_tree(src))
+        spec, diags = build_spec(src, doc)
+        out.spec = spec
+        out.diagnostics.extend(diags)
+        if spec is None:
+            return out
+        out.diagnostics.extend(run_checks(spec))
+        if has_errors(out.diagnostics):
+            return out
+        points = sample(spec) if any(r.foreach for r in spec.rules) else []
+    except DiagnosticError as exc:
+        out.diagnostics.extend(exc.diagnostics)
+        return out
+    except RecursionError:
+        out.diagnostics.append(Diagnostic("DH001", "expression nested too deeply", Span.point(1, 1)))
+        return out
+    head = plan_head(spec).to_dict()
+    head.pop("tasks", None)
+    out.head = head
+    out.tasks = (t.to_dict() for t in iter_tasks(spec, points, out.diagnostics, stop_on_error=True))
+    return out
+
+
+def input_digest(spec: Spec) -> str:
+    """A digest of everything a compile reads: dhflow's version, the file's text, its
+    directory (`{here}`) and the explicit points file. Compiling is deterministic, so equal
+    digests mean equal plans: a resubmission of an unchanged experiment can skip compiling."""
+    h = hashlib.sha256()
+    for part in (__version__, spec.source.here, spec.source.text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    if spec.sampler is not None and spec.sampler.kind == "points":
+        try:
+            h.update((Path(spec.source.here) / spec.sampler.path).read_bytes())
+        except OSError:
+            h.update(b"<unreadable>")
+    return h.hexdigest()

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 import networkx as nx
 
 from .checks.dependencies import rule_graph
-from .diagnostics import WARNING, Diagnostic, Label
+from .diagnostics import WARNING, Diagnostic, DiagnosticError, Label
 from .expr import CompiledExpr, EvalError, format_value, type_name
 from .plan import App, Plan, Task, content_key
 from .spec import RESOURCE_FIELDS, RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
@@ -261,19 +261,34 @@ def build_apps(spec: Spec) -> tuple[dict[str, App], dict[str, str]]:
     return apps, rule_app
 
 
-def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic]]:
-    """Expand every rule into tasks; return the plan (None if any error) and diagnostics."""
-    diags: list[Diagnostic] = []
+def plan_head(spec: Spec) -> Plan:
+    """The plan without its tasks: workflow, objective, apps, launch and source."""
+    apps, _ = build_apps(spec)
+    launch = spec.launch.to_dict() if spec.launch else None
+    path = spec.source.path if spec.source.path.startswith("<") else str(Path(spec.source.path).resolve())
+    source = {"path": path, "sha256": spec.source.sha256, "here": spec.source.here}
+    return Plan(spec.workflow, spec.objective, tuple(apps.values()), launch, (), source, spec.description)
+
+
+def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False) \
+        -> Iterator[Task]:
+    """Tasks in topological order (every parent before its children), one at a time.
+
+    Diagnostics are appended to `diags` as they are found. With `stop_on_error` the
+    iteration raises DiagnosticError at the first error (a streaming consumer must not go on
+    writing a plan that will not compile); otherwise it goes on to report every rule's errors.
+    """
     total = sum(len(points) if r.foreach else 1 for r in spec.rules)
     if total > MAX_TASKS:
         diags.append(Diagnostic("DH409", f"the plan would have {total:,} tasks (at most {MAX_TASKS:,})",
                                 spec.workflow_span))
-        return None, diags
+        if stop_on_error:
+            raise DiagnosticError([diags[-1]])
+        return
     apps, rule_app = build_apps(spec)
     diags.extend(_unsafe_here(spec))
     g = rule_graph(spec)
     order = {r.name: i for i, r in enumerate(spec.rules)}
-    tasks: list[Task] = []
     names_of: dict[str, list[str]] = {}
     keys_of: dict[str, list[str]] = {}
     foreach = {r.name: r.foreach for r in spec.rules}
@@ -301,19 +316,24 @@ def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic
             t = ex.task(i if rule.foreach else None, points[i] if rule.foreach else None, tuple(parents), pkeys)
             if t is None:
                 failed = True
+                if stop_on_error:
+                    raise DiagnosticError([d for d in diags if d.severity == "error"])
                 if ex.bad_keys or any(d.code in ("DH211",) for d in diags[-1:]):
                     break
                 continue
-            tasks.append(t)
+            yield t
             my_names.append(t.name)
             my_keys.append(t.key)
         names_of[rname], keys_of[rname] = my_names, my_keys
         if failed:
             names_of[rname] = []
+
+
+def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic]]:
+    """Expand every rule into tasks; return the plan (None if any error) and diagnostics."""
+    diags: list[Diagnostic] = []
+    tasks = tuple(iter_tasks(spec, points, diags))
     if any(d.severity == "error" for d in diags):
         return None, diags
-    launch = spec.launch.to_dict() if spec.launch else None
-    path = spec.source.path if spec.source.path.startswith("<") else str(Path(spec.source.path).resolve())
-    source = {"path": path, "sha256": spec.source.sha256, "here": spec.source.here}
-    return Plan(spec.workflow, spec.objective, tuple(apps.values()), launch, tuple(tasks), source,
-                spec.description), diags
+    head = plan_head(spec)
+    return Plan(head.workflow, head.objective, head.apps, head.launch, tasks, head.source, head.description), diags

@@ -260,3 +260,40 @@ def test_the_language_reference_example_compiles_as_described():
     assert plan.tasks[-1].parents == tuple(t.name for t in train)
     assert plan.launch == {"scheduler": "cobalt", "project": "datascience", "queue": "debug-cache-quad",
                            "nodes": 4, "wall_time": 60, "job_mode": "mpi", "sched_flags": None}
+
+
+def test_streaming_compile_yields_the_same_tasks(tmp_path):
+    from dhflow.api import compile_file, compile_file_streaming
+    f = tmp_path / "x.dhflow"
+    f.write_text(DAG)
+    s = compile_file_streaming(str(f))
+    assert s.ok and list(s.tasks) == compile_file(str(f)).plan.to_dict()["tasks"]
+
+
+def test_streaming_compile_stops_at_the_first_expansion_error(tmp_path):
+    import pytest
+
+    from dhflow.api import compile_file_streaming
+    from dhflow.diagnostics import DiagnosticError
+    f = tmp_path / "x.dhflow"
+    f.write_text(DAG.replace("ceil(bs / 128)", "bs // 128"))
+    s = compile_file_streaming(str(f))
+    with pytest.raises(DiagnosticError) as exc:
+        list(s.tasks)
+    assert exc.value.diagnostics[0].code == "DH404"
+
+
+def test_input_digest_tracks_text_directory_and_points_file(tmp_path):
+    from dhflow.api import compile_file, input_digest
+    spec = ("workflow w:\nspace:\n    a: int(0, 9)\nsample: points(\"p.csv\")\n"
+            "rule t:\n    foreach: space\n    shell: \"x {a}\"\n")
+    (tmp_path / "p.csv").write_text("a\n1\n")
+    f = tmp_path / "x.dhflow"
+    f.write_text(spec)
+    d1 = input_digest(compile_file(str(f)).spec)
+    assert input_digest(compile_file(str(f)).spec) == d1
+    (tmp_path / "p.csv").write_text("a\n2\n")
+    d2 = input_digest(compile_file(str(f)).spec)
+    f.write_text(spec + "# a comment\n")
+    d3 = input_digest(compile_file(str(f)).spec)
+    assert len({d1, d2, d3}) == 3
