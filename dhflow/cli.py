@@ -64,6 +64,9 @@ def cmd_plan(args) -> int:
     result = _compile(args.file)
     if result is None:
         return EXIT_DIAGNOSTICS
+    if getattr(args, "against_db", False):
+        from . import runtime_cli
+        return runtime_cli.plan_against_db(args, result.plan.to_dict())
     if args.format == "json":
         out = open(args.output, "w") if args.output else sys.stdout
         try:
@@ -122,10 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
     c.set_defaults(func=cmd_check)
 
-    c = sub.add_parser("plan", help="print the compiled plan (no database)")
+    try:
+        from . import runtime_cli
+    except ImportError:  # the Balsam commands are optional in a pure-compiler install
+        runtime_cli = None
+
+    c = sub.add_parser("plan", help="print the compiled plan (no database unless --against-db)")
     c.add_argument("file")
     c.add_argument("--format", choices=("table", "json"), default="table")
     c.add_argument("-o", "--output", help="write to a file instead of stdout")
+    if runtime_cli is not None:
+        runtime_cli.add_against_db_options(c)
     c.set_defaults(func=cmd_plan)
 
     c = sub.add_parser("graph", help="print the task DAG (or the rule graph)")
@@ -139,10 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("code")
     c.set_defaults(func=cmd_explain)
 
-    try:
-        from . import runtime_cli
-    except ImportError:  # the Balsam commands are optional in a pure-compiler install
-        runtime_cli = None
     if runtime_cli is not None:
         runtime_cli.register(sub, compile_plan)
     return p

@@ -96,3 +96,16 @@ def test_check_json_format(tmp_path):
     p = dhflow("check", "--format", "json", f)
     recs = json.loads(p.stdout)
     assert recs[0]["code"] == "DH201" and recs[0]["line"] == 3 and recs[0]["col"] == 9
+
+
+def test_pure_commands_never_import_balsam_or_django():
+    code = (
+        "import sys\n"
+        "from dhflow.cli import main\n"
+        f"main(['plan', {str(EXAMPLE)!r}, '--format', 'json', '-o', '/dev/null'])\n"
+        f"main(['graph', {str(EXAMPLE)!r}, '-o', '/dev/null'])\n"
+        f"main(['check', {str(EXAMPLE)!r}])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('balsam', 'django', 'psycopg2')))\n"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.stdout.strip().splitlines()[-1] == "[]", p.stdout + p.stderr
