@@ -71,8 +71,10 @@ class PartsMaker:
     Gives exactly what :func:`task_parts` gives.
     """
 
-    def __init__(self, plan: dict):
-        self._keys: dict[str, str] | None = None
+    def __init__(self, plan: dict, keys_by_name: dict[str, str] | None = None):
+        # keys_by_name: given by a streaming writer that fills it as tasks go by (parents
+        # come before their children); else built from plan["tasks"] on first use
+        self._keys: dict[str, str] | None = keys_by_name
         self._plan = plan
         self._apps = {a["name"]: a for a in plan.get("apps", [])}
         self._cache: dict = {}
@@ -268,3 +270,102 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
                 why = "definition changed"
             decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
     return result
+
+
+class StreamTally(Reconciliation):
+    """The reconciliation of a plan whose tasks go by one at a time (a streaming submit).
+
+    Gives the same counts and reasons as :func:`reconcile` (``rerun`` is not supported)
+    without keeping a decision per task: :meth:`task` decides for one task (returns the
+    existing job it keeps, or None for a new task); after the last task, :meth:`orphans`
+    lists the jobs no task claimed and :meth:`finish` takes them back with their rule,
+    point and fingerprints to say why.  Per-task state is kept only when the workflow
+    already has jobs (an identity per task, the fingerprints of the new ones).
+    """
+
+    def __init__(self, workflow: str, existing: Iterable[ExistingJob]):
+        super().__init__(workflow)
+        self._existing = list(existing)
+        self._by_key: dict[str, ExistingJob] = {}
+        for job in self._existing:
+            self._by_key.setdefault(job.key, job)
+        self._track = bool(self._existing)
+        self._claimed: set[str] = set()   # keys of existing jobs that a task keeps
+        self._identities: set[str] = set()
+        self._pending: list[tuple] = []   # new tasks: (rule, identity, has point, parts)
+        self._counts: dict[str, dict[str, int]] = {}
+        self._reasons: dict[str, dict[str, int]] = {}
+
+    def _count(self, rule: str, status: str) -> None:
+        c = self._counts.get(rule)
+        if c is None:
+            c = self._counts[rule] = {s: 0 for s in STATUSES}
+        c[status] += 1
+
+    def _reason(self, rule: str, why: str) -> None:
+        r = self._reasons.setdefault(rule, {})
+        r[why] = r.get(why, 0) + 1
+
+    def task(self, task: dict, parts_of) -> ExistingJob | None:
+        rule = task["rule"]
+        job = self._by_key.get(task["key"])
+        if self._track:
+            ident = identity(task)
+            self._identities.add(ident)
+        if job is not None:
+            self._claimed.add(task["key"])
+            self._count(rule, UNCHANGED)
+            return job
+        self._count(rule, NEW)
+        if self._track:
+            self._pending.append((rule, ident, task.get("point") is not None, parts_of(task)))
+        else:
+            self._reason(rule, "new point" if task.get("point") is not None else "new task")
+        return None
+
+    def orphans(self) -> list[ExistingJob]:
+        """The existing jobs that no task keeps (keys left the plan, or duplicates)."""
+        return [j for j in self._existing if j.key not in self._claimed or self._by_key[j.key] is not j]
+
+    def finish(self, orphans: list[ExistingJob]) -> None:
+        """Reasons of the new tasks and of the orphans (given with rule, point and parts)."""
+        orphan_by_identity: dict[str, ExistingJob] = {}
+        for j in orphans:
+            if j.rule is not None:
+                orphan_by_identity.setdefault(canonical([j.rule, j.point]), j)
+        for rule, ident, has_point, mine in self._pending:
+            old = orphan_by_identity.get(ident)
+            if old is None:
+                reasons = ("new point",) if has_point else ("new task",)
+            elif old.parts:
+                reasons = tuple(PART_REASONS[p] for p in PART_REASONS
+                                if old.parts.get(p) != mine.get(p)) or ("changed definition",)
+            else:
+                reasons = ("changed definition",)
+            for why in reasons:
+                self._reason(rule, why)
+        self._pending = []
+        plan_rules = set(self._counts)
+        for j in orphans:
+            if j.rule not in plan_rules:
+                why = "rule removed"
+            elif canonical([j.rule, j.point]) not in self._identities:
+                why = "point removed"
+            elif self._by_key.get(j.key) is not j and j.key in self._claimed:
+                why = "duplicate job"
+            else:
+                why = "definition changed"
+            self.decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
+            self._count(j.rule or "?", ORPHANED)
+            self._reason(j.rule or "?", why)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return self._counts
+
+    def reason_counts(self) -> dict[str, dict[str, int]]:
+        return self._reasons
+
+    def of(self, status: str) -> list[Decision]:
+        if status != ORPHANED:
+            raise ValueError("a streaming reconciliation keeps the decisions of its orphans only")
+        return list(self.decisions)

@@ -305,11 +305,183 @@ def cmd_submit(args, compile_plan: CompileFn) -> int:
 
 
 def _submit(args, compile_plan: CompileFn) -> int:
+    phase("start")
+    if not args.dry_run and not args.rerun and not args.file.endswith(".json"):
+        try:
+            from dhflow import api  # noqa: F401  (the compiler: absent in a runtime-only install)
+        except ImportError:
+            pass
+        else:
+            return _submit_streaming(args)
+    return _submit_full(args, compile_plan)
+
+
+def _spec_only(path: str):
+    """(source, spec, diagnostics) of a .dhflow file parsed, lowered, built and checked (not
+    sampled, not expanded: cheap), or None when it does not get that far without errors
+    (the full compile that follows then reports them)."""
+    from dhflow.checks import run_checks
+    from dhflow.diagnostics import DiagnosticError, has_errors
+    from dhflow.lower import to_ast
+    from dhflow.source import SourceFile
+    from dhflow.spec import build_spec
+    from dhflow.syntax import parse_tree
+
+    try:
+        src = SourceFile.read(path)
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        spec, diags = build_spec(src, to_ast(src, parse_tree(src)))
+        if spec is None or has_errors(diags):
+            return None
+        diags = list(diags) + list(run_checks(spec))
+    except (DiagnosticError, RecursionError):
+        return None
+    if has_errors(diags):
+        return None
+    return src, spec, diags
+
+
+def _explicit_job_mode(args, head: dict) -> str | None:
+    """The job mode given on the command line or in the file (None: chosen from the tasks)."""
+    launch_conf = head.get("launch") or {}
+    return getattr(args, "job_mode", None) or launch_conf.get("job_mode") or None
+
+
+def _launch_fits(opts, explicit_mode: str | None, max_nodes, all_serial) -> bool:
+    """Would the launch checks pass for a plan with these figures (recorded at an earlier
+    submission)?  False when unknown: the submission then compiles and checks each task."""
+    if max_nodes is None or all_serial is None:
+        return False
+    if explicit_mode == "serial" and not all_serial:
+        return False
+    limit = 1 if opts.scheduler == "local" else int(opts.nodes)
+    return max_nodes <= limit
+
+
+def _launch_after_submit(args, opts, job_mode: str, path: str, wf: str) -> int:
+    from dhflow import launch
+    from dhflow.backends.localdb import LocalDB
+
+    if args.no_launch:
+        _note("--no-launch: no launcher submitted")
+        return 0
+    opts.job_mode = job_mode
+    if opts.scheduler == "local":
+        pid, log = launch.start_background({"workflow": wf}, path, job_mode, time_limit_minutes=opts.wall_time)
+        print(f"launcher started in the background (pid {pid}, {job_mode} mode); log: {log}")
+        return 0
+    if LocalDB.is_managed(path):
+        _note(f"warning: the project-local DB {path} listens on 127.0.0.1 only; compute nodes cannot reach it "
+              "(set BALSAM_DB_PATH to a Balsam DB reachable from the compute nodes)")
+    sched_id, script = launch.submit_scheduler(opts, wf)
+    print(f"submitted {opts.scheduler} job {sched_id} for workflow {wf} "
+          f"({opts.nodes} nodes, {opts.wall_time} min, {job_mode} mode); script: {script}")
+    return 0
+
+
+def _submit_streaming(args) -> int:
+    """`submit` without --rerun or --dry-run: compile while writing.
+
+    1. Parse and check the file (cheap); when the workflow's latest submission had the same
+       input digest and its jobs still have exactly that plan's keys, nothing can change:
+       record the submission and launch, without compiling (:func:`backend.submit_unchanged`).
+    2. Else compile in streaming mode: parse, check and sample now, expand as the COPY pulls
+       the tasks (:func:`backend.apply_stream`): the compile overlaps the server's work.  An
+       expansion error half-way aborts the transaction (nothing written), exit 1.
+    """
+    from dhflow import launch
+    from dhflow.api import compile_file_streaming, input_digest
+    from dhflow.backends import balsam as backend
+    from dhflow.diagnostics import DiagnosticError, render_all
+
+    def launch_opts(head: dict):
+        opts = launch.launch_options({"launch": head.get("launch"), "tasks": ()}, args)
+        missing = opts.missing()
+        if missing:
+            raise UsageError(f"submitting to {opts.scheduler} needs " + ", ".join(missing))
+        return opts
+
+    path = None
+    digest0 = None
+    pre = _spec_only(args.file)
+    if pre is not None:
+        from dhflow.expand import plan_head
+
+        src, spec, diags = pre
+        digest0 = input_digest(spec)
+        head = plan_head(spec).to_dict()
+        head.pop("tasks", None)
+        opts = launch_opts(head)
+        explicit = _explicit_job_mode(args, head)
+        if os.path.exists(os.path.join(_db_path_for(args, head), "server-info")):
+            # a database that has never been created has no earlier submission
+            path = resolve_db(args, head, create=True)
+            _activate(path, "local" if opts.scheduler == "local" else opts.scheduler)
+            phase("parse and check; database up, Balsam activated")
+            if not args.prune:  # (nothing to prune when the keys are the plan's exactly, but say so the usual way)
+                written = backend.submit_unchanged(
+                    head, digest0, command="submit",
+                    accept=lambda mx, ser: _launch_fits(opts, explicit, mx, ser))
+                if written is not None:
+                    if diags:
+                        print(render_all(diags, src), file=sys.stderr)
+                    _report_write(written)
+                    _note_substring_workflows(head["workflow"])
+                    mode = explicit or ("serial" if written.all_serial else "mpi")
+                    return _launch_after_submit(args, opts, mode, path, head["workflow"])
+                phase("input or jobs changed since the last submission: compiling")
+    stream = compile_file_streaming(args.file)
+    if not stream.ok:
+        if stream.diagnostics:
+            print(render_all(stream.diagnostics, stream.source), file=sys.stderr)
+        return 1
+    head = stream.head
+    digest = input_digest(stream.spec)
+    phase("parse, check and sample")
+    opts = launch_opts(head)
+    explicit = _explicit_job_mode(args, head)
+    mode_for_checks = explicit or "mpi"  # chosen from the tasks: only the node counts can fail
+    one = {"tasks": ()}
+    if opts.scheduler == "local":
+        def check_task(task):
+            one["tasks"] = (task,)
+            launch.check_local_resources(one, mode_for_checks)
+    else:
+        nodes = int(opts.nodes)
+
+        def check_task(task):
+            one["tasks"] = (task,)
+            launch.check_scheduler_resources(one, nodes, mode_for_checks)
+    if path is None:
+        path = resolve_db(args, head, create=True)
+        _activate(path, "local" if opts.scheduler == "local" else opts.scheduler)
+        phase("database up, Balsam activated")
+    try:
+        written = backend.apply_stream(
+            head, stream.tasks, prune=args.prune, command="submit", check_task=check_task,
+            # recorded only when the file (and points file) did not change while it was read twice
+            input_digest=digest if digest == digest0 else None)
+    except DiagnosticError as exc:
+        diags = list(stream.diagnostics)
+        diags += [d for d in exc.diagnostics if not any(d is x for x in diags)]
+        print(render_all(diags, stream.source), file=sys.stderr)
+        return 1
+    if stream.diagnostics:
+        print(render_all(stream.diagnostics, stream.source), file=sys.stderr)
+    _report_write(written)
+    _note_substring_workflows(head["workflow"])
+    mode = explicit or ("serial" if written.all_serial else "mpi")
+    return _launch_after_submit(args, opts, mode, path, head["workflow"])
+
+
+def _submit_full(args, compile_plan: CompileFn) -> int:
+    """`submit --rerun`, `submit --dry-run` and plan JSON files: compile first, then write."""
     from dhflow import launch
     from dhflow.backends import balsam as backend
     from dhflow.backends.localdb import LocalDB
 
-    phase("start")
     plan = load_plan(args.file, compile_plan)
     if plan is None:
         return 1

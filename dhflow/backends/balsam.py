@@ -259,6 +259,13 @@ CREATE TABLE IF NOT EXISTS {SUBMISSION_TABLE} (
 );
 CREATE INDEX IF NOT EXISTS {SUBMISSION_TABLE}_workflow_idx ON {SUBMISSION_TABLE} (workflow, id);
 """
+#: Columns added after the first release (ALTER TABLE ... ADD COLUMN IF NOT EXISTS upgrades
+#: existing tables): what a compile-free resubmission compares (:func:`submit_unchanged`):
+#: the input digest of the compile (dhflow.api.input_digest), the digest of the plan's keys
+#: (:func:`keys_digest`), and the largest node count / whether every task is single-rank
+#: (the launch checks of a submission that does not compile).  NULL when not recorded.
+SUBMISSION_EXTRA_COLUMNS = (("input_digest", "text"), ("keys_digest", "text"), ("max_nodes", "integer"),
+                            ("all_serial", "boolean"))
 #: Serialises the one-time creation of the submission table across workflows.
 _DDL_LOCK = int.from_bytes(hashlib.sha256(b"dhflow:ddl:" + SUBMISSION_TABLE.encode()).digest()[:8], "big",
                            signed=True)
@@ -279,6 +286,9 @@ class WriteResult:
     ids: dict[str, str] = field(default_factory=dict)
     submission_id: int | None = None
     reconciliation: object = None  # dhflow.reconcile.Reconciliation
+    unchanged_input: bool = False  # a compile-free resubmission (submit_unchanged)
+    max_nodes: int | None = None    # the largest num_nodes of the plan's tasks (streaming, unchanged)
+    all_serial: bool | None = None  # every task single-node, single-rank (streaming, unchanged)
 
     @property
     def stale(self) -> int:  # the older name of `orphaned`
@@ -300,6 +310,8 @@ class WriteResult:
             if self.orphaned_pending:
                 text += (f"; {self.orphaned_pending} of them have not finished and a launcher of this "
                          "workflow would still run them")
+        if self.unchanged_input:
+            text += " (file and jobs unchanged since the last submission: not recompiled)"
         if self.submission_id is not None:
             text += f" [submission {self.submission_id}]"
         return text
@@ -552,12 +564,28 @@ class _GeneratorReader:
             self._thread.join(timeout=5)
 
 
-def ensure_submission_table(cur) -> None:
-    """Create dhflow's submission table when it is missing (in the caller's transaction)."""
+def _submission_columns(cur) -> set[str] | None:
+    """The columns of the submission table, None when it does not exist."""
     cur.execute("SELECT to_regclass(%s)", [SUBMISSION_TABLE])
     if cur.fetchone()[0] is None:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", [_DDL_LOCK])
+        return None
+    cur.execute("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                "AND NOT attisdropped", [SUBMISSION_TABLE])
+    return {r[0] for r in cur.fetchall()}
+
+
+def ensure_submission_table(cur) -> None:
+    """Create dhflow's submission table when it is missing, and add the columns that later
+    dhflow versions record (in the caller's transaction; an ALTER TABLE only when a column
+    is missing, so that submissions of other workflows are not serialised behind it)."""
+    cols = _submission_columns(cur)
+    if cols is not None and all(c in cols for c, _ in SUBMISSION_EXTRA_COLUMNS):
+        return
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", [_DDL_LOCK])
+    if cols is None:
         cur.execute(SUBMISSION_DDL)
+    for col, typ in SUBMISSION_EXTRA_COLUMNS:
+        cur.execute(f"ALTER TABLE {SUBMISSION_TABLE} ADD COLUMN IF NOT EXISTS {col} {typ}")
 
 
 def _sync_apps(plan: dict, result: WriteResult, *, write: bool) -> None:
@@ -741,6 +769,272 @@ def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run:
             raise _db_failure(exc) from None
         raise
     return result
+
+
+def keys_digest(keys) -> str:
+    """sha256 over the sorted content keys and their count (a multiset: duplicates count)."""
+    keys = sorted(keys)
+    h = hashlib.sha256(f"{len(keys)}\n".encode())
+    h.update("\n".join(keys).encode())
+    return h.hexdigest()
+
+
+def _uuid4_stream(batch: int = 4096):
+    """Random (version 4) UUID strings, without end."""
+    while True:
+        yield from _uuid4s(batch)
+
+
+def _fetch_narrow(cur, wf: str) -> list:
+    """The workflow's jobs as ExistingJob (id, key, state only); refuses foreign jobs."""
+    from dhflow.reconcile import ExistingJob
+
+    cur.execute("SELECT job_id::text, NULL, data->>'dhflow_key', state, NULL, NULL, NULL "
+                "FROM core_balsamjob WHERE workflow = %s", [wf])
+    jobs = list(map(ExistingJob._make, cur.fetchall()))
+    foreign = [j.job_id for j in jobs if not j.key]
+    if foreign:
+        cur.execute("SELECT name FROM core_balsamjob WHERE job_id = %s::uuid", [foreign[0]])
+        raise BackendError(
+            f"workflow {wf} already has {len(foreign)} jobs not created by dhflow "
+            f"(e.g. {cur.fetchone()[0]!r}); choose another workflow name or remove them "
+            f"(`dhflow clean` removes every job of workflow {wf})")
+    return jobs
+
+
+def _orphan_details(cur, orphans: list) -> list:
+    """The orphans again, with their name, rule, point and fingerprints."""
+    if not orphans:
+        return []
+    cur.execute("SELECT job_id::text, name, data->>'dhflow_rule', data->'dhflow_point', data->'dhflow_parts' "
+                "FROM core_balsamjob WHERE job_id = ANY(%s::uuid[])", [[j.job_id for j in orphans]])
+    got = {}
+    for jid, name, rule, point, parts in cur.fetchall():
+        parts = _json(parts)
+        got[jid] = (name, rule, _json(point), parts if isinstance(parts, dict) else None)
+    out = []
+    for j in orphans:
+        if j.job_id in got:
+            name, rule, point, parts = got[j.job_id]
+            j = j._replace(name=name, rule=rule, point=point, parts=parts)
+        out.append(j)
+    return out
+
+
+def _insert_submission(cur, wf: str, provenance: dict, command: str, options: str, *, added=0, kept=0,
+                       rerun=0, pruned=0, orphaned=0, input_digest=None, keys_digest=None, max_nodes=None,
+                       all_serial=None) -> int:
+    ensure_submission_table(cur)
+    cur.execute(
+        f"INSERT INTO {SUBMISSION_TABLE} (workflow, submitted_at, command, options, spec_path, "
+        "spec_sha256, git_commit, git_dirty, dhflow_version, added, kept, rerun, pruned, orphaned, "
+        "input_digest, keys_digest, max_nodes, all_serial) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [wf, provenance.get("submitted_at"), command, options, provenance.get("spec_path"),
+         provenance.get("spec_sha256"), provenance.get("git_commit"), provenance.get("git_dirty"),
+         provenance.get("dhflow_version") or "", added, kept, rerun, pruned, orphaned, input_digest, keys_digest,
+         max_nodes, all_serial])
+    return cur.fetchone()[0]
+
+
+def _validate_head(head: dict) -> None:
+    for key in ("workflow", "apps"):
+        if key not in head:
+            raise PlanRejected(f"not a dhflow plan: missing {key!r}")
+    wf = head["workflow"]
+    if not isinstance(wf, str) or not wf:
+        raise PlanRejected("the plan has no workflow name")
+
+
+def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict | None = None,
+                 command: str = "submit", check_task=None, input_digest: str | None = None) -> WriteResult:
+    """:func:`apply` for tasks that are still being compiled (no ``rerun``, no dry run).
+
+    ``head``: the plan dict without its tasks; ``tasks``: task dicts in topological order
+    (parents first), pulled one at a time by the COPY's producer thread, so compiling the
+    plan overlaps the server's work.  In one transaction under the workflow's advisory lock:
+    the existing jobs are read (id, key, state), the apps synced, each task validated (and
+    checked by ``check_task``), kept when its key is there (no write), else written by the
+    COPY with a new id; then the orphans (existing keys no task claimed) are reported, or
+    deleted with ``prune``, and the submission is recorded.  Anything ``tasks`` raises (a
+    compile error half-way) aborts the transaction and is raised as itself: nothing written.
+
+    Only what the summary needs is kept per task: the job id by name (parents of later
+    tasks), the key by name (fingerprints of their upstream) and the keys (their digest).
+    """
+    from django.db import connection, transaction
+    from dhflow.reconcile import PartsMaker, StreamTally
+
+    _validate_head(head)
+    wf = head["workflow"]
+    apps = {a["name"] for a in head["apps"]}
+    result = WriteResult(wf)
+    if provenance is None:
+        from dhflow.provenance import provenance as make_provenance
+
+        provenance = make_provenance(head)
+    stats = {"max_nodes": 0, "all_serial": True}
+    try:
+        with transaction.atomic():
+            with connection.cursor() as wrapper:
+                cur = wrapper.cursor
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(wf)])
+                phase("apply: lock")
+                existing = _fetch_narrow(cur, wf)
+                phase(f"apply: fetch {len(existing)} existing jobs")
+                tally = StreamTally(wf, existing)
+                result.reconciliation = tally
+                _sync_apps(head, result, write=True)
+                sub_id = _insert_submission(cur, wf, provenance, command, "--prune" if prune else "")
+                result.submission_id = sub_id
+                prov = {k: provenance.get(k) for k in ("spec_path", "spec_sha256", "git_commit", "git_dirty",
+                                                      "spec_committed", "dhflow_version", "submitted_at")}
+                prov["submission"] = sub_id
+                prov_json = json.dumps(prov, separators=(",", ":"), sort_keys=True)
+                ids: dict[str, str] = {}
+                keys_by_name: dict[str, str] = {}
+                parts_of = PartsMaker(head, keys_by_name=keys_by_name)
+                created, kept = result.created, result.kept
+                new_ids = _uuid4_stream()
+
+                def new_tasks():
+                    for t in tasks:
+                        name = t["name"]
+                        if name in ids:
+                            raise PlanRejected(f"task name {name!r} appears twice in workflow {wf}")
+                        for parent in t.get("parents") or ():
+                            if parent not in ids:
+                                raise PlanRejected(f"task {name}: parent {parent!r} is not an earlier task of "
+                                                   "the plan")
+                        if t.get("app") not in apps:
+                            raise PlanRejected(f"task {name}: app {t.get('app')!r} is not defined in the plan")
+                        if t.get("cpu_affinity", "none") not in ("none", "depth"):
+                            raise PlanRejected(f"task {name}: cpu_affinity must be 'none' or 'depth'")
+                        key = t.get("key")
+                        if not key:
+                            raise PlanRejected(f"task {name}: no content key")
+                        nodes = int(t.get("num_nodes", 1))
+                        if nodes > stats["max_nodes"]:
+                            stats["max_nodes"] = nodes
+                        if nodes != 1 or int(t.get("ranks_per_node", 1)) != 1:
+                            stats["all_serial"] = False
+                        if check_task is not None:
+                            check_task(t)
+                        keys_by_name[name] = key
+                        job = tally.task(t, parts_of)
+                        if job is not None:
+                            ids[name] = job.job_id
+                            kept.append(name)
+                            continue
+                        ids[name] = next(new_ids)
+                        created.append(name)
+                        yield t  # copy_lines checks the environment (env_string)
+
+                import datetime as _dt
+
+                now = _dt.datetime.now(_dt.timezone.utc)
+                reader = _GeneratorReader(copy_lines(
+                    head, new_tasks(), ids, provenance_json=prov_json, tick=now.isoformat(),
+                    history=history_line("CREATED", f"dhflow submission {sub_id}", now),
+                    parts_of=parts_of, chunk_rows=200), threaded=True)
+                try:
+                    cur.copy_expert(COPY_SQL, reader, size=1 << 16)
+                except _db_errors():
+                    if reader.error is not None:  # our own failure (or the compiler's), raised as itself
+                        raise reader.error from None
+                    raise
+                finally:
+                    reader.close()
+                if reader.error is not None:
+                    raise reader.error
+                result.rows_written = reader.rows
+                result.ids = ids
+                phase(f"apply: COPY {reader.rows} rows (compiling meanwhile)")
+                orphans = _orphan_details(cur, tally.orphans())
+                tally.finish(orphans)
+                orphan_ids = [j.job_id for j in orphans]
+                if prune and orphan_ids:
+                    busy = _locked(cur, orphan_ids)
+                    if busy:
+                        held = next(iter(busy.values()))
+                        raise BackendError(
+                            f"{len(busy)} of the jobs to prune are held by a running Balsam launcher "
+                            f"(lock {held}); wait for it to finish or stop it first")
+                    cur.execute("DELETE FROM core_balsamjob WHERE job_id = ANY(%s::uuid[])", [orphan_ids])
+                    result.pruned = len(orphan_ids)
+                else:
+                    result.orphaned = len(orphan_ids)
+                    result.orphaned_pending = sum(1 for j in orphans if j.state not in FINAL_STATES)
+                cur.execute(
+                    f"UPDATE {SUBMISSION_TABLE} SET added = %s, kept = %s, pruned = %s, orphaned = %s, "
+                    "input_digest = %s, keys_digest = %s, max_nodes = %s, all_serial = %s WHERE id = %s",
+                    [len(created), len(kept), result.pruned, result.orphaned, input_digest,
+                     keys_digest(keys_by_name.values()), stats["max_nodes"], stats["all_serial"], sub_id])
+                result.max_nodes, result.all_serial = stats["max_nodes"], stats["all_serial"]
+                phase("apply: orphans and history")
+        phase("apply: commit")
+    except BaseException as exc:
+        if isinstance(exc, BackendError):
+            raise
+        if isinstance(exc, _db_errors()):
+            raise _db_failure(exc) from None
+        raise
+    return result
+
+
+def submit_unchanged(head: dict, input_digest: str, *, command: str = "submit", provenance: dict | None = None,
+                     accept=None) -> WriteResult | None:
+    """A compile-free resubmission: when the workflow's latest submission was of the same
+    input (``input_digest``) and the workflow's jobs are still exactly that plan's (the
+    digest of their keys), record a submission that keeps them all and return its result;
+    else None (nothing written: the caller compiles and submits as usual).
+
+    ``accept(max_nodes, all_serial)`` may refuse (False) when the launch checks of this
+    submission need the plan.  Apps are synced from ``head`` (another workflow may have
+    changed an app of the same name).  One transaction, under the workflow's lock.
+    """
+    from django.db import connection, transaction
+
+    _validate_head(head)
+    wf = head["workflow"]
+    try:
+        with transaction.atomic():
+            with connection.cursor() as wrapper:
+                cur = wrapper.cursor
+                cols = _submission_columns(cur)
+                if cols is None or "input_digest" not in cols:
+                    return None
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(wf)])
+                cur.execute(f"SELECT input_digest, keys_digest, max_nodes, all_serial FROM {SUBMISSION_TABLE} "
+                            "WHERE workflow = %s ORDER BY id DESC LIMIT 1", [wf])
+                row = cur.fetchone()
+                if row is None or row[0] != input_digest or not row[1]:
+                    return None
+                _, kdigest, max_nodes, all_serial = row
+                if accept is not None and not accept(max_nodes, all_serial):
+                    return None
+                cur.execute("SELECT data->>'dhflow_key' FROM core_balsamjob WHERE workflow = %s", [wf])
+                keys = [k for (k,) in cur.fetchall()]
+                if any(k is None for k in keys) or keys_digest(keys) != kdigest:
+                    return None
+                phase(f"unchanged: {len(keys)} keys checked")
+                result = WriteResult(wf)
+                result.unchanged_input = True
+                result.kept = keys  # one entry per kept job (their names are not needed)
+                result.max_nodes, result.all_serial = max_nodes, all_serial
+                _sync_apps(head, result, write=True)
+                if provenance is None:
+                    from dhflow.provenance import provenance as make_provenance
+
+                    provenance = make_provenance(head)
+                result.submission_id = _insert_submission(
+                    cur, wf, provenance, command, "", kept=len(keys), input_digest=input_digest,
+                    keys_digest=kdigest, max_nodes=max_nodes, all_serial=all_serial)
+                return result
+    except BackendError:
+        raise
+    except _db_errors() as exc:
+        raise _db_failure(exc) from None
 
 
 def _reset_for_rerun(cur, plan: dict, result: WriteResult, job_ids: list[str], rerun: str | None,
