@@ -1,0 +1,100 @@
+"""The streaming reconciliation (StreamTally) says what reconcile() says, task by task."""
+from __future__ import annotations
+
+import pytest
+
+from dhflow.reconcile import ExistingJob, PartsMaker, StreamTally, plan_parts, reconcile
+
+from ..helpers import compile_text
+
+SPEC = """
+workflow w:
+space:
+    x: choice(1, 2, 3)
+sample: grid(levels=3)
+rule prep:
+    shell: "prep"
+rule train:
+    foreach: space
+    after: prep
+    shell: "train {x}"
+    nodes: 1
+rule report:
+    after: train
+    shell: "report"
+"""
+
+
+def plan_dict(text=SPEC):
+    r = compile_text(text)
+    assert r.ok, [d.message for d in r.diagnostics]
+    return r.plan.to_dict()
+
+
+def jobs_of(plan, prefix="id"):
+    parts = plan_parts(plan)
+    return [ExistingJob(f"{prefix}-{t['name']}", t["name"], t["key"], "JOB_FINISHED", t["rule"], t["point"],
+                        parts[t["name"]]) for t in plan["tasks"]]
+
+
+def streamed(plan, existing):
+    head = {k: v for k, v in plan.items() if k != "tasks"}
+    keys: dict = {}
+    parts_of = PartsMaker(head, keys_by_name=keys)
+    narrow = [ExistingJob(j.job_id, None, j.key, j.state) for j in existing]
+    tally = StreamTally(plan["workflow"], narrow)
+    kept = {}
+    for t in plan["tasks"]:
+        keys[t["name"]] = t["key"]
+        job = tally.task(t, parts_of)
+        if job is not None:
+            kept[t["name"]] = job.job_id
+    full = {j.job_id: j for j in existing}
+    tally.finish([full[j.job_id] for j in tally.orphans()])
+    return tally, kept
+
+
+EDITS = {
+    "unchanged": lambda s: s,
+    "new points": lambda s: s.replace("choice(1, 2, 3)", "choice(1, 2, 3, 4)").replace("levels=3", "levels=4"),
+    "fewer points": lambda s: s.replace("choice(1, 2, 3)", "choice(1, 2)").replace("levels=3", "levels=2"),
+    "changed command": lambda s: s.replace('"train {x}"', '"train2 {x}"'),
+    "changed resources": lambda s: s.replace("nodes: 1", "nodes: 2"),
+    "rule removed": lambda s: s.replace('rule report:\n    after: train\n    shell: "report"\n', ""),
+    "upstream": lambda s: s.replace('shell: "prep"', 'shell: "prep2"'),
+}
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_stream_tally_matches_reconcile(edit):
+    old = plan_dict()
+    existing = jobs_of(old)
+    if edit == "upstream":  # and a job that is there twice
+        existing.append(existing[0]._replace(job_id="dup-prep"))
+    new = plan_dict(EDITS[edit](SPEC))
+    rec = reconcile(new, existing)
+    tally, kept = streamed(new, existing)
+    assert tally.counts() == rec.counts()
+    assert tally.reason_counts() == rec.reason_counts()
+    assert tally.render() == rec.render()
+    assert [(d.name, d.job_id, d.reasons) for d in tally.of("orphaned")] == \
+        [(d.name, d.job_id, d.reasons) for d in rec.of("orphaned")]
+    assert kept == {d.name: d.job_id for d in rec.decisions if d.status == "unchanged"}
+
+
+def test_stream_tally_of_a_fresh_workflow_keeps_no_per_task_state():
+    new = plan_dict()
+    tally, kept = streamed(new, [])
+    assert kept == {} and tally.render() == reconcile(new, []).render()
+    assert not tally._identities and not tally._pending
+
+
+def test_streaming_fingerprints_equal_the_full_plans():
+    plan = plan_dict(EDITS["new points"](SPEC))
+    head = {k: v for k, v in plan.items() if k != "tasks"}
+    keys: dict = {}
+    parts_of = PartsMaker(head, keys_by_name=keys)
+    full = plan_parts(plan)
+    for t in plan["tasks"]:
+        keys[t["name"]] = t["key"]
+        assert parts_of(t) == full[t["name"]]
