@@ -122,6 +122,30 @@ class PartsMaker:
                 "objective": h_obj, "upstream": h_up}
 
 
+    def json(self, task: dict) -> str:
+        """``compact(self(task))`` (the JSON stored in the job's data), built directly: the
+        parts that tasks share are formatted once per combination."""
+        c = self._cache
+        env = task.get("environ_vars") or {}
+        obj = task.get("objective")
+        k = ("j", task.get("app"), tuple([task.get(k) for k in _RESOURCE_KEYS]), id(env), id(obj))
+        mid = c.get(k)
+        if mid is None:
+            p = self(task)  # also memoises env and objective by identity (keeping them alive)
+            mid = c[k] = (f'","app":"{p["app"]}","resources":"{p["resources"]}","env":"{p["env"]}",'
+                          f'"objective":"{p["objective"]}","upstream":"')
+        parents = task.get("parents") or ()
+        keys = self._keys_by_name()
+        if len(parents) == 1:
+            k_up = ("u", parents[0])
+            h_up = c.get(k_up)
+            if h_up is None:
+                h_up = c[k_up] = _h([keys.get(parents[0], parents[0])])
+        else:
+            h_up = _h(sorted(keys.get(p, p) for p in parents))
+        return '{"command":"' + _h_str(task.get("args")) + mid + h_up + '"}'
+
+
 def plan_parts(plan: dict) -> dict[str, dict[str, str]]:
     """task name -> task_parts, for every task of a plan dict."""
     make = PartsMaker(plan)

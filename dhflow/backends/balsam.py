@@ -442,6 +442,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     from json.encoder import encode_basestring_ascii as jstr
 
     parts_of = parts_of or PartsMaker(plan)
+    parts_json = getattr(parts_of, "json", None) or (lambda t: compact(parts_of(t)))
     wf = plan["workflow"]
     source = plan.get("source") or {}
     e_wf = _esc(wf)
@@ -451,6 +452,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     e_hist = _esc(history)
     env_cache: dict[int, tuple] = {}
     desc_cache: dict[str, str] = {}
+    res_cache: dict[tuple, tuple] = {}
     obj_cache: dict[int, tuple] = {}
     fixed_mid = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
     buf: list[str] = []
@@ -477,16 +479,23 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
                 f'"dhflow_rule":{jstr(rule) if rule is not None else "null"},'
                 f'"dhflow_index":{"null" if index is None else int(index)},'
                 f'"dhflow_point":{"null" if point is None else compact(point)},'
-                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{compact(parts_of(t))}' + tail_data)
+                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{parts_json(t)}' + tail_data)
         if "\\" in data:
             data = data.replace("\\", "\\\\")
+        # the columns from wall_time_minutes to application: shared by the tasks of a rule
+        rk = (desc, t.get('wall_time_minutes', 1), t.get('num_nodes', 1), t.get('ranks_per_node', 1),
+              t.get('cpu_affinity'), t.get('threads_per_rank', 1), t.get('threads_per_core', 1),
+              t.get('node_packing_count', 1), e_env, t['app'])
+        mid = res_cache.get(rk)
+        if mid is None:
+            mid = res_cache[rk] = (
+                f"{desc}\t\t{tick}\t",
+                f"\t{fixed_mid}{int(rk[1])}\t{int(rk[2])}\t0\t{int(rk[3])}\t{_esc(rk[4] or 'none')}\t"
+                f"{int(rk[5])}\t{int(rk[6])}\t{int(rk[7])}\t{e_env}\t\t{_esc(rk[9])}\t")
+        retry = 't' if t.get('auto_timeout_retry', True) else 'f'
         buf.append(
-            f"{ids[name]}\t{e_wf}\t{_esc(name)}\t{desc}\t\t{tick}\t{parents_json}\t{fixed_mid}"
-            f"{int(t.get('wall_time_minutes', 1))}\t{int(t.get('num_nodes', 1))}\t0\t"
-            f"{int(t.get('ranks_per_node', 1))}\t{_esc(t.get('cpu_affinity') or 'none')}\t"
-            f"{int(t.get('threads_per_rank', 1))}\t{int(t.get('threads_per_core', 1))}\t"
-            f"{int(t.get('node_packing_count', 1))}\t{e_env}\t\t{_esc(t['app'])}\t{_esc(t.get('args') or '')}\t\t"
-            f"t\tf\tf\t{'t' if t.get('auto_timeout_retry', True) else 'f'}\tCREATED\t{e_hist}\t{data}\t\\N\n")
+            f"{ids[name]}\t{e_wf}\t{_esc(name)}\t{mid[0]}{parents_json}{mid[1]}{_esc(t.get('args') or '')}\t\t"
+            f"t\tf\tf\t{retry}\tCREATED\t{e_hist}\t{data}\t\\N\n")
         if len(buf) >= chunk_rows:
             yield "".join(buf).encode("utf-8")
             buf.clear()
