@@ -243,6 +243,26 @@ class RunOutcome:
     launcher_log: str = ""
 
 
+_TERMINATING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_on_termination() -> dict:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt (as SIGINT already is) while a launcher runs,
+    so `timeout`, a cancelled CI job or a closed terminal stop the launcher too; returns the
+    previous handlers."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, interrupt)
+        except ValueError:  # not the main thread: leave the handlers alone
+            pass
+    previous[signal.SIGINT] = signal.getsignal(signal.SIGINT)
+    return previous
+
+
 def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, *,
               timeout: float | None = None, progress=None, poll: float = 1.0) -> RunOutcome:
     """Run the launcher until every job of the plan is final (Balsam activated)."""
@@ -270,6 +290,7 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
     if job_mode == "serial":
         lock_fd = acquire_serial_lock(announce=lambda m: print(f"dhflow: {m}", file=sys.stderr))
     proc = None
+    previous = _raise_on_termination()
     try:
         proc = start_launcher(db_path, wf, job_mode, log_path=log_path)
         while True:
@@ -291,10 +312,17 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
             if timeout is not None and elapsed > timeout:
                 return RunOutcome(False, elapsed, counts, timed_out=True, launcher_log=str(log_path))
     finally:
-        if proc is not None:
-            stop_launcher(proc)
-        if lock_fd is not None:
-            os.close(lock_fd)
+        # The launcher runs in its own session (so a terminal's Ctrl-C reaches dhflow only):
+        # whatever ends dhflow, the launcher must be stopped here, uninterrupted.
+        ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _TERMINATING}
+        try:
+            if proc is not None:
+                stop_launcher(proc)
+            if lock_fd is not None:
+                os.close(lock_fd)
+        finally:
+            for sig in _TERMINATING:
+                signal.signal(sig, previous.get(sig, ignored[sig]))
 
 
 def start_background(plan: dict, db_path: str, job_mode: str, *, time_limit_minutes: float | None) -> tuple[int, str]:

@@ -31,6 +31,7 @@ from datetime import datetime
 STATE_LINE = re.compile(r"^\[(\d+-\d+-\d{4}\s+\d+:\d+:\d+\.\d+)\s+(\w+)\s*\]\s?(.*)$")
 TIME_FMT = "%m-%d-%Y %H:%M:%S.%f"
 FINAL = ("JOB_FINISHED", "FAILED", "USER_KILLED")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|nan|infinity)", re.I | re.A)
 
 
 def history(state_history: str) -> list[tuple[datetime | None, str, str]]:
@@ -96,10 +97,9 @@ def failure_reason(job) -> str:
         if state == "RUN_TIMEOUT":
             return "timed out" + (f": {_one_line(msg)}" if msg.strip() else "")
         code = re.search(r"nonzero return (-?\d+)", msg)
-        detail = _one_line(re.sub(r"^nonzero return -?\d+:\s*", "", msg.strip()))
-        tail = _tail_of_output(job)
-        if not detail and tail:
-            detail = tail
+        # Balsam's own message carries the output's tail through `tail`, which breaks on
+        # paths with spaces: the program's last output line, read by dhflow, comes first.
+        detail = _tail_of_output(job) or _one_line(re.sub(r"^nonzero return -?\d+:\s*", "", msg.strip()))
         text = f"exited with code {code.group(1)}" if code else "run error"
         return text + (f": {detail}" if detail else "")
     if failed.strip():
@@ -128,29 +128,42 @@ def _number(value, what: str) -> tuple[float | None, str | None]:
             return None, f"{what} is {value}, not a finite number"
         return value, None
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
+        text = value.strip()
+        # Plain ASCII numbers only (float() would also take `1_000` or other scripts' digits).
+        if not _NUMBER.fullmatch(text):
             return None, f"{what} is {value!r}, not a number"
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text), None  # exact, however many digits
+        number = float(text)
         if not math.isfinite(number):
             return None, f"{what} is {value!r}, not a finite number"
-        return (int(number) if re.fullmatch(r"[+-]?\d+", value.strip()) else number), None
+        return number, None
     return None, f"{what} is a {type(value).__name__}, not a number"
+
+
+def _marks(line: str, marker: str) -> bool:
+    """The line starts with the marker as a whole word (`DH-OUTPUT:` or `DH-OUTPUT 0.5`, not
+    `DH-OUTPUT_STD: ...`)."""
+    if not line.startswith(marker):
+        return False
+    nxt = line[len(marker):len(marker) + 1]
+    return not nxt or not (nxt.isalnum() or nxt in "_-")
 
 
 def read_stdout(job, marker: str) -> tuple[float | None, str | None]:
     path = os.path.join(job.workdir, f"{job.name}.out")
+    found = None
     try:
-        with open(path, encoding="utf-8", errors="replace") as fp:
-            lines = fp.read().splitlines()
+        # Line by line: a training log may be gigabytes; only the last marked line is kept.
+        with open(path, encoding="utf-8-sig", errors="replace", newline=None) as fp:
+            for raw in fp:
+                line = raw.rstrip("\r\n").rsplit("\r", 1)[-1]  # a progress bar's last frame
+                if _marks(line, marker):
+                    found = line
     except FileNotFoundError:
         return None, f"no output file {path}"
     except OSError as exc:
         return None, f"cannot read {path}: {exc.strerror}"
-    found = None
-    for line in lines:
-        if line.startswith(marker):
-            found = line
     if found is None:
         return None, f"no line starting with {marker!r} in {job.name}.out"
     rest = found[len(marker):].strip()

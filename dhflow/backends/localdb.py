@@ -147,6 +147,11 @@ class LocalDB:
 
     @property
     def log_path(self) -> Path:
+        # When the data directory had to move out of a private (0700) project path, the
+        # server's user cannot write a log there either: it goes beside the data directory.
+        pgdata = self.meta().get("pgdata")
+        if pgdata and self.path not in Path(pgdata).parents:
+            return Path(pgdata).parent / (Path(pgdata).name + ".log")
         return self.path / "postgres.log"
 
     def meta(self) -> dict:
@@ -161,6 +166,17 @@ class LocalDB:
 
     def exists(self) -> bool:
         return self.meta_path.exists() and (self.pgdata / "PG_VERSION").exists()
+
+    def ready(self) -> bool:
+        """Whether creation finished (database created and migrated), not just initdb."""
+        return bool(self.meta().get("ready"))
+
+    def _mark_ready(self) -> None:
+        meta = self.meta()
+        meta["ready"] = True
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, indent=1) + "\n")
+        os.replace(tmp, self.meta_path)
 
     @staticmethod
     def is_managed(path: str | os.PathLike) -> bool:
@@ -198,8 +214,8 @@ class LocalDB:
         except subprocess.TimeoutExpired:
             raise BackendError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s") from None
         if check and proc.returncode != 0:
-            text = (proc.stderr or proc.stdout).strip().splitlines()
-            detail = text[-1] if text else f"exit {proc.returncode}"
+            text = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+            detail = " | ".join(text[-4:]) if text else f"exit {proc.returncode}"
             raise BackendError(f"{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv[:4]))}... failed: {detail}"
                                f" (server log: {self.log_path})")
         return proc
@@ -277,6 +293,7 @@ class LocalDB:
         self._start_locked()
         self._create_database()
         self.migrate(quiet=quiet)
+        self._mark_ready()
 
     def _create_database(self) -> None:
         import psycopg2
@@ -363,6 +380,12 @@ class LocalDB:
                 self.create(quiet=quiet)
                 return True
             self._start_locked()
+            if not self.ready() and self.meta().get("created_by") == "dhflow":
+                # A creation that was interrupted after initdb: finish it (both steps are
+                # idempotent) instead of leaving a database without Balsam's tables.
+                self._create_database()
+                self.migrate(quiet=quiet)
+                self._mark_ready()
             return False
 
     def start(self, *, quiet: bool = False) -> bool:

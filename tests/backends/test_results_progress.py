@@ -42,11 +42,17 @@ def test_failure_reasons(tmp_path):
 
 
 def test_stdout_objective(tmp_path):
-    (tmp_path / "t.out").write_text("DH-OUTPUT: 5\nnoise\nDH-OUTPUT 0.25 extra\nDH-OUTPUTX\n")
+    (tmp_path / "t.out").write_text("DH-OUTPUT: 5\nnoise\nDH-OUTPUT 0.25 extra\nDH-OUTPUT_STD: 0.1\nDH-OUTPUTX\n")
     job = Job("t", "JOB_FINISHED", str(tmp_path), {})
-    # the last line that starts with the marker: "DH-OUTPUTX" has nothing numeric
+    # the marker must be a whole word: DH-OUTPUT_STD and DH-OUTPUTX are other markers
+    assert results.read_objective({"source": "stdout", "marker": "DH-OUTPUT"}, job) == (0.25, None)
+    (tmp_path / "t.out").write_text("DH-OUTPUT: 5\nDH-OUTPUT: oops\n")
     value, error = results.read_objective({"source": "stdout", "marker": "DH-OUTPUT"}, job)
     assert value is None and "not a number" in error
+    (tmp_path / "t.out").write_text("\ufeffDH-OUTPUT: 12345678901234567891\r\n")
+    assert results.read_objective({"source": "stdout", "marker": "DH-OUTPUT"}, job) == (12345678901234567891, None)
+    (tmp_path / "t.out").write_text("DH-OUTPUT: 1_000\n")
+    assert results.read_objective({"source": "stdout", "marker": "DH-OUTPUT"}, job)[0] is None
     (tmp_path / "t.out").write_text("DH-OUTPUT: 5\nnoise\nDH-OUTPUT 0.25 extra\n")
     assert results.read_objective({"source": "stdout", "marker": "DH-OUTPUT"}, job) == (0.25, None)
     (tmp_path / "t.out").write_text("DH-OUTPUT: nan\n")
