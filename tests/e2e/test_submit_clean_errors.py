@@ -112,10 +112,10 @@ def test_submit_hands_a_script_to_the_scheduler(balsam_db, e2e_root, stubs, sche
     }[sched]
     for line in header:
         assert line in script.splitlines(), script
-    assert f"export BALSAM_DB_PATH={db_path}" in script
+    assert f"export BALSAM_DB_PATH=\"{db_path}\"" in script
     assert f"--wf-filter={wf} --job-mode=mpi --time-limit-minutes=28" in script
     assert "balsam_launcher.py" in script and sys.executable in script
-    home = [ln for ln in script.splitlines() if ln.startswith("export DHFLOW_BALSAM_HOME=")][0].split("=", 1)[1]
+    home = [ln for ln in script.splitlines() if ln.startswith("export DHFLOW_BALSAM_HOME=")][0].split("=", 1)[1].strip("\"")
     settings = json.loads((Path(home) / ".balsam" / "settings.json").read_text())
     assert settings["SCHEDULER_CLASS"] == {"cobalt": "CobaltScheduler", "slurm": "SlurmScheduler",
                                            "pbs": "PBSScheduler"}[sched]
