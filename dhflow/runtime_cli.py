@@ -19,6 +19,12 @@ again.  ``submit --dry-run`` and ``plan --against-db`` show that reconciliation 
 new, unchanged, rerun, orphaned, and why) without writing anything.  Every submission is
 recorded (``dhflow history FILE``), and every job carries its provenance in its data.
 
+``submit`` (without ``--rerun``/``--dry-run``) does not compile an experiment whose input
+(file, directory, points file, dhflow version) and jobs are unchanged since its latest
+submission, and otherwise compiles while it writes (the COPY pulls the tasks from the
+streaming compiler): :func:`_submit_streaming`.  ``run``, ``--rerun`` and ``--dry-run``
+compile the whole plan first.
+
 Where the database is (every command, first match wins):
 ``--db DIR``; ``$BALSAM_DB_PATH``; else the project-local DB ``.dhflow/db`` next to the
 .dhflow file (created by ``run`` and ``submit``; started on demand when it exists).

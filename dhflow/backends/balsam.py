@@ -31,6 +31,15 @@ later one sees the earlier one's jobs):
 * the submission is recorded in dhflow's own table ``dhflow_submission`` (created IF NOT
   EXISTS in the same transaction) and its provenance is written into each new job's data.
 
+:func:`apply_stream` is the same for a plan still being compiled (``submit`` without
+``--rerun``/``--dry-run``): the COPY's producer thread pulls each task from the streaming
+compiler, validates it and keeps or writes it, so compiling overlaps the server's work; the
+orphans (existing keys no task claimed) are known after the COPY.  A compile error half-way
+aborts the transaction.  :func:`submit_unchanged` is the compile-free resubmission: each
+submission records the input digest of its compile and a digest of the plan's keys
+(:func:`keys_digest`); when both still hold, nothing can change and only the submission is
+recorded.
+
 A workflow holding jobs that dhflow did not create is refused.  All or nothing: a
 submission killed half-way leaves no trace.
 

@@ -240,3 +240,19 @@ rule big:
                         "-t", "5"], env)
     assert again.returncode == 0 and "not recompiled" in again.stderr, again.stderr
     assert db_query(db_path, "SELECT count(*) FROM core_balsamjob WHERE workflow = 'stl'")[0][0] == 1
+
+
+def test_older_submission_table_is_upgraded(balsam_db, e2e_root):
+    """A database whose dhflow_submission predates the digests: columns added, then used."""
+    db_path, env = balsam_db
+    spec = make_project(e2e_root, "stg", POINTS.replace("@WF@", "stg"), {"points.csv": "x\n1\n2\n"})
+    submit(spec, env)
+    db_query(db_path, "ALTER TABLE dhflow_submission DROP COLUMN input_digest, DROP COLUMN keys_digest, "
+                      "DROP COLUMN max_nodes, DROP COLUMN all_serial")
+    again = submit(spec, env)  # no digest recorded yet: compiled, nothing written
+    assert "0 new jobs written, 2 unchanged" in again.stderr and "not recompiled" not in again.stderr
+    cols = {c for (c,) in db_query(db_path, "SELECT column_name FROM information_schema.columns "
+                                            "WHERE table_name = 'dhflow_submission'")}
+    assert {"input_digest", "keys_digest", "max_nodes", "all_serial"} <= cols
+    assert "not recompiled" in submit(spec, env).stderr
+    assert [s["added"] for s in history(spec, env)] == [0, 0, 2]
