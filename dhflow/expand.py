@@ -15,9 +15,11 @@ import networkx as nx
 from .checks.dependencies import rule_graph
 from .diagnostics import WARNING, Diagnostic, DiagnosticError, Label
 from .expr import CompiledExpr, EvalError, format_value, type_name
-from .plan import App, Plan, Task, content_key
+from .jsonfast import canonical, compact
+from .jsonfast import ascii_string as _ascii_str
+from .plan import App, Plan, Task, content_key, content_key_text
 from .spec import RESOURCE_FIELDS, RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
-from .templates import Field, parse_template, render, shell_safe, survives_balsam
+from .templates import POINT_COMPACT, Field, parse_template, render, shell_safe, survives_balsam
 from .checks.templates import inner_span
 
 SHELL_EXECUTABLE = "/bin/sh -c"
@@ -47,6 +49,9 @@ class _RuleExpander:
         self._memo: dict[tuple, dict[str, int]] = {}
         self._envs: dict[tuple, dict[str, str]] = {}
         self._occurrences: dict[str, int] = {}
+        self._env_texts: dict[int, str] = {}
+        self._res_texts: dict[int, str] = {}
+        self.key_prefix = ""  # set by iter_tasks once the app's digest is known
         self.bad_keys: set[str] = set()
         self.warned: set[tuple] = set()
         if rule.shell is not None:
@@ -183,10 +188,12 @@ class _RuleExpander:
         ctx: dict[str, Any] = {"workflow": self.spec.workflow, "rule": self.rule.name, "task": name,
                                "here": self.here, "cpu_affinity": self.rule.cpu_affinity}
         ctx.update(res)
+        point_text = "null"
         if point is not None:
             ctx.update(point)
             ctx["point"] = point
             ctx["index"] = index
+            point_text = ctx[POINT_COMPACT] = compact(point)  # shared by {point:json} and the key
         what = "shell" if self.rule.shell is not None else "args"
         args = self._render(what, self.args_t, self.args_parts, ctx) if self.args_t else ""
         if self.rule.shell is not None:
@@ -202,19 +209,23 @@ class _RuleExpander:
             env[k] = v
         # Tasks with the same environment share one dict (memory of 100k-task plans).
         env = self._envs.setdefault(tuple(env.items()), env)
-        definition = {
-            "rule": self.rule.name, "point": point, "app": self.app_digest, "args": args,
-            "resources": [res[k] for k in RESOURCE_KEYS], "cpu_affinity": self.rule.cpu_affinity,
-            "retry": self.rule.retry_on_timeout, "env": env, "objective": self.objective,
-        }
-        key = content_key(definition, self.here, parent_keys)
+        # The key's text is JSON written piece by piece (this runs once per task of huge
+        # sweeps): the rule's constant part, then args, environment, resources and point.
+        env_text = self._env_texts.get(id(env))
+        if env_text is None:
+            env_text = self._env_texts[id(env)] = canonical(env)
+        res_text = self._res_texts.get(id(res))
+        if res_text is None:
+            res_text = self._res_texts[id(res)] = canonical([res[k] for k in RESOURCE_KEYS])
+        text = (f'{self.key_prefix},"args":{_ascii_str(args)},"env":{env_text},'
+                f'"resources":{res_text},"point":{point_text}')
+        key = content_key_text(text + "}", self.here, parent_keys)
         seen = self._occurrences.get(key, 0)
         self._occurrences[key] = seen + 1
         if seen:
             # A repeated point (a small choice space drawn many times) is still its own task:
             # the second and later occurrences carry their number in the key.
-            definition["occurrence"] = seen
-            key = content_key(definition, self.here, parent_keys)
+            key = content_key_text(f'{text},"occurrence":{seen}}}', self.here, parent_keys)
         return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
                     res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
                     self.rule.cpu_affinity, res["wall_time"], self.rule.retry_on_timeout, env, parents,
@@ -297,6 +308,10 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
         app = spec.app(rule.app[0]) if rule.app else None
         ex = _RuleExpander(spec, rule, rule_app[rname], app, diags)
         ex.app_digest = content_key(apps[rule_app[rname]].to_dict(), spec.source.here, ())
+        ex.key_prefix = (f'{{"rule":{_ascii_str(rule.name)},"app":"{ex.app_digest}",'
+                         f'"cpu_affinity":{_ascii_str(rule.cpu_affinity)},'
+                         f'"retry":{"true" if rule.retry_on_timeout else "false"},'
+                         f'"objective":{canonical(ex.objective)}')
         deps = [d for d, _ in rule.after]
         my_names, my_keys = [], []
         failed = False

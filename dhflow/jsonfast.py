@@ -50,3 +50,5 @@ canonical = make_encoder(ensure_ascii=True, item_sep=",", key_sep=":", sort_keys
 compact = make_encoder(ensure_ascii=True, item_sep=",", key_sep=":", sort_keys=False)
 #: One JSON string literal, non-ASCII kept (what plan_line does for a str).
 string = _enc.c_encode_basestring if _c_make_encoder is not None else _enc.py_encode_basestring
+#: One JSON string literal, ASCII only (what canonical/compact do for a str).
+ascii_string = _enc.c_encode_basestring_ascii if _c_make_encoder is not None else _enc.py_encode_basestring_ascii

@@ -135,7 +135,11 @@ def content_key(definition: dict, here: str, parent_keys: Iterable[str]) -> str:
     """sha256 of what defines a task: canonical JSON (key order, spacing and comments of the
     file do not matter), with the spec's directory replaced by `{here}` so that moving a
     checkout keeps its keys, chained with the parents' keys so upstream changes propagate."""
-    text = _canonical(definition)
+    return content_key_text(_canonical(definition), here, parent_keys)
+
+
+def content_key_text(text: str, here: str, parent_keys: Iterable[str]) -> str:
+    """content_key of a definition already written as canonical text."""
     if here:
         text = text.replace(json.dumps(here)[1:-1], "{here}")
     h = hashlib.sha256(text.encode("utf-8"))

@@ -15,6 +15,8 @@ from .expr import format_value
 from .jsonfast import compact
 
 FORMATS = ("quote", "json")
+#: Context key under which a caller may pass `compact(point)` it computed already.
+POINT_COMPACT = "\0point-compact"
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -74,13 +76,14 @@ def parse_template(text: str) -> tuple[tuple[str | Field, ...], tuple[Field, ...
 _JSON_UNSAFE = re.compile(r"[\s~]")
 
 
-def point_json(point: Mapping[str, Any]) -> str:
+def point_json(point: Mapping[str, Any], text: str | None = None) -> str:
     """Compact JSON of a point, safe against Balsam's whitespace collapsing and `~` expansion.
 
     Whitespace and `~` inside strings become \\uXXXX escapes: still valid JSON that decodes
     to the exact values, but with no character Balsam's command handling would alter.
+    `text` may pass `compact(point)` when the caller has it already.
     """
-    text = compact(point)
+    text = compact(point) if text is None else text
     if " " not in text and "~" not in text:
         return text  # fast path: ensure_ascii already escaped every other whitespace
     return _JSON_UNSAFE.sub(lambda m: "\\u%04x" % ord(m.group(0)), text)
@@ -106,7 +109,7 @@ def render(parts: tuple[str | Field, ...], ctx: Mapping[str, Any]) -> str:
         if isinstance(p, str):
             out.append(p)
         elif p.fmt == "json":
-            out.append(shlex.quote(point_json(ctx["point"])))
+            out.append(shlex.quote(point_json(ctx["point"], ctx.get(POINT_COMPACT))))
         elif p.fmt == "quote":
             v = ctx[p.name]
             out.append(shlex.quote(point_json(v) if p.name == "point" else format_value(v)))
