@@ -732,6 +732,15 @@ def _guard(handler, compile_plan):
         except KeyboardInterrupt:
             _err("interrupted")
             return 130
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] in ("balsam", "django", "psycopg2"):
+                _err(f"the Balsam backend is not installed ({exc.name} is missing): "
+                     "pip install 'dhflow[balsam]'")
+                return 3
+            raise
+        except NotADirectoryError as exc:
+            _err(f"not a directory: {exc.filename}")
+            return 2
         except Exception as exc:  # never a traceback for the user
             if os.environ.get("DHFLOW_DEBUG"):
                 traceback.print_exc()
@@ -745,6 +754,26 @@ def _guard(handler, compile_plan):
             _err(f"unexpected {type(exc).__name__}: {first} (DHFLOW_DEBUG=1 shows the traceback)")
             return 3
     return run
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
 
 
 def _add_db_option(p: argparse.ArgumentParser) -> None:
@@ -766,7 +795,7 @@ def register(subparsers, compile_plan: CompileFn) -> None:
     p.add_argument("file", metavar="FILE")
     p.add_argument("--job-mode", choices=("serial", "mpi"), default=None,
                    help="Balsam launcher job mode (default: serial when every task is single-rank)")
-    p.add_argument("--timeout", type=float, default=None, metavar="S",
+    p.add_argument("--timeout", type=_positive_float, default=None, metavar="S",
                    help="stop the launcher after S seconds (exit 3)")
     _add_reconcile_options(p)
     _add_db_option(p)
@@ -804,7 +833,7 @@ def register(subparsers, compile_plan: CompileFn) -> None:
     p = subparsers.add_parser("history", help="the submissions of this workflow, newest first")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("table", "json"), default="table")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="the N newest only")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="the N newest only")
     _add_db_option(p)
     p.set_defaults(func=_guard(cmd_history, compile_plan))
 

@@ -412,4 +412,9 @@ def database_error_message(exc: BaseException, db_path: str | None = None) -> st
         except (OSError, ValueError):
             pass
         where += f" (BALSAM_DB_PATH={db_path})"
-    return f"cannot reach the Balsam database{where}: {first}"
+    # Connection problems and query problems (a missing table, a bad value) are different
+    # failures: only the first is "cannot reach".
+    kind = type(exc).__name__
+    if kind in ("OperationalError", "InterfaceError") and "does not exist" not in first:
+        return f"cannot reach the Balsam database{where}: {first}"
+    return f"the Balsam database{where} refused a query ({kind}): {first}"
