@@ -20,7 +20,7 @@ the end (DHFLOW_TIMING) shows the phases inside the dhflow process.
 
     python benchmarks/submit_scale.py [--sizes 10000,100000] [--repeat 3]
 
-Targets (issue 5): ratio <= 2 and peak <= 400 MB at 100k; resubmit under 2 s writing 0 rows.
+Targets (issue 4): ratio <= 2 and peak <= 400 MB at 100k; resubmit under 2 s writing 0 rows.
 Each figure is the best of --repeat runs (peak memory: the largest).
 """
 from __future__ import annotations

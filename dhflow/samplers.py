@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from .diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from .expr import CompiledExpr, EvalError, format_value
 from .rng import Stream
-from .space import coerce, from_unit, grid_levels
+from .space import coerce, from_unit, grid_levels, mapper
 from .spec import Param, SamplerSpec, Spec
 
 #: Largest number of points a sampler may produce (a typo like levels=100 on 6 params).
@@ -44,9 +44,11 @@ def _where_filter(sampler: SamplerSpec, src_path: str) -> Callable[[Point], bool
 
 def _random_points(params: tuple[Param, ...], stream: Stream) -> Iterator[Point]:
     names = [p.name for p in params]
+    # One draw per non-constant parameter, in written order; constants take no draw.
+    maps = [(mapper(p), p.kind != "const") for p in params]
+    uniform = stream.uniform
     while True:
-        yield dict(zip(names, [from_unit(p, stream.uniform()) if p.kind != "const" else p.values[0]
-                               for p in params]))
+        yield dict(zip(names, [f(uniform()) if draws else f(0.0) for f, draws in maps]))
 
 
 def _lhs_batches(params: tuple[Param, ...], count: int, stream: Stream) -> Iterator[Point]:
@@ -62,7 +64,8 @@ def _lhs_batches(params: tuple[Param, ...], count: int, stream: Stream) -> Itera
             for i in range(count - 1, 0, -1):  # Fisher-Yates on our own stream
                 j = stream.below(i + 1)
                 perm[i], perm[j] = perm[j], perm[i]
-            columns.append([from_unit(p, (perm[k] + stream.uniform()) / count) for k in range(count)])
+            f = mapper(p)
+            columns.append([f((perm[k] + stream.uniform()) / count) for k in range(count)])
         names = [p.name for p in params]
         for k in range(count):
             yield {name: col[k] for name, col in zip(names, columns)}

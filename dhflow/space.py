@@ -38,6 +38,34 @@ def from_unit(p: Param, u: float) -> Any:
     return min(max(round_real(v), float(p.lo)), float(p.hi))
 
 
+def mapper(p: Param):
+    """from_unit(p, .) as a closure with the per-parameter work done once (a 100k-point
+    sample calls it half a million times). Same arithmetic, so the same values."""
+    if p.kind == "const":
+        value = p.values[0]
+        return lambda u: value
+    if p.kind == "choice":
+        values, n = p.values, len(p.values)
+        return lambda u: values[min(int(u * n), n - 1)]
+    lo_, hi_ = p.lo, p.hi
+    if p.kind == "int":
+        if p.log:
+            llo, lhi = math.log(p.lo), math.log(p.hi + 1)
+            exp, floor = math.exp, math.floor
+            return lambda u: min(max(int(floor(exp(llo + u * (lhi - llo)))), lo_), hi_)
+        width = p.hi - p.lo + 1
+        return lambda u: min(max(lo_ + int(u * width), lo_), hi_)
+    flo, fhi = float(p.lo), float(p.hi)
+    if p.log:
+        llo, lhi = math.log(p.lo), math.log(p.hi)
+        exp = math.exp
+        return lambda u: min(max(float(f"{exp(llo + u * (lhi - llo)):.{REAL_DIGITS}g}"), flo), fhi)
+    width = p.hi - p.lo
+    if width == float("inf"):
+        return lambda u: from_unit(p, u)
+    return lambda u: min(max(float(f"{lo_ + u * width:.{REAL_DIGITS}g}"), flo), fhi)
+
+
 def grid_levels(p: Param, levels: int) -> list:
     """The grid values of one parameter (LANGUAGE.md: grid sampler)."""
     if p.kind in ("const", "choice"):
