@@ -30,21 +30,30 @@ class CompileResult:
         return self.plan is not None and not has_errors(self.diagnostics)
 
 
+def _front(src: SourceFile, out) -> list[dict] | None:
+    """parse -> AST -> spec -> checks -> points, recording the spec and diagnostics on `out`
+    (a CompileResult or StreamingCompile); the points, or None when a stage reported errors.
+    DiagnosticError and RecursionError propagate to the caller."""
+    doc = to_ast(src, parse_tree(src))
+    spec, diags = build_spec(src, doc)
+    out.spec = spec
+    out.diagnostics.extend(diags)
+    if spec is None:
+        return None
+    out.diagnostics.extend(run_checks(spec))
+    if has_errors(out.diagnostics):
+        return None
+    return sample(spec) if any(r.foreach for r in spec.rules) else []
+
+
 def compile_source(src: SourceFile) -> CompileResult:
     """Run every stage; stop at the first stage that reports errors."""
     result = CompileResult(src)
     try:
-        doc = to_ast(src, parse_tree(src))
-        spec, diags = build_spec(src, doc)
-        result.spec = spec
-        result.diagnostics.extend(diags)
-        if spec is None:
+        points = _front(src, result)
+        if points is None:
             return result
-        result.diagnostics.extend(run_checks(spec))
-        if has_errors(result.diagnostics):
-            return result
-        points = sample(spec) if any(r.foreach for r in spec.rules) else []
-        plan, diags = expand(spec, points)
+        plan, diags = expand(result.spec, points)
         result.diagnostics.extend(diags)
         result.plan = plan if not has_errors(result.diagnostics) else None
     except DiagnosticError as exc:
@@ -100,16 +109,10 @@ def compile_file_streaming(path: str) -> StreamingCompile:
         return StreamingCompile(r.source, diagnostics=r.diagnostics)
     out = StreamingCompile(src)
     try:
-        doc = to_ast(src, parse_tree(src))
-        spec, diags = build_spec(src, doc)
-        out.spec = spec
-        out.diagnostics.extend(diags)
-        if spec is None:
+        points = _front(src, out)
+        if points is None:
             return out
-        out.diagnostics.extend(run_checks(spec))
-        if has_errors(out.diagnostics):
-            return out
-        points = sample(spec) if any(r.foreach for r in spec.rules) else []
+        spec = out.spec
     except DiagnosticError as exc:
         out.diagnostics.extend(exc.diagnostics)
         return out
