@@ -84,6 +84,17 @@ class PartsMaker:
             self._keys = {t["name"]: t["key"] for t in self._plan["tasks"]}
         return self._keys
 
+    def _upstream(self, parents) -> str:
+        """The fingerprint of the parents' keys (memoised for the common single parent)."""
+        keys = self._keys_by_name()
+        if len(parents) != 1:
+            return _h(sorted(keys.get(p, p) for p in parents))
+        k_up = ("u", parents[0])
+        h_up = self._cache.get(k_up)
+        if h_up is None:
+            h_up = self._cache[k_up] = _h([keys.get(parents[0], parents[0])])
+        return h_up
+
     def __call__(self, task: dict) -> dict[str, str]:
         c = self._cache
         app = task.get("app")
@@ -109,15 +120,7 @@ class PartsMaker:
         if hit is None:
             hit = c[("o", id(obj))] = (obj, _h(obj))
         h_obj = hit[1]
-        parents = task.get("parents") or ()
-        keys = self._keys_by_name()
-        if len(parents) == 1:
-            k_up = ("u", parents[0])
-            h_up = c.get(k_up)
-            if h_up is None:
-                h_up = c[k_up] = _h([keys.get(parents[0], parents[0])])
-        else:
-            h_up = _h(sorted(keys.get(p, p) for p in parents))
+        h_up = self._upstream(task.get("parents") or ())
         return {"command": _h_str(task.get("args")), "app": h_app, "resources": h_res, "env": h_env,
                 "objective": h_obj, "upstream": h_up}
 
@@ -134,15 +137,7 @@ class PartsMaker:
             p = self(task)  # also memoises env and objective by identity (keeping them alive)
             mid = c[k] = (f'","app":"{p["app"]}","resources":"{p["resources"]}","env":"{p["env"]}",'
                           f'"objective":"{p["objective"]}","upstream":"')
-        parents = task.get("parents") or ()
-        keys = self._keys_by_name()
-        if len(parents) == 1:
-            k_up = ("u", parents[0])
-            h_up = c.get(k_up)
-            if h_up is None:
-                h_up = c[k_up] = _h([keys.get(parents[0], parents[0])])
-        else:
-            h_up = _h(sorted(keys.get(p, p) for p in parents))
+        h_up = self._upstream(task.get("parents") or ())
         return '{"command":"' + _h_str(task.get("args")) + mid + h_up + '"}'
 
 

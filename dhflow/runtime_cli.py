@@ -571,14 +571,24 @@ def _submit_dry_run(args, plan: dict, opts) -> int:
     return 0
 
 
+def _open_existing(args, compile_plan: CompileFn) -> tuple[dict, str] | None:
+    """For the commands that read a workflow's jobs: its plan and its (existing) DB,
+    activated; None after compile diagnostics were printed."""
+    plan = load_plan(args.file, compile_plan)
+    if plan is None:
+        return None
+    path = resolve_db(args, plan, create=False, quiet=True)
+    _activate(path, "local")
+    return plan, path
+
+
 def cmd_status(args, compile_plan: CompileFn) -> int:
     from dhflow import progress
 
-    plan = load_plan(args.file, compile_plan)
-    if plan is None:
+    opened = _open_existing(args, compile_plan)
+    if opened is None:
         return 1
-    path = resolve_db(args, plan, create=False, quiet=True)
-    _activate(path, "local")
+    plan, path = opened
     by_key, stale = _jobs_by_key(plan)
     counts = progress.rule_counts(plan, _states_by_name(plan, by_key))
     if getattr(args, "format", "table") == "json":
@@ -596,11 +606,10 @@ def cmd_status(args, compile_plan: CompileFn) -> int:
 def cmd_results(args, compile_plan: CompileFn) -> int:
     from dhflow import results
 
-    plan = load_plan(args.file, compile_plan)
-    if plan is None:
+    opened = _open_existing(args, compile_plan)
+    if opened is None:
         return 1
-    path = resolve_db(args, plan, create=False, quiet=True)
-    _activate(path, "local")
+    plan, path = opened
     by_key, _ = _jobs_by_key(plan)
     records = results.collect(plan, by_key)
     fmt = args.format
@@ -616,11 +625,10 @@ def cmd_results(args, compile_plan: CompileFn) -> int:
 def cmd_history(args, compile_plan: CompileFn) -> int:
     from dhflow.backends import balsam as backend
 
-    plan = load_plan(args.file, compile_plan)
-    if plan is None:
+    opened = _open_existing(args, compile_plan)
+    if opened is None:
         return 1
-    path = resolve_db(args, plan, create=False, quiet=True)
-    _activate(path, "local")
+    plan, path = opened
     rows = backend.submissions(plan["workflow"], limit=args.limit)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -648,12 +656,11 @@ def cmd_history(args, compile_plan: CompileFn) -> int:
 def cmd_clean(args, compile_plan: CompileFn) -> int:
     from dhflow.backends import balsam as backend
 
-    plan = load_plan(args.file, compile_plan)
-    if plan is None:
+    opened = _open_existing(args, compile_plan)
+    if opened is None:
         return 1
+    plan, path = opened
     wf = plan["workflow"]
-    path = resolve_db(args, plan, create=False, quiet=True)
-    _activate(path, "local")
     count = backend.count_workflow(wf)
     if count == 0:
         print(f"workflow {wf} has no jobs in {path}")

@@ -363,21 +363,9 @@ def _fetch_existing(cur, plan: dict) -> _Existing:
     Only the orphans' points and fingerprints are read (a second query), since only they
     are matched against new tasks.
     """
-    from dhflow.reconcile import ExistingJob
-
-    wf = plan["workflow"]
-    # columns in ExistingJob's order; name, rule, point and parts are read below for the
-    # orphans only (kept jobs need just their id, key and state)
-    cur.execute("SELECT job_id::text, NULL, data->>'dhflow_key', state, NULL, NULL, NULL "
-                "FROM core_balsamjob WHERE workflow = %s", [wf])
-    jobs = list(map(ExistingJob._make, cur.fetchall()))
-    foreign = [j.job_id for j in jobs if not j.key]
-    if foreign:
-        cur.execute("SELECT name FROM core_balsamjob WHERE job_id = %s::uuid", [foreign[0]])
-        raise BackendError(
-            f"workflow {wf} already has {len(foreign)} jobs not created by dhflow "
-            f"(e.g. {cur.fetchone()[0]!r}); choose another workflow name or remove them "
-            f"(`dhflow clean` removes every job of workflow {wf})")
+    # name, rule, point and parts are read below for the orphans only (kept jobs need just
+    # their id, key and state)
+    jobs = _fetch_narrow(cur, plan["workflow"])
     plan_keys = {t["key"] for t in plan["tasks"]}
     seen: set[str] = set()
     orphans: dict[str, int] = {}
