@@ -56,7 +56,7 @@ launch:
 CHILD = textwrap.dedent("""
     import json, resource, sys, time
     t0 = time.perf_counter()
-    from dhflow.cli import main
+    from dhflow.cli.main import main
     sys.stdout = open("/dev/null", "w")
     code = main(["plan", sys.argv[1], "--format", "json"])
     wall = time.perf_counter() - t0

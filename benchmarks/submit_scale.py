@@ -1,6 +1,6 @@
 """Time `dhflow submit --no-launch` of 10k and 100k-task sweeps against the physical floor.
 
-For each size, in one run, against a throwaway PostgreSQL (dhflow.backends.localdb) in a
+For each size, in one run, against a throwaway PostgreSQL (dhflow.balsam.localdb) in a
 temporary directory:
 
 * submit: wall time of `python -m dhflow submit FILE --no-launch` (a subprocess, end to end
@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (and stop the DB)")
     args = ap.parse_args()
 
-    from dhflow.backends.localdb import LocalDB
+    from dhflow.balsam.localdb import LocalDB
 
     root = Path(tempfile.mkdtemp(prefix="dhflow-bench-", dir="/tmp" if os.path.isdir("/tmp") else None))
     os.chmod(root, 0o755)  # the PostgreSQL server runs as `postgres` when we are root

@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from dhflow.cli.main import main
 
 sys.exit(main())

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import textwrap
 
-from dhflow.api import CompileResult, compile_source
-from dhflow.source import SourceFile
+from dhflow.compiler.api import CompileResult, compile_source
+from dhflow.compiler.source import SourceFile
 
 
 def compile_text(text: str, path: str = "/tmp/dhflow-test/t.dhflow") -> CompileResult:

@@ -101,7 +101,7 @@ def test_check_json_format(tmp_path):
 def test_pure_commands_never_import_balsam_or_django():
     code = (
         "import sys\n"
-        "from dhflow.cli import main\n"
+        "from dhflow.cli.main import main\n"
         f"main(['plan', {str(EXAMPLE)!r}, '--format', 'json', '-o', '/dev/null'])\n"
         f"main(['graph', {str(EXAMPLE)!r}, '-o', '/dev/null'])\n"
         f"main(['check', {str(EXAMPLE)!r}])\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import shlex
 
-from dhflow.graph import is_topological
-from dhflow.plan import Plan
+from dhflow.compiler.plan.graph import is_topological
+from dhflow.compiler.plan.model import Plan
 
 from .helpers import codes, compile_text
 
@@ -229,7 +229,7 @@ def test_warnings_do_not_fail_the_compile():
 
 
 def test_fast_task_line_equals_json_dumps():
-    from dhflow.plan import task_json
+    from dhflow.compiler.plan.model import task_json
     plan = plan_of(DAG.replace('"rule-{index}"', '"ré gle {index}"'))
     for t in plan.tasks:
         assert task_json(t) == json.dumps(t.to_dict(), ensure_ascii=False, separators=(", ", ": "))
@@ -239,7 +239,7 @@ def test_the_language_reference_example_compiles_as_described():
     """The complete example of LANGUAGE.md, verbatim (tests/fixtures/language_example.dhflow)."""
     from pathlib import Path
 
-    from dhflow.api import compile_file
+    from dhflow.compiler.api import compile_file
     r = compile_file(str(Path(__file__).parent / "fixtures" / "language_example.dhflow"))
     assert r.ok, [d.message for d in r.diagnostics]
     plan = r.plan
@@ -263,7 +263,7 @@ def test_the_language_reference_example_compiles_as_described():
 
 
 def test_streaming_compile_yields_the_same_tasks(tmp_path):
-    from dhflow.api import compile_file, compile_file_streaming
+    from dhflow.compiler.api import compile_file, compile_file_streaming
     f = tmp_path / "x.dhflow"
     f.write_text(DAG)
     s = compile_file_streaming(str(f))
@@ -273,8 +273,8 @@ def test_streaming_compile_yields_the_same_tasks(tmp_path):
 def test_streaming_compile_stops_at_the_first_expansion_error(tmp_path):
     import pytest
 
-    from dhflow.api import compile_file_streaming
-    from dhflow.diagnostics import DiagnosticError
+    from dhflow.compiler.api import compile_file_streaming
+    from dhflow.compiler.diagnostics import DiagnosticError
     f = tmp_path / "x.dhflow"
     f.write_text(DAG.replace("ceil(bs / 128)", "bs // 128"))
     s = compile_file_streaming(str(f))
@@ -284,7 +284,7 @@ def test_streaming_compile_stops_at_the_first_expansion_error(tmp_path):
 
 
 def test_input_digest_tracks_text_directory_and_points_file(tmp_path):
-    from dhflow.api import compile_file, input_digest
+    from dhflow.compiler.api import compile_file, input_digest
     spec = ("workflow w:\nspace:\n    a: int(0, 9)\nsample: points(\"p.csv\")\n"
             "rule t:\n    foreach: space\n    shell: \"x {a}\"\n")
     (tmp_path / "p.csv").write_text("a\n1\n")

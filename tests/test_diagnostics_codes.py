@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dhflow.diagnostics import CODES
+from dhflow.compiler.diagnostics import CODES
 
 HERE = Path(__file__).parent / "diagnostics"
 CASES = sorted(HERE.glob("DH*.dhflow"))

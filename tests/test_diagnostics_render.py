@@ -1,5 +1,5 @@
-from dhflow.diagnostics import Diagnostic, Label, did_you_mean, render_all, render_text
-from dhflow.source import SourceFile, Span
+from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean, render_all, render_text
+from dhflow.compiler.source import SourceFile, Span
 
 
 def test_render_like_ruff():

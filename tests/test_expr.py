@@ -1,9 +1,9 @@
 import pytest
 
-from dhflow.expr import CompiledExpr, EvalError, free_names
-from dhflow.lower import to_ast
-from dhflow.source import SourceFile
-from dhflow.syntax import parse_tree
+from dhflow.compiler.expand.expr import CompiledExpr, EvalError, free_names
+from dhflow.compiler.parse.lower import to_ast
+from dhflow.compiler.source import SourceFile
+from dhflow.compiler.parse.syntax import parse_tree
 
 
 def ev(text: str, **env):

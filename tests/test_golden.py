@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from dhflow import graph
-from dhflow.api import compile_file
-from dhflow.plan import Plan
+from dhflow.compiler.plan import graph
+from dhflow.compiler.api import compile_file
+from dhflow.compiler.plan.model import Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 # Files only: `dhflow run` leaves a project-local `.dhflow/` database directory beside them.

@@ -1,4 +1,4 @@
-from dhflow import graph
+from dhflow.compiler.plan import graph
 
 from .helpers import compile_text
 

@@ -7,9 +7,9 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dhflow.api import compile_source
-from dhflow.plan import Plan
-from dhflow.source import SourceFile
+from dhflow.compiler.api import compile_source
+from dhflow.compiler.plan.model import Plan
+from dhflow.compiler.source import SourceFile
 
 from .helpers import compile_text
 

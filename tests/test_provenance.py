@@ -1,6 +1,6 @@
 import subprocess
 
-from dhflow.provenance import provenance
+from dhflow.runtime.provenance import provenance
 
 
 def _git(cwd, *args):

@@ -1,7 +1,7 @@
 """Reconciliation of a plan with a workflow's existing jobs (pure: no database)."""
 from __future__ import annotations
 
-from dhflow.reconcile import ExistingJob, plan_parts, reconcile
+from dhflow.reconcile.decision import ExistingJob, plan_parts, reconcile
 
 from .helpers import compile_text
 
@@ -105,7 +105,7 @@ def test_render_lists_rules_and_reasons():
 
 
 def test_memoised_parts_equal_task_parts():
-    from dhflow.reconcile import PartsMaker, task_parts
+    from dhflow.reconcile.decision import PartsMaker, task_parts
 
     p = plan_dict(SPEC.replace("nodes: 1", "nodes: 1\n    env:\n        A: \"{x}\""))
     keys = {t["name"]: t["key"] for t in p["tasks"]}

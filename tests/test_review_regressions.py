@@ -6,7 +6,7 @@ import shlex
 
 import pytest
 
-from dhflow.api import compile_file
+from dhflow.compiler.api import compile_file
 
 from .helpers import codes, compile_text
 

@@ -1,9 +1,9 @@
 import math
 
-from dhflow.rng import Stream
-from dhflow.space import grid_levels
-from dhflow.spec import Param
-from dhflow.source import Span
+from dhflow.compiler.expand.rng import Stream
+from dhflow.compiler.expand.space import grid_levels
+from dhflow.compiler.check.spec import Param
+from dhflow.compiler.source import Span
 
 from .helpers import compile_text
 

@@ -1,11 +1,11 @@
 """Parsing: the generic block grammar, expression precedence, and lark errors as diagnostics."""
 import pytest
 
-from dhflow import nodes as n
-from dhflow.diagnostics import DiagnosticError
-from dhflow.lower import to_ast
-from dhflow.source import SourceFile
-from dhflow.syntax import parse_tree, parser
+from dhflow.compiler.parse import nodes as n
+from dhflow.compiler.diagnostics import DiagnosticError
+from dhflow.compiler.parse.lower import to_ast
+from dhflow.compiler.source import SourceFile
+from dhflow.compiler.parse.syntax import parse_tree, parser
 
 
 def ast(text):

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from dhflow.backends import PlanRejected
-from dhflow.backends import balsam as backend
+from dhflow.errors import PlanRejected
+from dhflow.balsam import store as backend
 
 from .conftest import make_plan
 

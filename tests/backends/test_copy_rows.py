@@ -7,9 +7,9 @@ import uuid
 
 import pytest
 
-from dhflow.backends import PlanRejected
-from dhflow.backends import balsam as backend
-from dhflow.reconcile import PartsMaker
+from dhflow.errors import PlanRejected
+from dhflow.balsam import store as backend
+from dhflow.reconcile.decision import PartsMaker
 
 from .conftest import make_plan
 
@@ -123,7 +123,7 @@ def test_history_line_matches_balsam():
 
 def test_reconcile_kept_jobs_without_points(plan):
     # the backend reads points and fingerprints for orphans only
-    from dhflow.reconcile import ExistingJob, reconcile
+    from dhflow.reconcile.decision import ExistingJob, reconcile
 
     jobs = [ExistingJob(f"id-{t['name']}", t["name"], t["key"], "JOB_FINISHED", t["rule"]) for t in plan["tasks"]]
     old = ExistingJob("id-old", "train.2", "k-gone", "CREATED", "train", {"x": 3}, None)

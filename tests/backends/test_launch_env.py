@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from dhflow import launch
-from dhflow.backends import UsageError, env
-from dhflow.backends.localdb import _traversable_by
+from dhflow.balsam import launcher as launch
+from dhflow.errors import UsageError
+from dhflow.balsam import env
+from dhflow.balsam.localdb import _traversable_by
 
 from .conftest import make_plan
 
@@ -111,8 +112,8 @@ def test_traversable_check():
 
 
 def test_nothing_imports_balsam_or_django_at_import_time():
-    code = ("import sys, dhflow.cli, dhflow.runtime_cli, dhflow.launch, dhflow.results, dhflow.progress, "
-            "dhflow.backends.balsam, dhflow.backends.env, dhflow.backends.localdb, dhflow.shims.pbs_scheduler; "
+    code = ("import sys, dhflow.cli.main, dhflow.cli.runtime_commands, dhflow.balsam.launcher, dhflow.results.objectives, dhflow.results.progress, "
+            "dhflow.balsam.store, dhflow.balsam.env, dhflow.balsam.localdb, dhflow.balsam.shims.pbs_scheduler; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('balsam', 'django')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     environ = {k: v for k, v in os.environ.items() if k != "BALSAM_DB_PATH"}
@@ -131,7 +132,7 @@ import logging, os, sys
 hook = sys.excepthook
 logging.getLogger().setLevel(logging.WARNING)
 home = os.environ["HOME"]
-from dhflow.backends import env
+from dhflow.balsam import env
 env.activate({str(db)!r}, "local")
 assert "balsam" in sys.modules and "django" in sys.modules
 assert sys.excepthook is hook, "excepthook replaced"

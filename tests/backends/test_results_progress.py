@@ -5,7 +5,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from dhflow import progress, results
+from dhflow.results import progress
+
+from dhflow.results import objectives as results
 
 from .conftest import make_plan
 

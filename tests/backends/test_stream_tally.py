@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dhflow.reconcile import ExistingJob, PartsMaker, StreamTally, plan_parts, reconcile
+from dhflow.reconcile.decision import ExistingJob, PartsMaker, StreamTally, plan_parts, reconcile
 
 from ..helpers import compile_text
 

@@ -40,7 +40,7 @@ def balsam_db(e2e_root):
 
     if find_spec("balsam") is None:
         pytest.skip("balsam-flow is not installed")
-    from dhflow.backends.localdb import LocalDB, find_pg_binary
+    from dhflow.balsam.localdb import LocalDB, find_pg_binary
 
     missing = [b for b in ("initdb", "pg_ctl", "postgres") if find_pg_binary(b) is None]
     if missing:

@@ -163,7 +163,7 @@ def _connect(db_path):
 
 def test_concurrent_submissions_create_no_duplicates(balsam_db, e2e_root):
     """Two processes submit the same file at once; the workflow's advisory lock serialises them."""
-    from dhflow.backends.balsam import _lock_id
+    from dhflow.balsam.store import _lock_id
 
     db_path, env = balsam_db
     spec = make_project(e2e_root, "rscc", sweep("rscc").replace("levels=100", "levels=3000")
@@ -296,7 +296,7 @@ def test_plan_against_db(balsam_db, e2e_root):
     script = (
         "import argparse, sys\n"
         "from dhflow import runtime_cli\n"
-        "from dhflow.cli import compile_plan\n"
+        "from dhflow.cli.main import compile_plan\n"
         "p = argparse.ArgumentParser()\n"
         "p.add_argument('file')\n"
         "p.add_argument('--format', default='table')\n"

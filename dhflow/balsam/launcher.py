@@ -1,0 +1,445 @@
+"""Running a workflow's jobs: the real Balsam launcher on this machine, or a batch job.
+
+Local runs (``dhflow run``, ``dhflow submit`` with ``scheduler: local``)
+-------------------------------------------------------------------------
+dhflow starts Balsam's launcher (``balsam launcher --wf-filter NAME --job-mode M``)
+through :mod:`dhflow.balsam.shims.balsam_launcher`, a thin wrapper that makes the workflow
+filter exact (Balsam's is a substring match: the launcher of ``demo`` would also run
+``demo2``'s jobs).  ``dhflow run`` polls the database until every job of the plan is
+final (JOB_FINISHED, FAILED or USER_KILLED), printing per-rule counts, then stops the
+launcher with SIGTERM (Balsam's serial mode would otherwise linger 120 s idle) and, if it
+has not exited after a grace period, kills its process group.
+
+* MPI: Balsam starts every job through ``mpirun`` (serial mode starts its ensemble with
+  ``mpirun -n 1``).  When no real ``mpirun`` is on PATH, dhflow puts
+  ``dhflow/balsam/shims/bin`` first on the launcher's PATH: its ``mpirun`` runs the command once,
+  in place (see that file).  A real mpirun is always preferred; Open MPI gets
+  ``OMPI_ALLOW_RUN_AS_ROOT`` when dhflow runs as root.
+* Job mode: ``--job-mode`` if given, else ``launch.job_mode`` when the file's launcher is
+  ``local``, else ``serial`` when every task is single-rank on one node (Balsam's serial
+  mode runs only those), else ``mpi``.  This machine is one Balsam worker: a task needing
+  more than one node can never run here, and is refused before anything is written.
+* Serial launchers on one host share a fixed ZMQ port (19876): dhflow holds an exclusive
+  lock (``/tmp/dhflow-balsam-serial-19876.lock``, never under $TMPDIR) for the launcher's lifetime and
+  refuses to start when the port is taken by a launcher it does not know about.
+
+Scheduler submission (``dhflow submit``, cobalt/slurm/pbs)
+-----------------------------------------------------------
+Through Balsam's own submit-launch machinery (``balsam.scripts.cli_commands.submitlaunch``
+minus its printing): a QueuedLaunch row is inserted under Balsam's table lock, Balsam
+renders the job template of the profile's settings (``JOB_TEMPLATE``, dhflow's
+``dhflow.<scheduler>.tmpl``, see :mod:`dhflow.balsam.env`) to
+``$BALSAM_DB_PATH/qsubmit/qlaunch<id>.sh`` and runs the scheduler's submit command
+(Cobalt/PBS: ``SCHEDULER_SUBMIT_EXE``, ``qsub`` from PATH by default; Slurm: ``sbatch``).
+If the scheduler rejects the script, Balsam deletes the QueuedLaunch row and the
+transaction is rolled back: no launch row is left behind.  The jobs, written before, stay
+in the database (they are valid; ``dhflow submit`` again reuses them by content key and
+submits only a new batch job); the rendered script stays in ``qsubmit/`` for inspection.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dhflow.errors import BackendError, UsageError
+
+SERIAL_PORT = 19876
+SCHEDULERS = ("cobalt", "slurm", "pbs", "local")
+
+
+# ----------------------------------------------------------------- job modes
+def serial_compatible(task: dict) -> bool:
+    return int(task.get("num_nodes", 1)) == 1 and int(task.get("ranks_per_node", 1)) == 1
+
+
+def choose_job_mode(plan: dict, requested: str | None) -> str:
+    if requested:
+        return requested
+    launch = plan.get("launch") or {}
+    if launch.get("scheduler") == "local" and launch.get("job_mode"):
+        return launch["job_mode"]
+    return "serial" if all(serial_compatible(t) for t in plan["tasks"]) else "mpi"
+
+
+def check_local_resources(plan: dict, job_mode: str) -> None:
+    """Refuse tasks that a launcher on this one machine could never start."""
+    for task in plan["tasks"]:
+        if int(task.get("num_nodes", 1)) > 1:
+            raise UsageError(
+                f"task {task['name']} needs {task['num_nodes']} nodes; a launcher on this machine has 1 "
+                "(use `dhflow submit` with a scheduler)")
+        if job_mode == "serial" and not serial_compatible(task):
+            raise UsageError(
+                f"task {task['name']} has ranks_per_node={task['ranks_per_node']}; Balsam's serial mode only "
+                "runs single-rank tasks: use --job-mode mpi")
+
+
+def check_scheduler_resources(plan: dict, nodes: int, job_mode: str) -> None:
+    for task in plan["tasks"]:
+        if int(task.get("num_nodes", 1)) > nodes:
+            raise UsageError(f"task {task['name']} needs {task['num_nodes']} nodes but the launcher job has {nodes}")
+        if job_mode == "serial" and not serial_compatible(task):
+            raise UsageError(f"task {task['name']} is an MPI task (num_nodes={task['num_nodes']}, "
+                             f"ranks_per_node={task['ranks_per_node']}); Balsam's serial mode cannot run it: "
+                             "use --job-mode mpi")
+
+
+# -------------------------------------------------------------------- mpirun
+def shim_path_dir(db_path: str | None = None) -> str:
+    """A directory holding an executable copy of dhflow's mpirun stand-in."""
+    from dhflow.balsam.env import shim_bin_dir
+
+    shim = shim_bin_dir() / "mpirun"
+    if os.access(shim, os.X_OK):
+        return str(shim_bin_dir())
+    with contextlib.suppress(OSError):
+        os.chmod(shim, 0o755)
+        return str(shim_bin_dir())
+    # a read-only install that lost the exec bit: use a copy next to the database
+    target = Path(db_path or tempfile.gettempdir()) / "dhflow" / "bin"
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shim, target / "mpirun")
+    os.chmod(target / "mpirun", 0o755)
+    return str(target)
+
+
+def launcher_path_dirs(db_path: str | None = None) -> tuple[list[str], dict]:
+    """Extra PATH entries and env for the launcher (the mpirun shim when there is no MPI)."""
+    from dhflow.balsam.env import real_mpirun_kind
+
+    kind = real_mpirun_kind()
+    extra_env: dict[str, str] = {}
+    if os.environ.get("DHFLOW_MPIRUN_SHIM") == "1" or kind is None:
+        return [shim_path_dir(db_path)], extra_env
+    if kind == "openmpi" and os.geteuid() == 0:
+        extra_env = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    return [], extra_env
+
+
+# -------------------------------------------------------------- serial lock
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def serial_lock_path() -> Path:
+    """Host-wide, so never under $TMPDIR (two sessions may set different ones)."""
+    base = "/tmp" if os.path.isdir("/tmp") and os.access("/tmp", os.W_OK) else tempfile.gettempdir()
+    return Path(base) / f"dhflow-balsam-serial-{SERIAL_PORT}.lock"
+
+
+def acquire_serial_lock(wait: float | None = None, announce=None) -> int:
+    """An fd holding the host-wide serial-launcher lock (close it to release)."""
+    path = serial_lock_path()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666)
+    deadline = None if wait is None else time.monotonic() + wait
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if deadline is not None and time.monotonic() > deadline:
+                os.close(fd)
+                raise BackendError("another Balsam serial launcher started by dhflow is running on this host "
+                                   f"(lock {path}); serial launchers share ZMQ port {SERIAL_PORT}")
+            if not told and announce:
+                announce(f"waiting for another serial-mode launcher on this host to finish (ZMQ port {SERIAL_PORT})")
+                told = True
+            time.sleep(1.0)
+    # the lock is ours; is the port really free (a launcher not started by dhflow)?
+    for _ in range(20):
+        if _port_free(SERIAL_PORT):
+            return fd
+        time.sleep(0.5)
+    os.close(fd)
+    raise BackendError(f"ZMQ port {SERIAL_PORT} is in use on this host (a Balsam serial launcher not started "
+                       "by dhflow?); stop it or use --job-mode mpi")
+
+
+# ---------------------------------------------------------------- launcher
+def launcher_command(workflow: str, job_mode: str, time_limit_minutes: float | None = None) -> list[str]:
+    from dhflow.balsam.env import shim_dir
+
+    cmd = [sys.executable, str(shim_dir() / "balsam_launcher.py"), "--wf-filter", workflow,
+           "--job-mode", job_mode]
+    if time_limit_minutes:
+        cmd += ["--time-limit-minutes", str(time_limit_minutes)]
+    return cmd
+
+
+def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path,
+                   time_limit_minutes: float | None = None, pass_fds=()) -> subprocess.Popen:
+    from dhflow.balsam import env as envmod
+
+    extra_path, extra_env = launcher_path_dirs(db_path)
+    env = envmod.subprocess_env(db_path, "local", extra_path=extra_path)
+    env.update(extra_env)
+    # the launcher must find this dhflow (the wrapper imports dhflow.balsam.shims)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    out = open(log_path, "ab")
+    try:
+        proc = subprocess.Popen(launcher_command(workflow, job_mode, time_limit_minutes), env=env,
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=db_path, start_new_session=True, pass_fds=tuple(pass_fds))
+    except OSError as exc:
+        raise BackendError(f"cannot start the Balsam launcher: {exc}") from None
+    finally:
+        out.close()
+    return proc
+
+
+def stop_launcher(proc: subprocess.Popen, grace: float = 30.0) -> int | None:
+    """SIGTERM the launcher, wait, then kill whatever is left of its process group."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    # stragglers of the launcher's own session (ensemble workers, transition processes)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGTERM)
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    return proc.returncode
+
+
+def log_tail(path: Path, lines: int = 5) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+@dataclass
+class RunOutcome:
+    final: bool
+    seconds: float
+    counts: dict
+    timed_out: bool = False
+    launcher_log: str = ""
+
+
+_TERMINATING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _raise_on_termination() -> dict:
+    """Turn SIGTERM/SIGHUP into KeyboardInterrupt (as SIGINT already is) while a launcher runs,
+    so `timeout`, a cancelled CI job or a closed terminal stop the launcher too; returns the
+    previous handlers."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            previous[sig] = signal.signal(sig, interrupt)
+        except ValueError:  # not the main thread: leave the handlers alone
+            pass
+    previous[signal.SIGINT] = signal.getsignal(signal.SIGINT)
+    return previous
+
+
+def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, *,
+              timeout: float | None = None, progress=None, poll: float = 1.0) -> RunOutcome:
+    """Run the launcher until every job of the plan is final (Balsam activated)."""
+    from dhflow.results import progress as prog
+    from dhflow.balsam import store as backend
+
+    wf = plan["workflow"]
+    names_by_id = {jid: name for name, jid in job_ids.items()}
+    ids = list(job_ids.values())
+
+    def snapshot():
+        states = backend.state_counts(wf, ids)
+        by_name = {names_by_id[jid]: st for jid, st in states.items()}
+        return prog.rule_counts(plan, by_name)
+
+    start = time.monotonic()
+    counts = snapshot()
+    if progress:
+        progress.update(counts, 0.0)
+    if prog.all_final(counts):
+        return RunOutcome(True, 0.0, counts)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    log_path = Path(db_path) / "log" / f"dhflow-launcher-{wf}-{stamp}.out"
+    lock_fd = None
+    if job_mode == "serial":
+        lock_fd = acquire_serial_lock(announce=lambda m: print(f"dhflow: {m}", file=sys.stderr))
+    proc = None
+    previous = _raise_on_termination()
+    try:
+        proc = start_launcher(db_path, wf, job_mode, log_path=log_path)
+        while True:
+            time.sleep(poll)
+            counts = snapshot()
+            elapsed = time.monotonic() - start
+            if progress:
+                progress.update(counts, elapsed)
+            if prog.all_final(counts):
+                return RunOutcome(True, elapsed, counts, launcher_log=str(log_path))
+            if proc.poll() is not None:
+                time.sleep(1.0)  # the launcher may have written its last states just now
+                counts = snapshot()
+                if prog.all_final(counts):
+                    return RunOutcome(True, elapsed, counts, launcher_log=str(log_path))
+                tail = log_tail(log_path)
+                raise BackendError(f"the Balsam launcher exited (code {proc.returncode}) before workflow {wf} "
+                                   f"finished; log: {log_path}" + (f" [{tail}]" if tail else ""))
+            if timeout is not None and elapsed > timeout:
+                return RunOutcome(False, elapsed, counts, timed_out=True, launcher_log=str(log_path))
+    finally:
+        # The launcher runs in its own session (so a terminal's Ctrl-C reaches dhflow only):
+        # whatever ends dhflow, the launcher must be stopped here, uninterrupted.
+        ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _TERMINATING}
+        try:
+            if proc is not None:
+                stop_launcher(proc)
+            if lock_fd is not None:
+                os.close(lock_fd)
+        finally:
+            for sig in _TERMINATING:
+                signal.signal(sig, previous.get(sig, ignored[sig]))
+
+
+def start_background(plan: dict, db_path: str, job_mode: str, *, time_limit_minutes: float | None) -> tuple[int, str]:
+    """``scheduler: local`` submission: a detached launcher; returns (pid, log path)."""
+    wf = plan["workflow"]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    log_path = Path(db_path) / "log" / f"dhflow-launcher-{wf}-{stamp}.out"
+    fds = ()
+    lock_fd = None
+    if job_mode == "serial":
+        lock_fd = acquire_serial_lock(wait=0)
+        fds = (lock_fd,)
+    try:
+        proc = start_launcher(db_path, wf, job_mode, log_path=log_path,
+                              time_limit_minutes=time_limit_minutes, pass_fds=fds)
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)  # the launcher keeps the lock through its inherited fd
+    return proc.pid, str(log_path)
+
+
+# ------------------------------------------------------------- schedulers
+@dataclass
+class LaunchOptions:
+    scheduler: str
+    project: str | None
+    queue: str | None
+    nodes: int | None
+    wall_time: int | None
+    job_mode: str
+    sched_flags: str
+
+    def missing(self) -> list[str]:
+        if self.scheduler == "local":
+            return []
+        flags = {"project": "-A/--project", "queue": "-q/--queue", "nodes": "-n/--nodes",
+                 "wall_time": "-t/--wall-time"}
+        return [f"{flags[k]} (launch.{k})" for k in flags if getattr(self, k) in (None, "")]
+
+
+def launch_options(plan: dict, args) -> LaunchOptions:
+    launch = plan.get("launch") or {}
+
+    def pick(attr, key):
+        value = getattr(args, attr, None)
+        return value if value is not None else launch.get(key)
+
+    scheduler = pick("scheduler", "scheduler") or "local"
+    if scheduler not in SCHEDULERS:
+        raise UsageError(f"unknown scheduler {scheduler!r} (one of {', '.join(SCHEDULERS)})")
+    job_mode = getattr(args, "job_mode", None) or launch.get("job_mode") or choose_job_mode(plan, None)
+    return LaunchOptions(scheduler, pick("project", "project"), pick("queue", "queue"),
+                         pick("nodes", "nodes"), pick("wall_time", "wall_time"), job_mode,
+                         pick("sched_flags", "sched_flags") or "")
+
+
+def template_conf(opts: LaunchOptions, workflow: str, db_path: str) -> dict:
+    """The variables Balsam's ScriptTemplate.qlaunch_to_dict gives the job template."""
+    balsam_bin = shutil.which("balsam")
+    balsam_bin = os.path.dirname(balsam_bin) if balsam_bin else os.path.dirname(sys.executable)
+    pg = shutil.which("pg_ctl")
+    return dict(project=opts.project or "", queue=opts.queue or "", nodes=opts.nodes or 1,
+                time_minutes=opts.wall_time or 1, job_mode=opts.job_mode,
+                wf_filter=f"wf-filter={workflow}", sched_flags=opts.sched_flags or "",
+                balsam_bin=balsam_bin, balsam_db_path=db_path,
+                pg_bin=os.path.dirname(pg) if pg else "")
+
+
+def render_script(opts: LaunchOptions, workflow: str, db_path: str) -> str:
+    """The batch script Balsam would render (dry runs; no Balsam, no DB, no files)."""
+    import jinja2
+
+    from dhflow.balsam.env import job_template_text, profile_home
+
+    text = job_template_text(opts.scheduler).replace("{{ dhflow_balsam_home }}",
+                                                     str(profile_home(db_path, opts.scheduler)))
+    return jinja2.Environment().from_string(text).render(template_conf(opts, workflow, db_path))
+
+
+def submit_scheduler(opts: LaunchOptions, workflow: str) -> tuple[int, str]:
+    """Balsam's submit-launch for an activated profile; returns (scheduler id, script path)."""
+    from django.db import DatabaseError, connection, transaction
+    from balsam.core import models
+    from balsam.service import service
+
+    if shutil.which("pg_ctl") is None:
+        # Balsam's ScriptTemplate.get_balsam_env() needs it on PATH
+        from dhflow.balsam.localdb import find_pg_binary
+
+        pg = find_pg_binary("pg_ctl")
+        if pg:
+            os.environ["PATH"] = os.path.dirname(pg) + os.pathsep + os.environ.get("PATH", "")
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE core_queuedlaunch IN ACCESS EXCLUSIVE MODE;")
+            qlaunch = models.QueuedLaunch(
+                project=opts.project, queue=opts.queue, nodes=opts.nodes,
+                wall_minutes=opts.wall_time, job_mode=opts.job_mode, wf_filter=workflow,
+                sched_flags=opts.sched_flags or "", prescheduled_only=False)
+            qlaunch.save()
+            with contextlib.redirect_stdout(sys.stderr):
+                service.submit_qlaunch(qlaunch, verbose=False)
+            return qlaunch.scheduler_id, qlaunch.command
+    except DatabaseError as exc:
+        from dhflow.balsam.env import database_error_message
+
+        raise BackendError(database_error_message(exc, os.environ.get("BALSAM_DB_PATH"))) from None
+    except Exception as exc:  # scheduler rejection, unparsable output, template errors
+        from django.conf import settings
+
+        text = str(exc).strip().splitlines()
+        detail = text[-1] if text else exc.__class__.__name__
+        name = {"cobalt": "qsub", "pbs": "qsub", "slurm": "sbatch"}.get(opts.scheduler, "the scheduler")
+        raise BackendError(f"{name} rejected the launcher job for workflow {workflow}: {detail} "
+                           f"(script kept in {settings.SERVICE_PATH})") from None
+
+
+def minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else math.ceil(seconds / 60.0)

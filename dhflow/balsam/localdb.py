@@ -1,0 +1,429 @@
+"""A project-local Balsam database: a private PostgreSQL server that dhflow manages.
+
+Layout (a standard Balsam DB directory, so ``BALSAM_DB_PATH=<dir> balsam ls`` works)::
+
+    <dir>/                      BALSAM_DB_PATH; default <dir of the .dhflow file>/.dhflow/db
+        server-info             {"host": "127.0.0.1", "port": PORT}   (read by Balsam)
+        balsamdb/               the PostgreSQL data directory (Balsam's own name for it)
+        postgres.log            the server log
+        dhflow/localdb.json     what dhflow knows: data dir, OS user running the server, DB superuser
+        dhflow/home-*/          Balsam settings homes (see dhflow.balsam.env)
+        data/ log/ qsubmit/     created by Balsam: job working directories, logs, batch scripts
+
+The server listens on 127.0.0.1 only, on a free port chosen at each start, with ``trust``
+authentication and no Unix socket.  Its database superuser is the name Balsam connects
+with (``$BALSAM_USER`` or the login name).  ``initdb`` refuses to run as root, so when
+dhflow runs as root the server runs as the unprivileged ``postgres`` user through
+``runuser -u postgres --`` and the data directory is chown'ed to it.  That user must be
+able to reach the data directory: when a directory above it is private (0700, as
+``/root`` is), the data directory is placed under ``/var/lib/dhflow/pg/<hash>`` instead
+(recorded in ``localdb.json``).
+
+The PostgreSQL binaries (initdb, pg_ctl, postgres) are taken from ``$DHFLOW_PG_BIN`` when
+set, else from PATH, else from ``/usr/lib/postgresql/<version>/bin``.
+
+Creating a DB takes a few seconds (initdb, start, CREATE DATABASE, Balsam's migrations).
+The server keeps running after a dhflow command; ``dhflow db stop`` stops it and any later
+command that needs it starts it again.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dhflow.errors import BackendError
+
+DEFAULT_SUBDIR = Path(".dhflow") / "db"
+META = Path("dhflow") / "localdb.json"
+PG_BINARIES = ("initdb", "pg_ctl", "postgres")
+RUN_AS_WHEN_ROOT = "postgres"
+
+
+def default_location(spec_dir: str | os.PathLike | None = None) -> Path:
+    """The project-local DB directory for a .dhflow file's directory (or the cwd)."""
+    base = Path(spec_dir) if spec_dir else Path.cwd()
+    return (base / DEFAULT_SUBDIR).resolve()
+
+
+def db_superuser() -> str:
+    import getpass
+
+    return os.environ.get("BALSAM_USER") or getpass.getuser()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def find_pg_binary(name: str) -> str | None:
+    """``$DHFLOW_PG_BIN/<name>`` when that is set, else PATH, else Debian's server directory."""
+    pinned = os.environ.get("DHFLOW_PG_BIN")
+    if pinned:
+        exe = os.path.join(pinned, name)
+        return exe if os.access(exe, os.X_OK) else None
+    exe = shutil.which(name)
+    if exe:
+        return exe
+    # Debian/Ubuntu keep the server binaries off PATH
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+    return str(candidates[0]) if candidates else None
+
+
+def pg_binaries() -> dict[str, str]:
+    found = {name: find_pg_binary(name) for name in PG_BINARIES}
+    missing = [name for name, path in found.items() if path is None]
+    if missing:
+        raise BackendError(
+            "PostgreSQL server binaries not found (" + ", ".join(missing) + "): install PostgreSQL "
+            "(Debian/Ubuntu: apt-get install postgresql) or set BALSAM_DB_PATH to an existing Balsam DB")
+    return found  # type: ignore[return-value]
+
+
+def _traversable_by(path: Path, uid: int, gids: set[int]) -> bool:
+    """Can user uid (groups gids) reach path (execute bit on every directory above)?"""
+    for parent in [path, *path.parents]:
+        if not parent.exists():
+            continue
+        st = parent.stat()
+        if st.st_uid == uid:
+            ok = st.st_mode & stat.S_IXUSR
+        elif st.st_gid in gids:
+            ok = st.st_mode & stat.S_IXGRP
+        else:
+            ok = st.st_mode & stat.S_IXOTH
+        if not ok:
+            return False
+    return True
+
+
+@dataclass
+class Status:
+    path: str
+    exists: bool
+    running: bool
+    host: str | None
+    port: int | None
+    reachable: bool
+    message: str
+
+
+class LocalDB:
+    """A dhflow-managed Balsam DB directory (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(os.path.abspath(os.path.expanduser(str(path))))
+
+    # ----------------------------------------------------------------- layout
+    @property
+    def meta_path(self) -> Path:
+        return self.path / META
+
+    @property
+    def server_info_path(self) -> Path:
+        return self.path / "server-info"
+
+    @property
+    def log_path(self) -> Path:
+        # When the data directory had to move out of a private (0700) project path, the
+        # server's user cannot write a log there either: it goes beside the data directory.
+        pgdata = self.meta().get("pgdata")
+        if pgdata and self.path not in Path(pgdata).parents:
+            return Path(pgdata).parent / (Path(pgdata).name + ".log")
+        return self.path / "postgres.log"
+
+    def meta(self) -> dict:
+        try:
+            return json.loads(self.meta_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    @property
+    def pgdata(self) -> Path:
+        return Path(self.meta().get("pgdata") or self.path / "balsamdb")
+
+    def exists(self) -> bool:
+        return self.meta_path.exists() and (self.pgdata / "PG_VERSION").exists()
+
+    def ready(self) -> bool:
+        """Whether creation finished (database created and migrated), not just initdb."""
+        return bool(self.meta().get("ready"))
+
+    def _mark_ready(self) -> None:
+        meta = self.meta()
+        meta["ready"] = True
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, indent=1) + "\n")
+        os.replace(tmp, self.meta_path)
+
+    @staticmethod
+    def is_managed(path: str | os.PathLike) -> bool:
+        return (Path(path) / META).exists()
+
+    def server_info(self) -> dict:
+        try:
+            return json.loads(self.server_info_path.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_server_info(self, host: str, port: int | str) -> None:
+        data = self.server_info()
+        data.update({"host": host, "port": port})
+        tmp = self.server_info_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, self.server_info_path)
+
+    # ------------------------------------------------------------- processes
+    def _run_as(self) -> str | None:
+        return RUN_AS_WHEN_ROOT if os.geteuid() == 0 else None
+
+    def _pg(self, argv: list[str], *, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+        user = self._run_as()
+        if user:
+            runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+            argv = [runuser, "-u", user, "--", *argv]
+        env = dict(os.environ)
+        env.pop("PGDATA", None)
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
+                                  cwd="/")
+        except FileNotFoundError as exc:
+            raise BackendError(f"cannot run {argv[0]}: {exc.strerror}") from None
+        except subprocess.TimeoutExpired:
+            raise BackendError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s") from None
+        if check and proc.returncode != 0:
+            text = [ln for ln in (proc.stderr or proc.stdout).strip().splitlines() if ln.strip()]
+            detail = " | ".join(text[-4:]) if text else f"exit {proc.returncode}"
+            raise BackendError(f"{' '.join(Path(a).name if i == 0 else a for i, a in enumerate(argv[:4]))}... failed: {detail}"
+                               f" (server log: {self.log_path})")
+        return proc
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Serialise create/start/stop between dhflow processes sharing this DB."""
+        (self.path / "dhflow").mkdir(parents=True, exist_ok=True)
+        with open(self.path / "dhflow" / "localdb.lock", "w") as fp:
+            fcntl.flock(fp, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fp, fcntl.LOCK_UN)
+
+    # ---------------------------------------------------------------- create
+    def _choose_pgdata(self) -> Path:
+        default = self.path / "balsamdb"
+        user = self._run_as()
+        if user is None:
+            return default
+        pw = pwd.getpwnam(user)
+        gids = {pw.pw_gid} | {g for g in os.getgrouplist(user, pw.pw_gid)}
+        if _traversable_by(self.path, pw.pw_uid, gids):
+            return default
+        digest = hashlib.sha256(str(self.path).encode()).hexdigest()[:16]
+        return Path("/var/lib/dhflow/pg") / digest
+
+    def create(self, *, quiet: bool = False) -> None:
+        """initdb + configuration + server-info; then start, CREATE DATABASE, migrations."""
+        bins = pg_binaries()
+        user = self._run_as()
+        if user:
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                raise BackendError("running as root, PostgreSQL needs the unprivileged user "
+                                   f"'{user}' (install the postgresql package or create the user)") from None
+        self.path.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path, 0o755)
+        (self.path / "dhflow").mkdir(exist_ok=True)
+        pgdata = self._choose_pgdata()
+        if pgdata.exists() and any(pgdata.iterdir()):
+            if not (pgdata / "PG_VERSION").exists():
+                raise BackendError(f"{pgdata} exists and is not a PostgreSQL data directory")
+        else:
+            pgdata.mkdir(parents=True, exist_ok=True)
+            if user:
+                pw = pwd.getpwnam(user)
+                if self.path not in pgdata.parents:
+                    for d in pgdata.parents:
+                        if str(d).startswith("/var/lib/dhflow"):
+                            os.chmod(d, 0o755)
+                os.chown(pgdata, pw.pw_uid, pw.pw_gid)
+                os.chmod(pgdata, 0o700)
+            self._pg([bins["initdb"], "-D", str(pgdata), "-U", db_superuser(), "--auth=trust",
+                      "-E", "UTF8", "--no-instructions"], timeout=300)
+            with open(pgdata / "postgresql.conf", "a") as fp:
+                fp.write("\n# --- dhflow project-local Balsam DB ---\n"
+                         "listen_addresses = '127.0.0.1'\n"
+                         "unix_socket_directories = ''\n"
+                         "max_connections = 128\n"
+                         "synchronous_commit = off\n"
+                         "fsync = off\n"
+                         "full_page_writes = off\n")
+        meta = {"created_by": "dhflow", "pgdata": str(pgdata), "run_as": user,
+                "db_superuser": db_superuser(), "created": time.time()}
+        self.meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+        if not self.server_info_path.exists():
+            self._write_server_info("", "")
+        self.log_path.touch(exist_ok=True)
+        if user:
+            pw = pwd.getpwnam(user)
+            os.chown(self.log_path, pw.pw_uid, pw.pw_gid)
+        self._start_locked()
+        self._create_database()
+        self.migrate(quiet=quiet)
+        self._mark_ready()
+
+    def _create_database(self) -> None:
+        import psycopg2
+
+        info = self.server_info()
+        conn = None
+        try:
+            conn = psycopg2.connect(host=info["host"], port=info["port"], user=db_superuser(),
+                                    dbname="postgres", connect_timeout=10)
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1 FROM pg_database WHERE datname = 'balsam'")
+                if cur.fetchone() is None:
+                    cur.execute("CREATE DATABASE balsam")
+        except psycopg2.Error as exc:
+            raise BackendError(f"cannot create the 'balsam' database: {str(exc).strip().splitlines()[0]}") from None
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def migrate(self, *, quiet: bool = True) -> None:
+        """Run Balsam's migrations (balsam.scripts.init.run_migrations) in a subprocess."""
+        from dhflow.balsam import env as envmod
+
+        env = envmod.subprocess_env(str(self.path), "local")
+        code = (
+            "import os, sys\n"
+            "os.environ['HOME'] = os.environ['DHFLOW_BALSAM_HOME']\n"
+            "from balsam.scripts.init import run_migrations\n"
+            "run_migrations()\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                              timeout=600)
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            raise BackendError("Balsam migrations failed: " + (lines[-1] if lines else f"exit {proc.returncode}"))
+        if not quiet:
+            print(f"dhflow: created Balsam tables in {self.path}", file=sys.stderr)
+
+    # ------------------------------------------------------------ start/stop
+    def running(self) -> bool:
+        if not self.exists():
+            return False
+        bins = pg_binaries()
+        proc = self._pg([bins["pg_ctl"], "status", "-D", str(self.pgdata)], check=False)
+        return proc.returncode == 0
+
+    def reachable(self, timeout: int = 5) -> bool:
+        import psycopg2
+
+        info = self.server_info()
+        if not info.get("host") or not info.get("port"):
+            return False
+        try:
+            conn = psycopg2.connect(host=info["host"], port=info["port"], user=db_superuser(),
+                                    dbname="balsam", connect_timeout=timeout)
+        except psycopg2.Error:
+            return False
+        conn.close()
+        return True
+
+    def _start_locked(self) -> None:
+        bins = pg_binaries()
+        if self.running():
+            if self.reachable():
+                return
+            self._pg([bins["pg_ctl"], "stop", "-D", str(self.pgdata), "-m", "fast", "-w"], check=False)
+        old = self.server_info().get("port")
+        port = int(old) if isinstance(old, int) or (isinstance(old, str) and old.isdigit()) else 0
+        if not port or not port_is_free(port):
+            port = free_port()
+        self._pg([bins["pg_ctl"], "start", "-w", "-t", "60", "-D", str(self.pgdata), "-l", str(self.log_path),
+                  "-o", f"-p {port} -c listen_addresses=127.0.0.1"], timeout=120)
+        self._write_server_info("127.0.0.1", port)
+
+    def ensure_started(self, *, create: bool = True, quiet: bool = False) -> bool:
+        """Create (if allowed) and start the server; True when it was created now."""
+        with self.lock():
+            if not self.exists():
+                if not create:
+                    raise BackendError(f"no Balsam database at {self.path} (run `dhflow run` or `dhflow db start`)")
+                if not quiet:
+                    print(f"dhflow: creating a project-local Balsam DB in {self.path}", file=sys.stderr)
+                self.create(quiet=quiet)
+                return True
+            self._start_locked()
+            if not self.ready() and self.meta().get("created_by") == "dhflow":
+                # A creation that was interrupted after initdb: finish it (both steps are
+                # idempotent) instead of leaving a database without Balsam's tables.
+                self._create_database()
+                self.migrate(quiet=quiet)
+                self._mark_ready()
+            return False
+
+    def start(self, *, quiet: bool = False) -> bool:
+        return self.ensure_started(create=True, quiet=quiet)
+
+    def stop(self) -> bool:
+        """Stop the server; False when it was not running."""
+        if not self.exists():
+            return False
+        with self.lock():
+            if not self.running():
+                self._write_server_info("", "")
+                return False
+            bins = pg_binaries()
+            self._pg([bins["pg_ctl"], "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60"])
+            self._write_server_info("", "")
+            return True
+
+    def destroy(self) -> None:
+        """Stop the server and delete the data directory (tests)."""
+        with contextlib.suppress(BackendError):
+            self.stop()
+        pgdata = self.pgdata
+        shutil.rmtree(pgdata, ignore_errors=True)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def status(self) -> Status:
+        if not self.exists():
+            return Status(str(self.path), False, False, None, None, False, "not created")
+        running = self.running()
+        info = self.server_info()
+        reachable = running and self.reachable()
+        host = info.get("host") or None
+        port = info.get("port") or None
+        if reachable:
+            msg = f"running on {host}:{port}"
+        elif running:
+            msg = f"running but not reachable on {host}:{port}"
+        else:
+            msg = "stopped"
+        return Status(str(self.path), True, running, host, port, reachable, msg)

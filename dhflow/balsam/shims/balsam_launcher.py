@@ -1,0 +1,120 @@
+"""Run Balsam's real launcher (``balsam launcher``) with an *exact* workflow filter.
+
+Usage is the same as ``balsam launcher``::
+
+    python balsam_launcher.py --wf-filter NAME --job-mode serial|mpi [--time-limit-minutes M]
+
+Why a wrapper: balsam-flow 0.5.0 filters workflows with ``workflow__contains``
+(``JobSource.get_queryset``), so the launcher for workflow ``demo`` also runs the jobs of
+``demo2``.  This wrapper imports Balsam, replaces that one method so that it filters with
+``workflow=NAME`` (and the MPI launcher's idle-exit check likewise), points the serial-mode ensemble at :mod:`balsam_serial` (the same fix
+for the ensemble processes), and then calls Balsam's own ``launcher.main``.  Everything
+else is Balsam's code.
+
+Environment: ``BALSAM_DB_PATH`` (required), ``DHFLOW_BALSAM_HOME`` (the HOME whose
+``.balsam/settings.json`` Balsam must read; the real HOME, ``DHFLOW_USER_HOME``, is put
+back once Balsam is configured, so jobs see the user's HOME).
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def prepare_balsam():
+    """Import and configure Balsam with the exact workflow filter; returns ``balsam``."""
+    # never let this directory shadow anything (it is sys.path[0] when run as a script)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))  # the checkout (or site-packages)
+    if root not in sys.path:
+        sys.path.append(root)
+    bhome = os.environ.get("DHFLOW_BALSAM_HOME")
+    user_home = os.environ.get("DHFLOW_USER_HOME") or os.environ.get("HOME")
+    if bhome:
+        os.environ["HOME"] = bhome
+    try:
+        from dhflow.balsam.shims import pbs_scheduler
+
+        pbs_scheduler.install()
+        import balsam
+
+        balsam.setup()
+        patch_exact_filter()
+    finally:
+        if bhome and user_home:
+            os.environ["HOME"] = user_home
+    return balsam
+
+
+def patch_exact_filter():
+    from django.db import models as djmodels
+    from balsam.core import models
+
+    def get_queryset(self):
+        if not self._checked_qLaunch:
+            self.check_qLaunch()
+        queryset = djmodels.Manager.get_queryset(self)
+        queryset = queryset.filter(self.lockQuery)
+        if self.workflow:
+            queryset = queryset.filter(workflow=self.workflow)
+        return queryset
+
+    models.JobSource.get_queryset = get_queryset
+    models.JobSource._dhflow_exact = True
+
+
+def patch_mpi_exit_check(launcher):
+    """MPILauncher.check_exit, with Balsam's ``workflow__contains`` made exact.
+
+    Otherwise the CREATED jobs of a workflow whose name contains this one's keep an
+    MPI-mode launcher from ever deciding that it has nothing left to do.
+    """
+    from balsam.core import models
+
+    def check_exit(self):
+        try:
+            remaining_minutes = next(self.timer)
+        except StopIteration:
+            launcher.EXIT_FLAG = True
+            launcher.logger.info("Out of time; preparing to exit")
+            return
+        if remaining_minutes <= 0:
+            launcher.EXIT_FLAG = True
+            launcher.logger.info("Out of time; preparing to exit")
+            return
+        if not self.is_persistent:
+            if self.is_active:
+                self.exit_counter = 0
+                return
+            processable = models.BalsamJob.objects.filter(state__in=models.PROCESSABLE_STATES)
+            if self.jobsource.workflow:
+                processable = processable.filter(workflow=self.jobsource.workflow)
+            if processable.count() > 0:
+                self.exit_counter = 0
+                return
+            if self.get_runnable().count() > 0:
+                self.exit_counter = 0
+                return
+            self.exit_counter += 1
+            launcher.logger.info(f"Nothing to do (exit counter {self.exit_counter}/10)")
+            if self.exit_counter == 10:
+                launcher.EXIT_FLAG = True
+
+    launcher.MPILauncher.check_exit = check_exit
+
+
+def main():
+    prepare_balsam()
+    from balsam import config_logging
+    from balsam.launcher import launcher
+
+    launcher.SerialLauncher.ZMQ_ENSEMBLE_EXE = os.path.join(HERE, "balsam_serial.py")
+    patch_mpi_exit_check(launcher)
+    args = launcher.get_args()
+    config_logging("launcher")
+    launcher.logger.info("Loading Balsam Launcher (dhflow wrapper: exact --wf-filter)")
+    launcher.main(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The compiler's one public entry point: source text -> diagnostics and a Plan."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from dhflow.compiler.check.rules import run_checks
+from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, has_errors
+from dhflow import __version__
+from dhflow.compiler.expand.tasks import expand, iter_tasks, plan_head
+from dhflow.compiler.parse.lower import to_ast
+from dhflow.compiler.plan.model import Plan
+from dhflow.compiler.expand.samplers import sample
+from dhflow.compiler.source import SourceFile, Span
+from dhflow.compiler.check.spec import Spec, build_spec
+from dhflow.compiler.parse.syntax import parse_tree
+
+
+@dataclass
+class CompileResult:
+    source: SourceFile | None
+    spec: Spec | None = None
+    plan: Plan | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None and not has_errors(self.diagnostics)
+
+
+def _front(src: SourceFile, out) -> list[dict] | None:
+    """parse -> AST -> spec -> checks -> points, recording the spec and diagnostics on `out`
+    (a CompileResult or StreamingCompile); the points, or None when a stage reported errors.
+    DiagnosticError and RecursionError propagate to the caller."""
+    doc = to_ast(src, parse_tree(src))
+    spec, diags = build_spec(src, doc)
+    out.spec = spec
+    out.diagnostics.extend(diags)
+    if spec is None:
+        return None
+    out.diagnostics.extend(run_checks(spec))
+    if has_errors(out.diagnostics):
+        return None
+    return sample(spec) if any(r.foreach for r in spec.rules) else []
+
+
+def compile_source(src: SourceFile) -> CompileResult:
+    """Run every stage; stop at the first stage that reports errors."""
+    result = CompileResult(src)
+    try:
+        points = _front(src, result)
+        if points is None:
+            return result
+        plan, diags = expand(result.spec, points)
+        result.diagnostics.extend(diags)
+        result.plan = plan if not has_errors(result.diagnostics) else None
+    except DiagnosticError as exc:
+        result.diagnostics.extend(exc.diagnostics)
+    except RecursionError:
+        result.diagnostics.append(Diagnostic("DH001", "expression nested too deeply", Span.point(1, 1)))
+    return result
+
+
+def compile_file(path: str) -> CompileResult:
+    """Read and compile a .dhflow file; unreadable files give a DH007 diagnostic."""
+    try:
+        src = SourceFile.read(path)
+    except UnicodeDecodeError as exc:
+        # Show the text up to the bad byte, so the position points at it.
+        good = exc.object[:exc.start].decode("utf-8", errors="replace")
+        src = SourceFile.from_text(good + "\ufffd", path)
+        r = CompileResult(src)
+        r.diagnostics.append(Diagnostic("DH007", f"file is not UTF-8 text (byte {exc.start} is invalid)",
+                                        src.span(len(good), len(good) + 1), help="save the file as UTF-8"))
+        return r
+    except OSError as exc:
+        r = CompileResult(SourceFile.from_text("", path))
+        r.diagnostics.append(Diagnostic("DH007", f"cannot read file: {exc.strerror or exc}", Span.point(1, 1)))
+        return r
+    return compile_source(src)
+
+
+@dataclass
+class StreamingCompile:
+    """A compile whose tasks are produced one at a time (for writing huge plans while they
+    are being compiled). `head` is the plan dict without tasks; `tasks` yields task dicts in
+    topological order and raises DiagnosticError at the first expansion error; warnings
+    found while expanding are appended to `diagnostics`."""
+
+    source: SourceFile | None
+    spec: Spec | None = None
+    head: dict | None = None
+    tasks: Iterator[dict] | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.tasks is not None and not has_errors(self.diagnostics)
+
+
+def compile_file_streaming(path: str) -> StreamingCompile:
+    """Parse, check and sample now; expand lazily, as the caller iterates `tasks`."""
+    try:
+        src = SourceFile.read(path)
+    except (OSError, UnicodeDecodeError):
+        r = compile_file(path)  # the same DH007 diagnostic as a normal compile
+        return StreamingCompile(r.source, diagnostics=r.diagnostics)
+    out = StreamingCompile(src)
+    try:
+        points = _front(src, out)
+        if points is None:
+            return out
+        spec = out.spec
+    except DiagnosticError as exc:
+        out.diagnostics.extend(exc.diagnostics)
+        return out
+    except RecursionError:
+        out.diagnostics.append(Diagnostic("DH001", "expression nested too deeply", Span.point(1, 1)))
+        return out
+    head = plan_head(spec).to_dict()
+    head.pop("tasks", None)
+    out.head = head
+    out.tasks = (t.to_dict() for t in iter_tasks(spec, points, out.diagnostics, stop_on_error=True))
+    return out
+
+
+def input_digest(spec: Spec) -> str:
+    """A digest of everything a compile reads: dhflow's version, the file's text, its
+    directory (`{here}`) and the explicit points file. Compiling is deterministic, so equal
+    digests mean equal plans: a resubmission of an unchanged experiment can skip compiling."""
+    h = hashlib.sha256()
+    for part in (__version__, spec.source.here, spec.source.text):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    if spec.sampler is not None and spec.sampler.kind == "points":
+        try:
+            h.update((Path(spec.source.here) / spec.sampler.path).read_bytes())
+        except OSError:
+            h.update(b"<unreadable>")
+    return h.hexdigest()

@@ -1,0 +1,26 @@
+"""Semantic checks over a Spec: one module per family, each a tuple of small functions.
+
+Every check is `check(spec) -> Iterable[Diagnostic]`; all of them run, so one `dhflow
+check` shows every problem in the file at once.
+"""
+from __future__ import annotations
+
+from dhflow.compiler.diagnostics import Diagnostic
+from dhflow.compiler.check.spec import Spec
+from dhflow.compiler.check.rules import dependencies, expressions, references, sampling, templates
+
+CHECKS = (
+    *references.CHECKS,
+    *dependencies.CHECKS,
+    *sampling.CHECKS,
+    *expressions.CHECKS,
+    *templates.CHECKS,
+)
+
+
+def run_checks(spec: Spec) -> list[Diagnostic]:
+    """Run every check and return all diagnostics found."""
+    out: list[Diagnostic] = []
+    for check in CHECKS:
+        out.extend(check(spec))
+    return out

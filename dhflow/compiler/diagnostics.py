@@ -1,0 +1,176 @@
+"""Diagnostics: a registry of codes, the Diagnostic record, and its text/JSON rendering.
+
+Families: DH0xx syntax, DH1xx names, DH2xx types and ranges, DH3xx graph,
+DH4xx expansion (sampling, resources), DH5xx backend.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from dhflow.compiler.source import SourceFile, Span
+
+ERROR = "error"
+WARNING = "warning"
+
+#: Every diagnostic code and its one-line meaning (`dhflow explain` prints these).
+CODES: dict[str, str] = {
+    "DH001": "invalid syntax",
+    "DH002": "unterminated string",
+    "DH003": "tab in indentation",
+    "DH004": "bad indentation",
+    "DH005": "invalid escape in a string",
+    "DH006": "unexpected character",
+    "DH007": "file cannot be read",
+    "DH010": "unknown block",
+    "DH011": "unknown key",
+    "DH012": "missing block or key",
+    "DH013": "malformed block or entry",
+    "DH101": "duplicate name",
+    "DH102": "unknown app",
+    "DH103": "unknown rule",
+    "DH104": "unknown name in an expression",
+    "DH105": "unknown function",
+    "DH106": "unknown template name",
+    "DH107": "reserved name",
+    "DH201": "lower bound not below upper bound",
+    "DH202": "log scale needs a positive lower bound",
+    "DH203": "wrong type",
+    "DH204": "invalid parameter domain",
+    "DH205": "invalid sampler",
+    "DH206": "invalid value",
+    "DH207": "invalid objective source",
+    "DH208": "a rule needs exactly one of app or shell",
+    "DH209": "objective on a rule without foreach",
+    "DH210": "invalid template",
+    "DH211": "environment value not representable in Balsam",
+    "DH301": "dependency cycle",
+    "DH401": "foreach without a usable sampler",
+    "DH402": "the sampler gives no usable point",
+    "DH403": "explicit points do not fit the space",
+    "DH404": "resource value out of range",
+    "DH405": "task needs more nodes than the launcher has",
+    "DH406": "task wall time exceeds the launcher's",
+    "DH407": "expression cannot be evaluated",
+    "DH408": "value is not shell-safe in a raw template",
+    "DH409": "too many tasks",
+    "DH410": "task cannot run in the launcher's serial job mode",
+}
+
+
+@dataclass(frozen=True)
+class Label:
+    """A secondary location with a short message (for example one edge of a cycle)."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a source file."""
+
+    code: str
+    message: str
+    span: Span | None
+    severity: str = ERROR
+    help: str | None = None
+    labels: tuple[Label, ...] = field(default=())
+
+    def to_dict(self, source: SourceFile | None = None) -> dict:
+        """The JSON record of `--format json`."""
+        d = {
+            "file": source.path if source else None,
+            "line": self.span.line if self.span else None,
+            "col": self.span.col if self.span else None,
+            "end_line": self.span.end_line if self.span else None,
+            "end_col": self.span.end_col if self.span else None,
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "help": self.help,
+            "labels": [
+                {"line": lb.span.line, "col": lb.span.col, "message": lb.message}
+                for lb in self.labels
+            ],
+        }
+        return d
+
+
+class DiagnosticError(Exception):
+    """Raised by a stage that cannot go on; carries the diagnostics collected so far."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = list(diagnostics)
+        super().__init__("; ".join(d.message for d in self.diagnostics))
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean' hint for a misspelled name, or None."""
+    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"did you mean `{matches[0]}`?" if matches else None
+
+
+def has_errors(diags: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == ERROR for d in diags)
+
+
+def sort_key(d: Diagnostic) -> tuple:
+    return (d.span.line, d.span.col) if d.span else (0, 0)
+
+
+_MAX_SHOWN = 120
+
+
+def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^", gutter: int = 0) -> list[str]:
+    text = source.line_text(span.line)
+    gutter = max(gutter, len(str(span.line)))
+    width = 1
+    if span.end_line == span.line:
+        width = max(1, span.end_col - span.col)
+    else:
+        width = max(1, len(text) - span.col + 1)
+    pad = " " * gutter
+    # Tabs would misalign the caret; show them as single spaces.
+    shown = text.replace("\t", " ")
+    col = span.col
+    if len(shown) > _MAX_SHOWN:
+        # A very long line is shown as a window around the caret.
+        start = max(0, col - 1 - _MAX_SHOWN // 3)
+        end = start + _MAX_SHOWN
+        shown = ("..." if start else "") + shown[start:end] + ("..." if end < len(shown) else "")
+        col = col - start + (3 if start else 0)
+        width = min(width, _MAX_SHOWN - (col - 1) + 3)
+    caret = " " * (col - 1) + marker * max(1, width)
+    out = [f"{pad} |", f"{str(span.line).rjust(gutter)} | {shown}", f"{pad} | {caret}" + (f" {message}" if message else "")]
+    return out
+
+
+def render_text(diag: Diagnostic, source: SourceFile | None) -> str:
+    """`FILE:LINE:COL: error[CODE]: message`, the source line, a caret, labels and help."""
+    path = source.path if source else "<input>"
+    if diag.span:
+        head = f"{path}:{diag.span.line}:{diag.span.col}: {diag.severity}[{diag.code}]: {diag.message}"
+    else:
+        head = f"{path}: {diag.severity}[{diag.code}]: {diag.message}"
+    lines = [head]
+    spans = ([diag.span] if diag.span else []) + [lb.span for lb in diag.labels]
+    gutter = max((len(str(s.line)) for s in spans), default=1)
+    if diag.span and source:
+        lines += _snippet(source, diag.span, gutter=gutter)
+    if source:
+        for lb in diag.labels:
+            lines += _snippet(source, lb.span, lb.message, marker="-", gutter=gutter)
+    if diag.help:
+        lines.append(f"{' ' * gutter} = help: {diag.help}")
+    return "\n".join(lines)
+
+
+def render_all(diags: Iterable[Diagnostic], source: SourceFile | None, fmt: str = "text") -> str:
+    """Render every diagnostic, in source order, as text or as a JSON list."""
+    ordered = sorted(diags, key=sort_key)
+    if fmt == "json":
+        return json.dumps([d.to_dict(source) for d in ordered], indent=2)
+    return "\n".join(render_text(d, source) for d in ordered)

@@ -1,0 +1,354 @@
+"""Spec + points -> Plan: one task per (rule, point), resources evaluated, templates
+rendered, dependencies wired, content keys computed.
+
+Resource rules are evaluated for every point; the first point that gives a bad value is
+reported (naming the rule, the key and the point) and the rest of that key is skipped.
+"""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any, Iterator
+
+import networkx as nx
+
+from dhflow.compiler.check.rules.dependencies import rule_graph
+from dhflow.compiler.diagnostics import WARNING, Diagnostic, DiagnosticError, Label
+from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value, type_name
+from dhflow.compiler.plan.jsonfast import canonical, compact
+from dhflow.compiler.plan.jsonfast import ascii_string as _ascii_str
+from dhflow.compiler.plan.model import App, Plan, Task, content_key, content_key_text
+from dhflow.compiler.check.spec import RESOURCE_FIELDS, RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
+from dhflow.compiler.expand.templates import POINT_COMPACT, Field, parse_template, render, shell_safe, survives_balsam
+from dhflow.compiler.check.rules.templates import inner_span
+
+SHELL_EXECUTABLE = "/bin/sh -c"
+#: Largest plan dhflow compiles (tasks over all rules).
+MAX_TASKS = 2_000_000
+
+
+def task_name(rule: RuleSpec, index: int | None) -> str:
+    return rule.name if index is None else f"{rule.name}.{index}"
+
+
+def _point_label(index: int, point: dict) -> str:
+    vals = ", ".join(f"{k}={format_value(v)}" for k, v in point.items())
+    return f"point {index} ({vals})"
+
+
+class _RuleExpander:
+    """Everything one rule needs, prepared once, then applied per point."""
+
+    def __init__(self, spec: Spec, rule: RuleSpec, app_name: str, app: AppSpec | None, diags: list[Diagnostic]):
+        self.spec, self.rule, self.diags = spec, rule, diags
+        self.app_name = app_name
+        self.here = spec.source.here
+        self.resources = [(k, CompiledExpr(e), e) for k, e in rule.resources]
+        self.read_params = tuple(sorted({n for _, fn, _ in self.resources for n in fn.names}
+                                        & {p.name for p in spec.params}))
+        self._memo: dict[tuple, dict[str, int]] = {}
+        self._envs: dict[tuple, dict[str, str]] = {}
+        self._occurrences: dict[str, int] = {}
+        self._env_texts: dict[int, str] = {}
+        self._res_texts: dict[int, str] = {}
+        self.key_prefix = ""  # set by iter_tasks once the app's digest is known
+        self.bad_keys: set[str] = set()
+        self.warned: set[tuple] = set()
+        if rule.shell is not None:
+            self.args_t: TemplateStr | None = rule.shell
+        else:
+            self.args_t = rule.args if rule.args is not None else (app.args if app else None)
+        self.args_parts = parse_template(self.args_t.text)[0] if self.args_t else ()
+        env: dict[str, TemplateStr] = dict(app.env) if app else {}
+        env.update(dict(rule.env))
+        self.env = [(k, t, parse_template(t.text)[0]) for k, t in env.items()]
+        self.objective = rule.objective.to_dict() if rule.objective else None
+        self.app_digest = ""
+        launch = spec.launch
+        self.max_nodes = launch.nodes if launch else None
+        self.max_wall = launch.wall_time if launch else None
+        self.serial = bool(launch and launch.job_mode == "serial")
+
+    def _bad(self, key: str, index: int | None, point: dict | None, msg: str, span) -> None:
+        self.bad_keys.add(key)
+        where = f"for {_point_label(index, point)}" if index is not None else "for its task"
+        self.diags.append(Diagnostic("DH404", f"`{key}` of rule `{self.rule.name}` {msg} {where}", span,
+                                     help="resource values must be whole numbers >= 1"))
+
+    def resources_for(self, index: int | None, point: dict | None) -> dict[str, int] | None:
+        """The rule's resource values for a point, memoised on the parameters they read."""
+        if point is None:
+            return self._resources_for(index, point)
+        try:
+            key = tuple((type(point[k]), point[k]) for k in self.read_params)
+        except KeyError:
+            return self._resources_for(index, point)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._resources_for(index, point)
+            if hit is None:
+                return None
+            self._memo[key] = hit
+        return hit
+
+    def _resources_for(self, index: int | None, point: dict | None) -> dict[str, int] | None:
+        values = {k: 1 for k in RESOURCE_KEYS}
+        env = dict(point) if point else {}
+        env.update({k: 1 for k in RESOURCE_KEYS if k not in dict(self.rule.resources)})
+        ok = True
+        for key, fn, expr in self.resources:
+            # A key already reported bad stands in as its default, so that the keys below
+            # it are still checked (and not reported as failing because of it).
+            env[key] = 1
+            if key in self.bad_keys:
+                ok = False
+                continue
+            try:
+                v = fn(env)
+            except EvalError as exc:
+                self.bad_keys.add(key)
+                where = _point_label(index, point) if index is not None else "its task"
+                self.diags.append(Diagnostic("DH407", f"`{key}` of rule `{self.rule.name}` cannot be evaluated "
+                                                      f"for {where}: {exc.message}", exc.span))
+                ok = False
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                self._bad(key, index, point, f"gives {format_value(v)} ({type_name(v)}, not a whole number)",
+                          expr.span)
+                ok = False
+                continue
+            if v < 1 or v > 2 ** 31 - 1:  # Balsam's columns are 32-bit integers
+                self._bad(key, index, point, f"gives {v}", expr.span)
+                ok = False
+                continue
+            env[key] = v
+            values[key] = v
+        if not ok:
+            return None
+        if self.max_nodes is not None and values["nodes"] > self.max_nodes and "nodes>" not in self.bad_keys:
+            self.bad_keys.add("nodes>")
+            span = dict((k, e) for k, _, e in self.resources).get("nodes", self.rule.span).span \
+                if "nodes" in dict(self.rule.resources) else self.rule.span
+            where = _point_label(index, point) if index is not None else "its task"
+            self.diags.append(Diagnostic(
+                "DH405", f"rule `{self.rule.name}` needs {values['nodes']} nodes for {where}, "
+                         f"but the launcher has {self.max_nodes}", span,
+                labels=(Label(self.spec.launch.nodes_span, "launcher nodes"),) if self.spec.launch.nodes_span else (),
+                help="raise `nodes` in `launch:` or lower the rule's `nodes`"))
+            return None
+        if self.serial and (values["nodes"] > 1 or values["ranks_per_node"] > 1) and "serial" not in self.bad_keys:
+            # Balsam's serial mode only picks jobs with one node and one rank; any other job
+            # would wait forever.
+            self.bad_keys.add("serial")
+            key = "nodes" if values["nodes"] > 1 else "ranks_per_node"
+            span = next((e.span for k, _, e in self.resources if k == key), self.rule.span)
+            where = _point_label(index, point) if index is not None else "its task"
+            self.diags.append(Diagnostic(
+                "DH410", f"rule `{self.rule.name}` needs {values['nodes']} node(s) x {values['ranks_per_node']} "
+                         f"rank(s) for {where}, but `job_mode: serial` runs only 1-node, 1-rank tasks", span,
+                help="use `job_mode: mpi` in `launch:`, or keep nodes and ranks_per_node at 1"))
+            return None
+        if self.max_wall is not None and values["wall_time"] > self.max_wall and "wall>" not in self.warned:
+            self.warned.add("wall>")
+            span = next((e.span for k, _, e in self.resources if k == "wall_time"), self.rule.span)
+            where = _point_label(index, point) if index is not None else "its task"
+            self.diags.append(Diagnostic(
+                "DH406", f"rule `{self.rule.name}` asks {values['wall_time']} minutes for {where}, "
+                         f"more than the launcher's {self.max_wall}", span, severity=WARNING))
+        return values
+
+    def _render(self, what: str, t: TemplateStr, parts, ctx: dict, command: bool = True) -> str:
+        for p in parts:
+            if not isinstance(p, Field) or p.name == "point" or (what, p.start) in self.warned:
+                continue
+            v = ctx[p.name]
+            if not isinstance(v, str):
+                continue
+            if command and p.fmt is None and not shell_safe(v):
+                self.warned.add((what, p.start))
+                self.diags.append(Diagnostic(
+                    "DH408", f"`{{{p.name}}}` = {v!r} is not shell-safe as a raw value in {what}",
+                    inner_span(t, p.start, p.end), severity=WARNING,
+                    help=f"write {{{p.name}:quote}} to pass it as one argument"
+                    if survives_balsam(v) else "pass it inside {point:json}, which keeps every character"))
+            elif command and p.fmt == "quote" and not survives_balsam(v):
+                self.warned.add((what, p.start))
+                self.diags.append(Diagnostic(
+                    "DH408", f"`{{{p.name}:quote}}` = {v!r} will not reach the program intact: Balsam "
+                             "collapses whitespace runs and expands `~` in its command lines",
+                    inner_span(t, p.start, p.end), severity=WARNING,
+                    help="pass it inside {point:json}, which keeps every character"))
+        return render(parts, ctx)
+
+    def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys) -> Task | None:
+        res = self.resources_for(index, point)
+        if res is None:
+            return None
+        name = task_name(self.rule, index)
+        ctx: dict[str, Any] = {"workflow": self.spec.workflow, "rule": self.rule.name, "task": name,
+                               "here": self.here, "cpu_affinity": self.rule.cpu_affinity}
+        ctx.update(res)
+        point_text = "null"
+        if point is not None:
+            ctx.update(point)
+            ctx["point"] = point
+            ctx["index"] = index
+            point_text = ctx[POINT_COMPACT] = compact(point)  # shared by {point:json} and the key
+        what = "shell" if self.rule.shell is not None else "args"
+        args = self._render(what, self.args_t, self.args_parts, ctx) if self.args_t else ""
+        if self.rule.shell is not None:
+            args = shlex.quote(args)
+        env: dict[str, str] = {}
+        for k, t, parts in self.env:
+            v = self._render(f"env {k}", t, parts, ctx, command=False)
+            if ":" in v and ("env:", k) not in self.warned:
+                self.warned.add(("env:", k))
+                self.diags.append(Diagnostic("DH211", f"environment value of `{k}` contains `:` after rendering "
+                                                      f"({v!r}), which Balsam cannot store", t.span))
+                return None
+            env[k] = v
+        # Tasks with the same environment share one dict (memory of 100k-task plans).
+        env = self._envs.setdefault(tuple(env.items()), env)
+        # The key's text is JSON written piece by piece (this runs once per task of huge
+        # sweeps): the rule's constant part, then args, environment, resources and point.
+        env_text = self._env_texts.get(id(env))
+        if env_text is None:
+            env_text = self._env_texts[id(env)] = canonical(env)
+        res_text = self._res_texts.get(id(res))
+        if res_text is None:
+            res_text = self._res_texts[id(res)] = canonical([res[k] for k in RESOURCE_KEYS])
+        text = (f'{self.key_prefix},"args":{_ascii_str(args)},"env":{env_text},'
+                f'"resources":{res_text},"point":{point_text}')
+        key = content_key_text(text + "}", self.here, parent_keys)
+        seen = self._occurrences.get(key, 0)
+        self._occurrences[key] = seen + 1
+        if seen:
+            # A repeated point (a small choice space drawn many times) is still its own task:
+            # the second and later occurrences carry their number in the key.
+            key = content_key_text(f'{text},"occurrence":{seen}}}', self.here, parent_keys)
+        return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
+                    res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
+                    self.rule.cpu_affinity, res["wall_time"], self.rule.retry_on_timeout, env, parents,
+                    self.objective, key)
+
+
+def _static(t: TemplateStr | None, ctx: dict) -> str:
+    return render(parse_template(t.text)[0], ctx) if t is not None else ""
+
+
+def _unsafe_here(spec: Spec) -> Iterator[Diagnostic]:
+    """{here} is inserted raw into commands: a directory with spaces or quotes breaks them."""
+    here = spec.source.here
+    if shell_safe(here):
+        return
+    for a in spec.apps:
+        for what in ("executable", "envscript", "preprocess", "postprocess"):
+            t = getattr(a, what)
+            if t is None:
+                continue
+            for f in parse_template(t.text)[1]:
+                if f.name == "here":
+                    yield Diagnostic("DH408", f"`{{here}}` = {here!r} is not shell-safe in the {what} of app "
+                                              f"`{a.name}`", inner_span(t, f.start, f.end), severity=WARNING,
+                                     help="move the project to a directory without spaces or quotes")
+                    break
+
+
+def build_apps(spec: Spec) -> tuple[dict[str, App], dict[str, str]]:
+    """The apps of the plan (defined apps, then one per shell rule) and each rule's app name."""
+    ctx = {"here": spec.source.here, "workflow": spec.workflow}
+    apps: dict[str, App] = {}
+    for a in spec.apps:
+        apps[a.name] = App(a.name, _static(a.executable, ctx), _static(a.envscript, ctx),
+                           _static(a.preprocess, ctx), _static(a.postprocess, ctx), a.description)
+    rule_app: dict[str, str] = {}
+    for r in spec.rules:
+        if r.shell is not None:
+            name = f"{spec.workflow}.{r.name}"
+            apps[name] = App(name, SHELL_EXECUTABLE, description=f"shell rule {r.name} of {spec.workflow}")
+            rule_app[r.name] = name
+        elif r.app:
+            rule_app[r.name] = r.app[0]
+    return apps, rule_app
+
+
+def plan_head(spec: Spec) -> Plan:
+    """The plan without its tasks: workflow, objective, apps, launch and source."""
+    apps, _ = build_apps(spec)
+    launch = spec.launch.to_dict() if spec.launch else None
+    path = spec.source.path if spec.source.path.startswith("<") else str(Path(spec.source.path).resolve())
+    source = {"path": path, "sha256": spec.source.sha256, "here": spec.source.here}
+    return Plan(spec.workflow, spec.objective, tuple(apps.values()), launch, (), source, spec.description)
+
+
+def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False) \
+        -> Iterator[Task]:
+    """Tasks in topological order (every parent before its children), one at a time.
+
+    Diagnostics are appended to `diags` as they are found. With `stop_on_error` the
+    iteration raises DiagnosticError at the first error (a streaming consumer must not go on
+    writing a plan that will not compile); otherwise it goes on to report every rule's errors.
+    """
+    total = sum(len(points) if r.foreach else 1 for r in spec.rules)
+    if total > MAX_TASKS:
+        diags.append(Diagnostic("DH409", f"the plan would have {total:,} tasks (at most {MAX_TASKS:,})",
+                                spec.workflow_span))
+        if stop_on_error:
+            raise DiagnosticError([diags[-1]])
+        return
+    apps, rule_app = build_apps(spec)
+    diags.extend(_unsafe_here(spec))
+    g = rule_graph(spec)
+    order = {r.name: i for i, r in enumerate(spec.rules)}
+    names_of: dict[str, list[str]] = {}
+    keys_of: dict[str, list[str]] = {}
+    foreach = {r.name: r.foreach for r in spec.rules}
+    for rname in nx.lexicographical_topological_sort(g, key=order.get):
+        rule = spec.rule(rname)
+        app = spec.app(rule.app[0]) if rule.app else None
+        ex = _RuleExpander(spec, rule, rule_app[rname], app, diags)
+        ex.app_digest = content_key(apps[rule_app[rname]].to_dict(), spec.source.here, ())
+        ex.key_prefix = (f'{{"rule":{_ascii_str(rule.name)},"app":"{ex.app_digest}",'
+                         f'"cpu_affinity":{_ascii_str(rule.cpu_affinity)},'
+                         f'"retry":{"true" if rule.retry_on_timeout else "false"},'
+                         f'"objective":{canonical(ex.objective)}')
+        deps = [d for d, _ in rule.after]
+        my_names, my_keys = [], []
+        failed = False
+        count = len(points) if rule.foreach else 1
+        for i in range(count):
+            parents: list[str] = []
+            pkeys: list[str] = []
+            for d in deps:
+                dn, dk = names_of.get(d, []), keys_of.get(d, [])
+                if foreach[d] and rule.foreach:
+                    if i < len(dn):  # one to one, by point
+                        parents.append(dn[i])
+                        pkeys.append(dk[i])
+                else:  # scatter, gather, or single -> single
+                    parents.extend(dn)
+                    pkeys.extend(dk)
+            t = ex.task(i if rule.foreach else None, points[i] if rule.foreach else None, tuple(parents), pkeys)
+            if t is None:
+                failed = True
+                if stop_on_error:
+                    raise DiagnosticError([d for d in diags if d.severity == "error"])
+                if ex.bad_keys or any(d.code in ("DH211",) for d in diags[-1:]):
+                    break
+                continue
+            yield t
+            my_names.append(t.name)
+            my_keys.append(t.key)
+        names_of[rname], keys_of[rname] = my_names, my_keys
+        if failed:
+            names_of[rname] = []
+
+
+def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic]]:
+    """Expand every rule into tasks; return the plan (None if any error) and diagnostics."""
+    diags: list[Diagnostic] = []
+    tasks = tuple(iter_tasks(spec, points, diags))
+    if any(d.severity == "error" for d in diags):
+        return None, diags
+    head = plan_head(spec)
+    return Plan(head.workflow, head.objective, head.apps, head.launch, tasks, head.source, head.description), diags

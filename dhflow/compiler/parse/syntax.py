@@ -1,0 +1,201 @@
+"""Text -> lark parse tree; every lark error becomes a Diagnostic (syntax errors stop)."""
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark, Token, Tree
+from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.indenter import DedentError, Indenter
+
+from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError
+from dhflow.compiler.source import SourceFile, Span
+
+
+class _DhflowIndenter(Indenter):
+    NL_type = "_NL"
+    OPEN_PAREN_types = ["LPAR"]
+    CLOSE_PAREN_types = ["RPAR"]
+    INDENT_type = "_INDENT"
+    DEDENT_type = "_DEDENT"
+    tab_len = 8
+
+
+def grammar_text() -> str:
+    """The grammar: packaged in the wheel as dhflow/_grammar, or grammar/ in a checkout."""
+    try:
+        packaged = resources.files("dhflow") / "_grammar" / "dhflow.lark"
+        if packaged.is_file():
+            return packaged.read_text(encoding="utf-8")
+    except (FileNotFoundError, ModuleNotFoundError):  # pragma: no cover - odd installs
+        pass
+    return (Path(__file__).resolve().parents[3] / "grammar" / "dhflow.lark").read_text(encoding="utf-8")
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> Lark:
+    """The LALR parser, built once per process."""
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        postlex=_DhflowIndenter(),
+        propagate_positions=True,
+        maybe_placeholders=True,
+    )
+
+
+# Friendly names for the terminals lark reports as expected.
+_TOKEN_NAMES = {
+    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "COLON": "`:`",
+    "LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`", "_NL": "end of line", "_INDENT": "an indented block",
+    "_DEDENT": "end of block", "EQUAL": "`=`", "COMP_OP": "a comparison", "ADD_OP": "`+`/`-`",
+    "MUL_OP": "`*`, `/`, `//` or `%`", "POW_OP": "`**`", "$END": "end of file",
+    "IF": "`if`", "ELSE": "`else`", "WHERE": "`where`", "TRUE": "`true`", "FALSE": "`false`",
+    "AND": "`and`", "OR": "`or`", "NOT": "`not`",
+}
+
+_TAB_INDENT = re.compile(r"^[ ]*\t", re.M)
+
+
+def _expected(exp) -> str:
+    names = sorted({_TOKEN_NAMES.get(e, e) for e in exp})
+    if len(names) > 6:
+        names = names[:6] + ["..."]
+    return ", ".join(names)
+
+
+def _token_desc(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "_INDENT":
+        return "indentation"
+    if tok.type == "_DEDENT":
+        return "end of block"
+    if tok.type == "$END":
+        return "end of file"
+    return f"`{tok.value}`"
+
+
+def _next_content(text: str, pos: int) -> int:
+    while pos < len(text):
+        ch = text[pos]
+        if ch in " \t\r\n":
+            pos += 1
+        elif ch == "#":
+            nl = text.find("\n", pos)
+            pos = len(text) if nl < 0 else nl
+        else:
+            break
+    return min(pos, max(0, len(text) - 1))
+
+
+def _unclosed_paren(text: str, upto: int) -> int | None:
+    """Offset of the innermost `(` still open at `upto` (strings and comments skipped)."""
+    stack: list[int] = []
+    i = 0
+    while i < min(upto, len(text)):
+        ch = text[i]
+        if ch == '"':
+            i += 1
+            while i < len(text) and text[i] not in '"\n':
+                i += 2 if text[i] == "\\" else 1
+        elif ch == "#":
+            while i < len(text) and text[i] != "\n":
+                i += 1
+        elif ch == "(":
+            stack.append(i)
+        elif ch == ")" and stack:
+            stack.pop()
+        i += 1
+    return stack[-1] if stack else None
+
+
+def _error_to_diagnostic(src: SourceFile, err: Exception) -> Diagnostic:
+    text = src.text
+    if isinstance(err, (UnexpectedToken, UnexpectedEOF)):
+        tok = getattr(err, "token", None)
+        at = tok.start_pos if tok is not None and tok.start_pos is not None and tok.type != "$END" else len(text)
+        open_at = _unclosed_paren(text, at)
+        # Inside parentheses newlines are ignored, so the parser only notices a missing `)`
+        # lines later: point at the parenthesis instead.
+        if open_at is not None and src.position(open_at)[0] < src.position(at)[0]:
+            return Diagnostic("DH001", "`(` is never closed", src.span(open_at, open_at + 1),
+                              help="close it with `)` on the same line or a later one")
+    if isinstance(err, UnexpectedCharacters):
+        pos = err.pos_in_stream
+        ch = text[pos] if pos < len(text) else ""
+        span = src.span(pos, pos + 1)
+        if ch == '"':
+            end = text.find("\n", pos)
+            end = len(text) if end < 0 else end
+            return Diagnostic("DH002", "unterminated string", src.span(pos, end),
+                              help='close the string with `"` on the same line')
+        if ch == "\t":
+            return Diagnostic("DH003", "tab character; use spaces", span)
+        return Diagnostic("DH006", f"unexpected character `{ch}`", span)
+    if isinstance(err, UnexpectedToken):
+        tok = err.token
+        if tok.type == "$END" or tok.line is None:
+            pos = max(0, len(text.rstrip()) - 1)
+            return Diagnostic("DH001", "unexpected end of file", src.span(pos, pos + 1),
+                              help=f"expected {_expected(err.expected)}")
+        start = tok.start_pos if tok.start_pos is not None else 0
+        if tok.type == "_INDENT":
+            # The indent token borrows the position of the newline before it; point at the
+            # first character of the indented line (skipping blank and comment lines).
+            end_ws = _next_content(text, start)
+            return Diagnostic("DH004", "unexpected indentation", src.span(end_ws, end_ws + 1),
+                              help="indent only the body of a block (the lines after a `...:` header)")
+        if tok.type in ("_NL",):
+            # A newline token starts at the line break: point just after the last character.
+            span = src.span(start, start + 1)
+            return Diagnostic("DH001", "unexpected end of line", span,
+                              help=f"expected {_expected(err.expected)}")
+        end = tok.end_pos if tok.end_pos is not None else start + 1
+        return Diagnostic("DH001", f"unexpected {_token_desc(tok)}", src.span(start, end),
+                          help=f"expected {_expected(err.expected)}")
+    if isinstance(err, UnexpectedEOF):
+        pos = max(0, len(text.rstrip()) - 1)
+        return Diagnostic("DH001", "unexpected end of file", src.span(pos, pos + 1))
+    return Diagnostic("DH001", f"invalid syntax: {err}", Span.point(1, 1))
+
+
+def _dedent_diagnostic(src: SourceFile, err: DedentError) -> Diagnostic:
+    # lark's message does not carry a position; find the first line whose indentation
+    # matches no enclosing level.
+    levels = [0]
+    for lineno, line in enumerate(src.text.splitlines(), 1):
+        stripped = line.lstrip(" ")
+        if not stripped or stripped.startswith("#"):
+            continue
+        ind = len(line) - len(stripped)
+        if ind > levels[-1]:
+            levels.append(ind)
+            continue
+        while ind < levels[-1]:
+            levels.pop()
+        if ind != levels[-1]:
+            return Diagnostic("DH004", "indentation does not match any outer block",
+                              Span(lineno, 1, lineno, ind + 1),
+                              help="indent body lines of a block by the same amount")
+    return Diagnostic("DH004", "inconsistent indentation", Span.point(1, 1))
+
+
+def parse_tree(src: SourceFile) -> Tree:
+    """Parse a source file into a lark tree; raise DiagnosticError on the first syntax error."""
+    m = _TAB_INDENT.search(src.text)
+    if m:
+        pos = m.end() - 1
+        raise DiagnosticError([Diagnostic("DH003", "tab in indentation; indent with spaces",
+                                          src.span(pos, pos + 1))])
+    text = src.text if src.text.endswith("\n") else src.text + "\n"
+    try:
+        return parser().parse(text)
+    except DedentError as err:
+        raise DiagnosticError([_dedent_diagnostic(src, err)]) from None
+    except UnexpectedInput as err:
+        raise DiagnosticError([_error_to_diagnostic(src, err)]) from None
+    except LarkError as err:  # anything else lark may raise: still a diagnostic
+        raise DiagnosticError([Diagnostic("DH001", f"invalid syntax: {err}", Span.point(1, 1))]) from None

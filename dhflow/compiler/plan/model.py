@@ -1,0 +1,178 @@
+"""The compiled plan: frozen App/Task/Plan records, stable JSON, and content keys.
+
+The plan is the contract between the pure compiler and the backends: `Plan.to_dict()` is
+what `dhflow plan --format json` prints and what the Balsam backend consumes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from dhflow.compiler.plan.jsonfast import canonical as _canonical, plan_line, string as _str
+
+TASK_FIELDS = ("name", "rule", "index", "point", "app", "args", "num_nodes", "ranks_per_node",
+               "threads_per_rank", "threads_per_core", "node_packing_count", "cpu_affinity",
+               "wall_time_minutes", "auto_timeout_retry", "environ_vars", "parents", "objective", "key")
+APP_FIELDS = ("name", "executable", "envscript", "preprocess", "postprocess", "description")
+
+
+@dataclass(frozen=True, slots=True)
+class App:
+    """A Balsam ApplicationDefinition."""
+
+    name: str
+    executable: str
+    envscript: str = ""
+    preprocess: str = ""
+    postprocess: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {f: getattr(self, f) for f in APP_FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One BalsamJob: its fields, its parents (task names) and its content key."""
+
+    name: str
+    rule: str
+    index: int | None
+    point: dict | None
+    app: str
+    args: str
+    num_nodes: int
+    ranks_per_node: int
+    threads_per_rank: int
+    threads_per_core: int
+    node_packing_count: int
+    cpu_affinity: str
+    wall_time_minutes: int
+    auto_timeout_retry: bool
+    environ_vars: dict
+    parents: tuple[str, ...]
+    objective: dict | None
+    key: str
+
+    def to_dict(self) -> dict:
+        # Written out (not a loop over TASK_FIELDS): this runs once per task of 100k-task plans.
+        return {"name": self.name, "rule": self.rule, "index": self.index, "point": self.point,
+                "app": self.app, "args": self.args, "num_nodes": self.num_nodes,
+                "ranks_per_node": self.ranks_per_node, "threads_per_rank": self.threads_per_rank,
+                "threads_per_core": self.threads_per_core, "node_packing_count": self.node_packing_count,
+                "cpu_affinity": self.cpu_affinity, "wall_time_minutes": self.wall_time_minutes,
+                "auto_timeout_retry": self.auto_timeout_retry, "environ_vars": self.environ_vars,
+                "parents": list(self.parents), "objective": self.objective, "key": self.key}
+
+    @staticmethod
+    def from_dict(d: dict) -> "Task":
+        vals = {f: d[f] for f in TASK_FIELDS}
+        vals["parents"] = tuple(d["parents"])
+        return Task(**vals)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything `dhflow` will write for one workflow, tasks in topological order."""
+
+    workflow: str
+    objective: str
+    apps: tuple[App, ...]
+    launch: dict | None
+    tasks: tuple[Task, ...]
+    source: dict = field(default_factory=dict)
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return {**self._head(), "tasks": [t.to_dict() for t in self.tasks]}
+
+    def _head(self) -> dict:
+        return {
+            "workflow": self.workflow,
+            "objective": self.objective,
+            "description": self.description,
+            "source": dict(self.source),
+            "apps": [a.to_dict() for a in self.apps],
+            "launch": dict(self.launch) if self.launch is not None else None,
+        }
+
+    @staticmethod
+    def from_dict(d: dict) -> "Plan":
+        return Plan(d["workflow"], d["objective"], tuple(App(**a) for a in d["apps"]), d["launch"],
+                    tuple(Task.from_dict(t) for t in d["tasks"]), d.get("source", {}), d.get("description", ""))
+
+    def iter_json(self):
+        """The stable JSON text in pieces (one task per line), for streaming 100k-task plans."""
+        yield "{\n"
+        for k, v in self._head().items():
+            yield f"  {json.dumps(k)}: {plan_line(v)},\n"
+        yield '  "tasks": [\n'
+        n = len(self.tasks)
+        shared: dict[int, str] = {}
+        for i, t in enumerate(self.tasks):
+            yield "    " + task_json(t, shared) + (",\n" if i < n - 1 else "\n")
+        yield "  ]\n}\n"
+
+    def to_json(self) -> str:
+        """Stable JSON: one task per line (readable diffs, and fast for 100k tasks)."""
+        return "".join(self.iter_json())
+
+    @staticmethod
+    def from_json(text: str) -> "Plan":
+        return Plan.from_dict(json.loads(text))
+
+    def rules(self) -> list[str]:
+        """Rule names in the order their first task appears."""
+        seen: dict[str, None] = {}
+        for t in self.tasks:
+            seen.setdefault(t.rule, None)
+        return list(seen)
+
+
+def content_key(definition: dict, here: str, parent_keys: Iterable[str]) -> str:
+    """sha256 of what defines a task: canonical JSON (key order, spacing and comments of the
+    file do not matter), with the spec's directory replaced by `{here}` so that moving a
+    checkout keeps its keys, chained with the parents' keys so upstream changes propagate."""
+    return content_key_text(_canonical(definition), here, parent_keys)
+
+
+def content_key_text(text: str, here: str, parent_keys: Iterable[str]) -> str:
+    """content_key of a definition already written as canonical text."""
+    if here:
+        text = text.replace(json.dumps(here)[1:-1], "{here}")
+    h = hashlib.sha256(text.encode("utf-8"))
+    for pk in sorted(parent_keys):  # the order of `after:` is not part of the definition
+        h.update(pk.encode("ascii"))
+    return h.hexdigest()
+
+
+def _b(v: bool) -> str:
+    return "true" if v else "false"
+
+
+def _shared(obj, cache: dict[int, str] | None) -> str:
+    """plan_line(obj), remembered by identity: a rule's tasks share their environment and
+    objective dicts, so each is encoded once (the objects outlive the cache)."""
+    if cache is None:
+        return plan_line(obj)
+    text = cache.get(id(obj))
+    if text is None:
+        text = cache[id(obj)] = plan_line(obj)
+    return text
+
+
+def task_json(t: Task, cache: dict[int, str] | None = None) -> str:
+    """`plan_line(t.to_dict())`, byte for byte, without building the dict (hot path)."""
+    return (f'{{"name": {_str(t.name)}, "rule": {_str(t.rule)}, '
+            f'"index": {"null" if t.index is None else t.index}, '
+            f'"point": {"null" if t.point is None else plan_line(t.point)}, "app": {_str(t.app)}, '
+            f'"args": {_str(t.args)}, "num_nodes": {t.num_nodes}, "ranks_per_node": {t.ranks_per_node}, '
+            f'"threads_per_rank": {t.threads_per_rank}, "threads_per_core": {t.threads_per_core}, '
+            f'"node_packing_count": {t.node_packing_count}, "cpu_affinity": {_str(t.cpu_affinity)}, '
+            f'"wall_time_minutes": {t.wall_time_minutes}, "auto_timeout_retry": {_b(t.auto_timeout_retry)}, '
+            f'"environ_vars": {_shared(t.environ_vars, cache) if t.environ_vars else "{}"}, '
+            f'"parents": {"[" + ", ".join(map(_str, t.parents)) + "]"}, '
+            f'"objective": {"null" if t.objective is None else _shared(t.objective, cache)}, '
+            f'"key": {_str(t.key)}}}')

@@ -1,0 +1,43 @@
+"""Backends that turn a compiled plan (``Plan.to_dict()``) into real jobs.
+
+Only :mod:`dhflow.balsam.store` exists today (legacy Balsam, PyPI ``balsam-flow``).
+Nothing in this package imports Balsam or Django at import time: they are imported
+lazily, inside functions, after :func:`dhflow.balsam.env.activate` has set the
+environment they read once (``BALSAM_DB_PATH`` and ``HOME``).
+"""
+
+
+class BackendError(Exception):
+    """A database, launcher or scheduler failure: the CLI prints it as one line, exit 3."""
+
+    exit_code = 3
+
+
+class PlanRejected(BackendError):
+    """The plan cannot be represented in the backend (e.g. ':' in an env value): exit 1."""
+
+    exit_code = 1
+
+
+class UsageError(BackendError):
+    """Bad or missing command-line values (missing queue, impossible node count): exit 2."""
+
+    exit_code = 2
+
+
+def phase(label: str) -> None:
+    """With ``DHFLOW_TIMING=1``: print the seconds since the previous mark to stderr.
+
+    Used to profile submissions (``benchmarks/submit_scale.py`` prints the breakdown)."""
+    import os
+
+    if not os.environ.get("DHFLOW_TIMING"):
+        return
+    import sys
+    import time
+
+    now = time.perf_counter()
+    last = getattr(phase, "_last", None)
+    if last is not None:
+        print(f"dhflow timing: {label}: {now - last:.3f} s", file=sys.stderr)
+    phase._last = now

@@ -1,0 +1,390 @@
+"""Plan vs database: which tasks are new, unchanged, to rerun, or orphaned, and why.
+
+Pure: it compares a plan dict with records of the workflow's existing jobs and decides;
+the Balsam backend fetches the records and carries the decision out in one transaction.
+
+A task is identified across edits by its rule and its point (not by its name or index, which
+shift when points are added or removed). Its content key says whether anything that defines
+it changed; the per-part fingerprints stored with each job (`task_parts`) say what changed.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Iterable, NamedTuple
+
+from json.encoder import encode_basestring_ascii as _json_str
+
+from dhflow.compiler.plan.jsonfast import canonical
+
+NEW, UNCHANGED, RERUN, ORPHANED = "new", "unchanged", "rerun", "orphaned"
+STATUSES = (NEW, UNCHANGED, RERUN, ORPHANED)
+#: Balsam states that count as failed for `--rerun failed`.
+FAILED_STATES = frozenset({"FAILED", "RUN_ERROR", "RUN_TIMEOUT", "USER_KILLED"})
+PART_REASONS = {
+    "command": "changed command",
+    "app": "changed app",
+    "resources": "changed resources",
+    "env": "changed environment",
+    "objective": "changed objective source",
+    "upstream": "upstream changed",
+}
+
+
+def _h(obj) -> str:
+    return hashlib.sha256(canonical(obj).encode()).hexdigest()[:16]
+
+
+def _h_str(text) -> str:
+    """`_h` of a string (or None), without the generic encoder's overhead."""
+    if not isinstance(text, str):
+        return _h(text)
+    return hashlib.sha256(_json_str(text).encode()).hexdigest()[:16]
+
+
+def identity(task: dict) -> str:
+    """What makes a task 'the same task' across edits: its rule and its point."""
+    return canonical([task.get("rule"), task.get("point")])
+
+
+_RESOURCE_KEYS = ("num_nodes", "ranks_per_node", "threads_per_rank", "threads_per_core", "node_packing_count",
+                  "cpu_affinity", "wall_time_minutes", "auto_timeout_retry")
+
+
+def task_parts(task: dict, keys_by_name: dict[str, str], apps: dict[str, dict]) -> dict[str, str]:
+    """Short fingerprints of each part of a task's definition (stored with its job)."""
+    return {
+        "command": _h(task.get("args")),
+        "app": _h(apps.get(task.get("app"), task.get("app"))),
+        "resources": _h([task.get(k) for k in _RESOURCE_KEYS]),
+        "env": _h(task.get("environ_vars") or {}),
+        "objective": _h(task.get("objective")),
+        "upstream": _h(sorted(keys_by_name.get(p, p) for p in task.get("parents") or [])),
+    }
+
+
+class PartsMaker:
+    """`task_parts` for the tasks of one plan, memoising the parts that tasks share.
+
+    A 100k-task sweep has one app, a handful of resource combinations, one environment and
+    one objective source: only the command (and one-to-one upstreams) differ per task.
+    Gives exactly what :func:`task_parts` gives.
+    """
+
+    def __init__(self, plan: dict, keys_by_name: dict[str, str] | None = None):
+        # keys_by_name: given by a streaming writer that fills it as tasks go by (parents
+        # come before their children); else built from plan["tasks"] on first use
+        self._keys: dict[str, str] | None = keys_by_name
+        self._plan = plan
+        self._apps = {a["name"]: a for a in plan.get("apps", [])}
+        self._cache: dict = {}
+
+    def _keys_by_name(self) -> dict[str, str]:
+        if self._keys is None:
+            self._keys = {t["name"]: t["key"] for t in self._plan["tasks"]}
+        return self._keys
+
+    def _upstream(self, parents) -> str:
+        """The fingerprint of the parents' keys (memoised for the common single parent)."""
+        keys = self._keys_by_name()
+        if len(parents) != 1:
+            return _h(sorted(keys.get(p, p) for p in parents))
+        k_up = ("u", parents[0])
+        h_up = self._cache.get(k_up)
+        if h_up is None:
+            h_up = self._cache[k_up] = _h([keys.get(parents[0], parents[0])])
+        return h_up
+
+    def __call__(self, task: dict) -> dict[str, str]:
+        c = self._cache
+        app = task.get("app")
+        k_app = ("a", app)
+        h_app = c.get(k_app)
+        if h_app is None:
+            h_app = c[k_app] = _h(self._apps.get(app, app))
+        # plan fields have fixed types (ints, a str, a bool), so equal tuples fingerprint equally
+        res = tuple([task.get(k) for k in _RESOURCE_KEYS])
+        k_res = ("r", res)
+        h_res = c.get(k_res)
+        if h_res is None:
+            h_res = c[k_res] = _h(list(res))
+        # environments and objective specs are usually one shared object per rule: memoise by
+        # identity (the entry keeps the object alive, so its id cannot be reused meanwhile)
+        env = task.get("environ_vars") or {}
+        hit = c.get(("e", id(env)))
+        if hit is None:
+            hit = c[("e", id(env))] = (env, _h(env))
+        h_env = hit[1]
+        obj = task.get("objective")
+        hit = c.get(("o", id(obj)))
+        if hit is None:
+            hit = c[("o", id(obj))] = (obj, _h(obj))
+        h_obj = hit[1]
+        h_up = self._upstream(task.get("parents") or ())
+        return {"command": _h_str(task.get("args")), "app": h_app, "resources": h_res, "env": h_env,
+                "objective": h_obj, "upstream": h_up}
+
+
+    def json(self, task: dict) -> str:
+        """``compact(self(task))`` (the JSON stored in the job's data), built directly: the
+        parts that tasks share are formatted once per combination."""
+        c = self._cache
+        env = task.get("environ_vars") or {}
+        obj = task.get("objective")
+        k = ("j", task.get("app"), tuple([task.get(k) for k in _RESOURCE_KEYS]), id(env), id(obj))
+        mid = c.get(k)
+        if mid is None:
+            p = self(task)  # also memoises env and objective by identity (keeping them alive)
+            mid = c[k] = (f'","app":"{p["app"]}","resources":"{p["resources"]}","env":"{p["env"]}",'
+                          f'"objective":"{p["objective"]}","upstream":"')
+        h_up = self._upstream(task.get("parents") or ())
+        return '{"command":"' + _h_str(task.get("args")) + mid + h_up + '"}'
+
+
+def plan_parts(plan: dict) -> dict[str, dict[str, str]]:
+    """task name -> task_parts, for every task of a plan dict."""
+    make = PartsMaker(plan)
+    return {t["name"]: make(t) for t in plan["tasks"]}
+
+
+class ExistingJob(NamedTuple):
+    """What reconciliation needs to know of a job already in the database.
+
+    A named tuple: the backend builds 100k of these straight from database rows."""
+
+    job_id: str
+    name: str
+    key: str
+    state: str
+    rule: str | None = None
+    point: dict | None = None
+    parts: dict | None = None
+
+
+@dataclass(slots=True)
+class Decision:
+    name: str
+    rule: str
+    status: str
+    reasons: tuple[str, ...] = ()
+    job_id: str | None = None  # the existing job (unchanged, rerun, orphaned)
+
+
+@dataclass
+class Reconciliation:
+    """The decision for every task of the plan and every orphaned job."""
+
+    workflow: str
+    decisions: list[Decision] = field(default_factory=list)
+
+    def of(self, status: str) -> list[Decision]:
+        return [d for d in self.decisions if d.status == status]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """rule -> status -> count (rules in first-appearance order)."""
+        out: dict[str, dict[str, int]] = {}
+        for d in self.decisions:
+            out.setdefault(d.rule, {s: 0 for s in STATUSES})[d.status] += 1
+        return out
+
+    def reason_counts(self) -> dict[str, dict[str, int]]:
+        """rule -> reason -> count, over new, rerun and orphaned tasks."""
+        out: dict[str, dict[str, int]] = {}
+        for d in self.decisions:
+            for r in d.reasons:
+                out.setdefault(d.rule, {}).setdefault(r, 0)
+                out[d.rule][r] += 1
+        return out
+
+    def render(self) -> str:
+        """A per-rule table: new, unchanged, rerun, orphaned, and the reasons."""
+        counts = self.counts()
+        reasons = self.reason_counts()
+        rows = [("RULE", "NEW", "UNCHANGED", "RERUN", "ORPHANED", "WHY")]
+        for rule, c in counts.items():
+            why = ", ".join(f"{r} ({n})" for r, n in sorted(reasons.get(rule, {}).items(), key=lambda x: -x[1]))
+            rows.append((rule, str(c[NEW]), str(c[UNCHANGED]), str(c[RERUN]), str(c[ORPHANED]), why or "-"))
+        tot = {s: sum(c[s] for c in counts.values()) for s in STATUSES}
+        rows.append(("total", str(tot[NEW]), str(tot[UNCHANGED]), str(tot[RERUN]), str(tot[ORPHANED]), ""))
+        w = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = [f"workflow {self.workflow}: plan against the database"]
+        for r in rows:
+            lines.append("  ".join([r[0].ljust(w[0])] + [r[i].rjust(w[i]) for i in range(1, 5)] + [r[5]]).rstrip())
+        return "\n".join(lines) + "\n"
+
+
+def _dependants(plan: dict, names: set[str]) -> set[str]:
+    """The given tasks and every task downstream of them in the plan (tasks are topological)."""
+    out = set(names)
+    for t in plan["tasks"]:
+        if t["name"] not in out and any(p in out for p in t.get("parents") or ()):
+            out.add(t["name"])
+    return out
+
+
+def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = None,
+              parts_of: "PartsMaker | None" = None) -> Reconciliation:
+    """Decide, for each plan task and each existing job, what a submission does.
+
+    rerun: None, "failed" (jobs in a failed state, and their dependants) or "all".
+    Kept jobs need only ``job_id``, ``name``, ``key`` and ``state``; ``rule``, ``point`` and
+    ``parts`` are read for orphans (to match them with the new tasks that replace them and
+    to say why).  Fingerprints are computed only for new tasks that replace an orphan.
+    """
+    if rerun not in (None, "failed", "all"):
+        raise ValueError(f"rerun must be None, 'failed' or 'all', not {rerun!r}")
+    existing = list(existing)
+    by_key: dict[str, ExistingJob] = {}
+    for job in existing:
+        by_key.setdefault(job.key, job)
+    tasks = plan["tasks"]
+    plan_keys = {t["key"] for t in tasks}
+    orphans = [j for j in existing if j.key not in plan_keys or by_key[j.key] is not j]
+    orphan_by_identity: dict[str, ExistingJob] = {}
+    for j in orphans:
+        if j.rule is not None:
+            orphan_by_identity.setdefault(canonical([j.rule, j.point]), j)
+    parts_of = parts_of or PartsMaker(plan)
+
+    kept = {t["name"]: by_key[t["key"]] for t in tasks if t["key"] in by_key}
+    if rerun == "all":
+        to_rerun = _dependants(plan, set(kept))
+    elif rerun == "failed":
+        to_rerun = _dependants(plan, {n for n, j in kept.items() if j.state in FAILED_STATES})
+    else:
+        to_rerun = set()
+
+    result = Reconciliation(plan["workflow"])
+    decisions = result.decisions
+    for t in tasks:
+        name, rule = t["name"], t["rule"]
+        job = kept.get(name)
+        if job is not None:
+            if name in to_rerun:
+                why = "failed" if job.state in FAILED_STATES else ("upstream rerun" if rerun == "failed" else "rerun all")
+                decisions.append(Decision(name, rule, RERUN, (why,), job.job_id))
+            else:
+                decisions.append(Decision(name, rule, UNCHANGED, (), job.job_id))
+            continue
+        old = orphan_by_identity.get(identity(t)) if orphan_by_identity else None
+        if old is None:
+            reasons = ("new point",) if t.get("point") is not None else ("new task",)
+        elif old.parts:
+            mine = parts_of(t)
+            reasons = tuple(PART_REASONS[p] for p in PART_REASONS if old.parts.get(p) != mine.get(p)) or ("changed definition",)
+        else:
+            reasons = ("changed definition",)
+        decisions.append(Decision(name, rule, NEW, reasons))
+    if orphans:
+        plan_rules = {t["rule"] for t in tasks}
+        plan_identities = {identity(t) for t in tasks}
+        for j in orphans:
+            if j.rule not in plan_rules:
+                why = "rule removed"
+            elif canonical([j.rule, j.point]) not in plan_identities:
+                why = "point removed"
+            elif by_key.get(j.key) is not j and j.key in plan_keys:
+                why = "duplicate job"
+            else:
+                why = "definition changed"
+            decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
+    return result
+
+
+class StreamTally(Reconciliation):
+    """The reconciliation of a plan whose tasks go by one at a time (a streaming submit).
+
+    Gives the same counts and reasons as :func:`reconcile` (``rerun`` is not supported)
+    without keeping a decision per task: :meth:`task` decides for one task (returns the
+    existing job it keeps, or None for a new task); after the last task, :meth:`orphans`
+    lists the jobs no task claimed and :meth:`finish` takes them back with their rule,
+    point and fingerprints to say why.  Per-task state is kept only when the workflow
+    already has jobs (an identity per task, the fingerprints of the new ones).
+    """
+
+    def __init__(self, workflow: str, existing: Iterable[ExistingJob]):
+        super().__init__(workflow)
+        self._existing = list(existing)
+        self._by_key: dict[str, ExistingJob] = {}
+        for job in self._existing:
+            self._by_key.setdefault(job.key, job)
+        self._track = bool(self._existing)
+        self._claimed: set[str] = set()   # keys of existing jobs that a task keeps
+        self._identities: set[str] = set()
+        self._pending: list[tuple] = []   # new tasks: (rule, identity, has point, parts)
+        self._counts: dict[str, dict[str, int]] = {}
+        self._reasons: dict[str, dict[str, int]] = {}
+
+    def _count(self, rule: str, status: str) -> None:
+        c = self._counts.get(rule)
+        if c is None:
+            c = self._counts[rule] = {s: 0 for s in STATUSES}
+        c[status] += 1
+
+    def _reason(self, rule: str, why: str) -> None:
+        r = self._reasons.setdefault(rule, {})
+        r[why] = r.get(why, 0) + 1
+
+    def task(self, task: dict, parts_of) -> ExistingJob | None:
+        rule = task["rule"]
+        job = self._by_key.get(task["key"])
+        if self._track:
+            ident = identity(task)
+            self._identities.add(ident)
+        if job is not None:
+            self._claimed.add(task["key"])
+            self._count(rule, UNCHANGED)
+            return job
+        self._count(rule, NEW)
+        if self._track:
+            self._pending.append((rule, ident, task.get("point") is not None, parts_of(task)))
+        else:
+            self._reason(rule, "new point" if task.get("point") is not None else "new task")
+        return None
+
+    def orphans(self) -> list[ExistingJob]:
+        """The existing jobs that no task keeps (keys left the plan, or duplicates)."""
+        return [j for j in self._existing if j.key not in self._claimed or self._by_key[j.key] is not j]
+
+    def finish(self, orphans: list[ExistingJob]) -> None:
+        """Reasons of the new tasks and of the orphans (given with rule, point and parts)."""
+        orphan_by_identity: dict[str, ExistingJob] = {}
+        for j in orphans:
+            if j.rule is not None:
+                orphan_by_identity.setdefault(canonical([j.rule, j.point]), j)
+        for rule, ident, has_point, mine in self._pending:
+            old = orphan_by_identity.get(ident)
+            if old is None:
+                reasons = ("new point",) if has_point else ("new task",)
+            elif old.parts:
+                reasons = tuple(PART_REASONS[p] for p in PART_REASONS
+                                if old.parts.get(p) != mine.get(p)) or ("changed definition",)
+            else:
+                reasons = ("changed definition",)
+            for why in reasons:
+                self._reason(rule, why)
+        self._pending = []
+        plan_rules = set(self._counts)
+        for j in orphans:
+            if j.rule not in plan_rules:
+                why = "rule removed"
+            elif canonical([j.rule, j.point]) not in self._identities:
+                why = "point removed"
+            elif self._by_key.get(j.key) is not j and j.key in self._claimed:
+                why = "duplicate job"
+            else:
+                why = "definition changed"
+            self.decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
+            self._count(j.rule or "?", ORPHANED)
+            self._reason(j.rule or "?", why)
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        return self._counts
+
+    def reason_counts(self) -> dict[str, dict[str, int]]:
+        return self._reasons
+
+    def of(self, status: str) -> list[Decision]:
+        if status != ORPHANED:
+            raise ValueError("a streaming reconciliation keeps the decisions of its orphans only")
+        return list(self.decisions)

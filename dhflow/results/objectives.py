@@ -1,0 +1,309 @@
+"""Objectives of finished tasks, read from where the plan says they are.
+
+Sources (``task["objective"]`` in the plan):
+
+* ``{"source": "stdout", "marker": M}``: the last line of ``<workdir>/<task name>.out``
+  (Balsam's captured standard output) that starts with M; the number after M and an
+  optional ``:``;
+* ``{"source": "data", "key": K}``: the job's ``data[K]`` (written by the app through
+  ``balsam.launcher.dag.current_job``);
+* ``{"source": "file", "path": P, "key": K}``: key K of the JSON object in
+  ``<workdir>/P`` (K may be a dotted path into nested objects when no top-level key
+  has that exact name).
+
+A value that cannot be read is never turned into a number: the record gets
+``objective: null`` and an ``error`` that says why (job not finished, job failed and how,
+file missing, marker absent, value not a finite number, ...).
+
+This module is pure: it works on :class:`dhflow.balsam.store.JobView`-like objects
+(attributes ``state``, ``state_history``, ``data``, ``workdir``, ``name``) and files.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+from datetime import datetime
+
+STATE_LINE = re.compile(r"^\[(\d+-\d+-\d{4}\s+\d+:\d+:\d+\.\d+)\s+(\w+)\s*\]\s?(.*)$")
+TIME_FMT = "%m-%d-%Y %H:%M:%S.%f"
+FINAL = ("JOB_FINISHED", "FAILED", "USER_KILLED")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|nan|infinity)", re.I | re.A)
+
+
+def history(state_history: str) -> list[tuple[datetime | None, str, str]]:
+    """Balsam's state_history text -> [(time, state, message)], messages may span lines."""
+    entries: list[list] = []
+    for raw in (state_history or "").split("\n"):
+        m = STATE_LINE.match(raw.strip())
+        if m:
+            try:
+                when = datetime.strptime(m.group(1), TIME_FMT)
+            except ValueError:
+                when = None
+            entries.append([when, m.group(2), m.group(3).rstrip()])
+        elif entries:
+            entries[-1][2] = (entries[-1][2] + "\n" + raw).strip("\n")
+    return [tuple(e) for e in entries]  # type: ignore[misc]
+
+
+def runtime_seconds(state_history: str) -> float | None:
+    """Seconds from the last RUNNING to the next RUN_DONE/RUN_ERROR/RUN_TIMEOUT."""
+    start = end = None
+    for when, state, _ in history(state_history):
+        if state == "RUNNING":
+            start, end = when, None
+        elif state in ("RUN_DONE", "RUN_ERROR", "RUN_TIMEOUT") and start is not None:
+            end = when
+    if start and end:
+        return round((end - start).total_seconds(), 3)
+    return None
+
+
+def first_time(state_history: str, state: str) -> datetime | None:
+    for when, st, _ in history(state_history):
+        if st == state:
+            return when
+    return None
+
+
+def last_time(state_history: str, state: str) -> datetime | None:
+    found = None
+    for when, st, _ in history(state_history):
+        if st == state:
+            found = when
+    return found
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    out = lines[-1] if lines else ""
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def failure_reason(job) -> str:
+    """Why a job is not finished successfully, in one line."""
+    entries = history(job.state_history)
+    if job.state == "USER_KILLED":
+        msg = next((m for _, s, m in reversed(entries) if s == "USER_KILLED"), "")
+        return "killed by the user" + (f": {_one_line(msg)}" if msg.strip() else "")
+    run_error = next(((s, m) for _, s, m in reversed(entries) if s in ("RUN_ERROR", "RUN_TIMEOUT")), None)
+    failed = next((m for _, s, m in reversed(entries) if s == "FAILED"), "")
+    if run_error is not None:
+        state, msg = run_error
+        if state == "RUN_TIMEOUT":
+            return "timed out" + (f": {_one_line(msg)}" if msg.strip() else "")
+        code = re.search(r"nonzero return (-?\d+)", msg)
+        # Balsam's own message carries the output's tail through `tail`, which breaks on
+        # paths with spaces: the program's last output line, read by dhflow, comes first.
+        detail = _tail_of_output(job) or _one_line(re.sub(r"^nonzero return -?\d+:\s*", "", msg.strip()))
+        text = f"exited with code {code.group(1)}" if code else "run error"
+        return text + (f": {detail}" if detail else "")
+    if failed.strip():
+        return _one_line(failed)
+    return f"job {job.state.lower()}"
+
+
+def _tail_of_output(job) -> str:
+    path = os.path.join(job.workdir, f"{job.name}.out")
+    try:
+        with open(path, "rb") as fp:
+            fp.seek(0, os.SEEK_END)
+            size = fp.tell()
+            fp.seek(max(0, size - 4096))
+            text = fp.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return _one_line(text)
+
+
+def _number(value, what: str) -> tuple[float | None, str | None]:
+    if isinstance(value, bool) or value is None:
+        return None, f"{what} is {json.dumps(value)}, not a number"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None, f"{what} is {value}, not a finite number"
+        return value, None
+    if isinstance(value, str):
+        text = value.strip()
+        # Plain ASCII numbers only (float() would also take `1_000` or other scripts' digits).
+        if not _NUMBER.fullmatch(text):
+            return None, f"{what} is {value!r}, not a number"
+        if re.fullmatch(r"[+-]?\d+", text):
+            return int(text), None  # exact, however many digits
+        number = float(text)
+        if not math.isfinite(number):
+            return None, f"{what} is {value!r}, not a finite number"
+        return number, None
+    return None, f"{what} is a {type(value).__name__}, not a number"
+
+
+def _marks(line: str, marker: str) -> bool:
+    """The line starts with the marker as a whole word (`DH-OUTPUT:` or `DH-OUTPUT 0.5`, not
+    `DH-OUTPUT_STD: ...`)."""
+    if not line.startswith(marker):
+        return False
+    nxt = line[len(marker):len(marker) + 1]
+    return not nxt or not (nxt.isalnum() or nxt in "_-")
+
+
+def read_stdout(job, marker: str) -> tuple[float | None, str | None]:
+    path = os.path.join(job.workdir, f"{job.name}.out")
+    found = None
+    try:
+        # Line by line: a training log may be gigabytes; only the last marked line is kept.
+        with open(path, encoding="utf-8-sig", errors="replace", newline=None) as fp:
+            for raw in fp:
+                line = raw.rstrip("\r\n").rsplit("\r", 1)[-1]  # a progress bar's last frame
+                if _marks(line, marker):
+                    found = line
+    except FileNotFoundError:
+        return None, f"no output file {path}"
+    except OSError as exc:
+        return None, f"cannot read {path}: {exc.strerror}"
+    if found is None:
+        return None, f"no line starting with {marker!r} in {job.name}.out"
+    rest = found[len(marker):].strip()
+    if rest.startswith(":"):
+        rest = rest[1:].strip()
+    token = rest.split()[0] if rest.split() else ""
+    if not token:
+        return None, f"nothing after {marker!r} in {job.name}.out"
+    return _number(token, f"the value after {marker!r}")
+
+
+def read_data(job, key: str) -> tuple[float | None, str | None]:
+    data = job.data or {}
+    if key not in data:
+        return None, f"job data has no key {key!r}"
+    return _number(data[key], f"data[{key!r}]")
+
+
+def read_file(job, relpath: str, key: str) -> tuple[float | None, str | None]:
+    path = relpath if os.path.isabs(relpath) else os.path.join(job.workdir, relpath)
+    try:
+        with open(path, encoding="utf-8") as fp:
+            content = json.load(fp)
+    except FileNotFoundError:
+        return None, f"no file {relpath} in the job's working directory"
+    except (OSError, ValueError) as exc:
+        return None, f"cannot read {relpath} as JSON: {exc}"
+    if not isinstance(content, dict):
+        return None, f"{relpath} holds a JSON {type(content).__name__}, not an object"
+    if key in content:
+        return _number(content[key], f"{relpath}[{key!r}]")
+    node = content
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None, f"{relpath} has no key {key!r}"
+    return _number(node, f"{relpath}[{key!r}]")
+
+
+def read_objective(spec: dict, job) -> tuple[float | None, str | None]:
+    """(value, None) or (None, reason) for one job."""
+    if job is None:
+        return None, "not submitted (no job in the database)"
+    if job.state != "JOB_FINISHED":
+        if job.state in ("FAILED", "USER_KILLED"):
+            return None, f"{job.state}: {failure_reason(job)}"
+        return None, f"not finished (state {job.state})"
+    source = spec.get("source")
+    if source == "stdout":
+        return read_stdout(job, spec.get("marker", ""))
+    if source == "data":
+        return read_data(job, spec.get("key", ""))
+    if source == "file":
+        return read_file(job, spec.get("path", ""), spec.get("key", ""))
+    return None, f"unknown objective source {source!r}"
+
+
+def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
+    """One record per task that has an objective, best first (no objective: last)."""
+    records = []
+    order = {}
+    for pos, task in enumerate(plan.get("tasks", [])):
+        spec = task.get("objective")
+        if not spec:
+            continue
+        job = jobs_by_key.get(task["key"])
+        value, error = read_objective(spec, job)
+        record = {
+            "rule": task.get("rule"),
+            "name": task["name"],
+            "index": task.get("index"),
+            "point": task.get("point"),
+            "state": job.state if job is not None else "NOT_SUBMITTED",
+            "objective": value,
+            "error": error,
+            "runtime": runtime_seconds(job.state_history) if job is not None else None,
+        }
+        order[task["name"]] = pos
+        records.append(record)
+    sign = -1 if plan.get("objective", "maximize") == "maximize" else 1
+
+    def sort_key(rec):
+        if rec["objective"] is None:
+            return (1, 0.0, order[rec["name"]])
+        return (0, sign * rec["objective"], order[rec["name"]])
+
+    records.sort(key=sort_key)
+    return records
+
+
+# ------------------------------------------------------------------- formatting
+def _fmt_value(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def format_json(records: list[dict]) -> str:
+    return json.dumps(records, indent=2)
+
+
+def format_csv(records: list[dict]) -> str:
+    params: list[str] = []
+    for rec in records:
+        for key in (rec["point"] or {}):
+            if key not in params:
+                params.append(key)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["rule", "name", "index", *params, "state", "objective", "runtime", "error"])
+    for rec in records:
+        point = rec["point"] or {}
+        writer.writerow([rec["rule"], rec["name"], "" if rec["index"] is None else rec["index"],
+                         *[json.dumps(point[p]) if isinstance(point.get(p), (dict, list)) else
+                           ("" if p not in point else point[p]) for p in params],
+                         rec["state"], "" if rec["objective"] is None else rec["objective"],
+                         "" if rec["runtime"] is None else rec["runtime"], rec["error"] or ""])
+    return buf.getvalue()
+
+
+def format_table(records: list[dict]) -> str:
+    if not records:
+        return "no task of this workflow has an objective"
+    params: list[str] = []
+    for rec in records:
+        for key in (rec["point"] or {}):
+            if key not in params:
+                params.append(key)
+    header = ["#", "task", *params, "state", "objective", "runtime", "note"]
+    rows = []
+    for rank, rec in enumerate(records, 1):
+        point = rec["point"] or {}
+        rows.append([str(rank), rec["name"], *[_fmt_value(point.get(p)) for p in params], rec["state"],
+                     _fmt_value(rec["objective"]),
+                     "-" if rec["runtime"] is None else f"{rec['runtime']:.1f}s",
+                     rec["error"] or ""])
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
