@@ -1,9 +1,7 @@
-"""Backends that turn a compiled plan (``Plan.to_dict()``) into real jobs.
+"""The errors the runtime raises, each with the exit code the CLI gives it.
 
-Only :mod:`dhflow.balsam.store` exists today (legacy Balsam, PyPI ``balsam-flow``).
-Nothing in this package imports Balsam or Django at import time: they are imported
-lazily, inside functions, after :func:`dhflow.balsam.env.activate` has set the
-environment they read once (``BALSAM_DB_PATH`` and ``HOME``).
+One error policy (see :mod:`dhflow.cli.errors`): these end a command with one line on
+stderr and their ``exit_code``; anything else reaching the CLI is a bug (exit 4).
 """
 
 
@@ -41,3 +39,14 @@ def phase(label: str) -> None:
     if last is not None:
         print(f"dhflow timing: {label}: {now - last:.3f} s", file=sys.stderr)
     phase._last = now
+
+
+class CompileFailed(BackendError):
+    """The file did not compile: its diagnostics are shown (by the CLI), exit 1."""
+
+    exit_code = 1
+
+    def __init__(self, diagnostics, source):
+        super().__init__(f"{len(diagnostics)} diagnostics")
+        self.diagnostics = list(diagnostics)
+        self.source = source

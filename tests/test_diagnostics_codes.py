@@ -1,5 +1,9 @@
 """One file per diagnostic code (tests/diagnostics/DHxxx_*.dhflow); the first line says
-`# expect: CODE at LINE:COL` and the compiler must report exactly that, through the CLI."""
+`# expect: CODE at LINE:COL` and the compiler must report exactly that, through the CLI.
+
+The cases run the CLI in process (`dhflow.cli.main.main(argv)`, output captured); a few run
+`python -m dhflow` in a subprocess, end to end, to show that no traceback reaches the user.
+"""
 from __future__ import annotations
 
 import json
@@ -10,11 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from dhflow.cli.main import main
 from dhflow.compiler.diagnostics import CODES
 
 HERE = Path(__file__).parent / "diagnostics"
 CASES = sorted(HERE.glob("DH*.dhflow"))
 EXPECT = re.compile(r"# expect: (DH\d{3}) at (\d+):(\d+)")
+#: One case per stage (parse, check, expand) for the end-to-end subprocess runs.
+SUBPROCESS_CASES = ("DH001_invalid_syntax", "DH211_env_colon", "DH407_division_by_zero")
 
 
 def _expectation(path: Path) -> tuple[str, int, int]:
@@ -23,30 +30,52 @@ def _expectation(path: Path) -> tuple[str, int, int]:
     return m.group(1), int(m.group(2)), int(m.group(3))
 
 
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_diagnostic_location(path: Path):
-    code, line, col = _expectation(path)
-    proc = subprocess.run([sys.executable, "-m", "dhflow", "check", "--format", "json", str(path)],
-                          capture_output=True, text=True)
-    assert "Traceback" not in proc.stderr
-    records = json.loads(proc.stdout)
-    found = [(d["code"], d["line"], d["col"]) for d in records]
-    assert (code, line, col) in found, found
-    errors = [d for d in records if d["severity"] == "error"]
-    assert proc.returncode == (1 if errors else 0)
+def _dhflow(capsys, *argv: str) -> tuple[int, str, str]:
+    """`dhflow ARGV` in this process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
-def test_text_rendering_has_caret(path: Path):
-    code, line, col = _expectation(path)
-    proc = subprocess.run([sys.executable, "-m", "dhflow", "check", str(path)], capture_output=True, text=True)
+def _assert_caret(stderr: str, path: Path, code: str, line: int, col: int) -> None:
+    """The text rendering has `file:line:col: ... [CODE]`, the source line and a caret under col."""
     head = f"{path}:{line}:{col}: "
-    lines = proc.stderr.splitlines()
+    lines = stderr.splitlines()
     idx = next(i for i, text in enumerate(lines) if text.startswith(head) and f"[{code}]" in text)
-    assert lines[idx + 2].endswith(Path(path).read_text().splitlines()[line - 1].replace("\t", " "))
+    assert lines[idx + 2].endswith(path.read_text().splitlines()[line - 1].replace("\t", " "))
     caret_line = lines[idx + 3]
     gutter = caret_line.index("|") + 2
     assert caret_line[gutter + col - 1] == "^"
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_diagnostic_location(path: Path, capsys):
+    code, line, col = _expectation(path)
+    rc, out, err = _dhflow(capsys, "check", "--format", "json", str(path))
+    assert "Traceback" not in err and "internal error" not in err
+    records = json.loads(out)
+    found = [(d["code"], d["line"], d["col"]) for d in records]
+    assert (code, line, col) in found, found
+    errors = [d for d in records if d["severity"] == "error"]
+    assert rc == (1 if errors else 0)
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_text_rendering_has_caret(path: Path, capsys):
+    code, line, col = _expectation(path)
+    _, _, err = _dhflow(capsys, "check", str(path))
+    _assert_caret(err, path, code, line, col)
+
+
+@pytest.mark.parametrize("stem", SUBPROCESS_CASES)
+def test_command_line_shows_diagnostics_never_a_traceback(stem: str):
+    """End to end through `python -m dhflow check`: the diagnostic, exit 1, no traceback."""
+    path = HERE / f"{stem}.dhflow"
+    code, line, col = _expectation(path)
+    proc = subprocess.run([sys.executable, "-m", "dhflow", "check", str(path)], capture_output=True, text=True)
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert proc.returncode == 1
+    _assert_caret(proc.stderr, path, code, line, col)
 
 
 def test_every_code_has_a_case():

@@ -2,7 +2,7 @@ import math
 
 from dhflow.compiler.expand.rng import Stream
 from dhflow.compiler.expand.space import grid_levels
-from dhflow.compiler.check.spec import Param
+from dhflow.compiler.check.model import Param
 from dhflow.compiler.source import Span
 
 from .helpers import compile_text

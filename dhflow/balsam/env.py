@@ -44,8 +44,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dhflow.errors import BackendError
+from dhflow.target import BATCH_SCHEDULERS
 
-PROFILES = ("local", "cobalt", "slurm", "pbs")
+PROFILES = ("local", *BATCH_SCHEDULERS)
 
 #: Balsam's own default settings (balsam/django_config/default_settings.json, 0.5.0);
 #: used when Balsam's file cannot be read, and to know every key that must be present.
@@ -289,7 +290,7 @@ def ensure_profile(db_path: str | os.PathLike, profile: str) -> Path:
         if not templates.exists() and pkg is not None:
             shutil.copytree(pkg / "django_config" / "job-templates", templates)
         templates.mkdir(exist_ok=True)
-        for sched in ("cobalt", "slurm", "pbs"):
+        for sched in BATCH_SCHEDULERS:
             text = job_template_text(sched).replace("{{ dhflow_balsam_home }}", str(home))
             path = templates / f"dhflow.{sched}.tmpl"
             if not path.exists() or path.read_text() != text:

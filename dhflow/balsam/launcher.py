@@ -22,25 +22,11 @@ has not exited after a grace period, kills its process group.
 * Serial launchers on one host share a fixed ZMQ port (19876): dhflow holds an exclusive
   lock (``/tmp/dhflow-balsam-serial-19876.lock``, never under $TMPDIR) for the launcher's lifetime and
   refuses to start when the port is taken by a launcher it does not know about.
-
-Scheduler submission (``dhflow submit``, cobalt/slurm/pbs)
------------------------------------------------------------
-Through Balsam's own submit-launch machinery (``balsam.scripts.cli_commands.submitlaunch``
-minus its printing): a QueuedLaunch row is inserted under Balsam's table lock, Balsam
-renders the job template of the profile's settings (``JOB_TEMPLATE``, dhflow's
-``dhflow.<scheduler>.tmpl``, see :mod:`dhflow.balsam.env`) to
-``$BALSAM_DB_PATH/qsubmit/qlaunch<id>.sh`` and runs the scheduler's submit command
-(Cobalt/PBS: ``SCHEDULER_SUBMIT_EXE``, ``qsub`` from PATH by default; Slurm: ``sbatch``).
-If the scheduler rejects the script, Balsam deletes the QueuedLaunch row and the
-transaction is rolled back: no launch row is left behind.  The jobs, written before, stay
-in the database (they are valid; ``dhflow submit`` again reuses them by content key and
-submits only a new batch job); the rendered script stays in ``qsubmit/`` for inspection.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import math
 import os
 import shutil
 import signal
@@ -52,47 +38,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dhflow.errors import BackendError, UsageError
+from dhflow.errors import BackendError
 
 SERIAL_PORT = 19876
-SCHEDULERS = ("cobalt", "slurm", "pbs", "local")
-
-
-# ----------------------------------------------------------------- job modes
-def serial_compatible(task: dict) -> bool:
-    return int(task.get("num_nodes", 1)) == 1 and int(task.get("ranks_per_node", 1)) == 1
-
-
-def choose_job_mode(plan: dict, requested: str | None) -> str:
-    if requested:
-        return requested
-    launch = plan.get("launch") or {}
-    if launch.get("scheduler") == "local" and launch.get("job_mode"):
-        return launch["job_mode"]
-    return "serial" if all(serial_compatible(t) for t in plan["tasks"]) else "mpi"
-
-
-def check_local_resources(plan: dict, job_mode: str) -> None:
-    """Refuse tasks that a launcher on this one machine could never start."""
-    for task in plan["tasks"]:
-        if int(task.get("num_nodes", 1)) > 1:
-            raise UsageError(
-                f"task {task['name']} needs {task['num_nodes']} nodes; a launcher on this machine has 1 "
-                "(use `dhflow submit` with a scheduler)")
-        if job_mode == "serial" and not serial_compatible(task):
-            raise UsageError(
-                f"task {task['name']} has ranks_per_node={task['ranks_per_node']}; Balsam's serial mode only "
-                "runs single-rank tasks: use --job-mode mpi")
-
-
-def check_scheduler_resources(plan: dict, nodes: int, job_mode: str) -> None:
-    for task in plan["tasks"]:
-        if int(task.get("num_nodes", 1)) > nodes:
-            raise UsageError(f"task {task['name']} needs {task['num_nodes']} nodes but the launcher job has {nodes}")
-        if job_mode == "serial" and not serial_compatible(task):
-            raise UsageError(f"task {task['name']} is an MPI task (num_nodes={task['num_nodes']}, "
-                             f"ranks_per_node={task['ranks_per_node']}); Balsam's serial mode cannot run it: "
-                             "use --job-mode mpi")
 
 
 # -------------------------------------------------------------------- mpirun
@@ -267,14 +215,14 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
               timeout: float | None = None, progress=None, poll: float = 1.0) -> RunOutcome:
     """Run the launcher until every job of the plan is final (Balsam activated)."""
     from dhflow.results import progress as prog
-    from dhflow.balsam import store as backend
+    from dhflow.balsam import jobs
 
     wf = plan["workflow"]
     names_by_id = {jid: name for name, jid in job_ids.items()}
     ids = list(job_ids.values())
 
     def snapshot():
-        states = backend.state_counts(wf, ids)
+        states = jobs.state_counts(wf, ids)
         by_name = {names_by_id[jid]: st for jid, st in states.items()}
         return prog.rule_counts(plan, by_name)
 
@@ -325,9 +273,8 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
                 signal.signal(sig, previous.get(sig, ignored[sig]))
 
 
-def start_background(plan: dict, db_path: str, job_mode: str, *, time_limit_minutes: float | None) -> tuple[int, str]:
-    """``scheduler: local`` submission: a detached launcher; returns (pid, log path)."""
-    wf = plan["workflow"]
+def start_background(wf: str, db_path: str, job_mode: str, *, time_limit_minutes: float | None) -> tuple[int, str]:
+    """``scheduler: local`` submission: a detached launcher of workflow ``wf``; returns (pid, log path)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     log_path = Path(db_path) / "log" / f"dhflow-launcher-{wf}-{stamp}.out"
     fds = ()
@@ -342,104 +289,3 @@ def start_background(plan: dict, db_path: str, job_mode: str, *, time_limit_minu
         if lock_fd is not None:
             os.close(lock_fd)  # the launcher keeps the lock through its inherited fd
     return proc.pid, str(log_path)
-
-
-# ------------------------------------------------------------- schedulers
-@dataclass
-class LaunchOptions:
-    scheduler: str
-    project: str | None
-    queue: str | None
-    nodes: int | None
-    wall_time: int | None
-    job_mode: str
-    sched_flags: str
-
-    def missing(self) -> list[str]:
-        if self.scheduler == "local":
-            return []
-        flags = {"project": "-A/--project", "queue": "-q/--queue", "nodes": "-n/--nodes",
-                 "wall_time": "-t/--wall-time"}
-        return [f"{flags[k]} (launch.{k})" for k in flags if getattr(self, k) in (None, "")]
-
-
-def launch_options(plan: dict, args) -> LaunchOptions:
-    launch = plan.get("launch") or {}
-
-    def pick(attr, key):
-        value = getattr(args, attr, None)
-        return value if value is not None else launch.get(key)
-
-    scheduler = pick("scheduler", "scheduler") or "local"
-    if scheduler not in SCHEDULERS:
-        raise UsageError(f"unknown scheduler {scheduler!r} (one of {', '.join(SCHEDULERS)})")
-    job_mode = getattr(args, "job_mode", None) or launch.get("job_mode") or choose_job_mode(plan, None)
-    return LaunchOptions(scheduler, pick("project", "project"), pick("queue", "queue"),
-                         pick("nodes", "nodes"), pick("wall_time", "wall_time"), job_mode,
-                         pick("sched_flags", "sched_flags") or "")
-
-
-def template_conf(opts: LaunchOptions, workflow: str, db_path: str) -> dict:
-    """The variables Balsam's ScriptTemplate.qlaunch_to_dict gives the job template."""
-    balsam_bin = shutil.which("balsam")
-    balsam_bin = os.path.dirname(balsam_bin) if balsam_bin else os.path.dirname(sys.executable)
-    pg = shutil.which("pg_ctl")
-    return dict(project=opts.project or "", queue=opts.queue or "", nodes=opts.nodes or 1,
-                time_minutes=opts.wall_time or 1, job_mode=opts.job_mode,
-                wf_filter=f"wf-filter={workflow}", sched_flags=opts.sched_flags or "",
-                balsam_bin=balsam_bin, balsam_db_path=db_path,
-                pg_bin=os.path.dirname(pg) if pg else "")
-
-
-def render_script(opts: LaunchOptions, workflow: str, db_path: str) -> str:
-    """The batch script Balsam would render (dry runs; no Balsam, no DB, no files)."""
-    import jinja2
-
-    from dhflow.balsam.env import job_template_text, profile_home
-
-    text = job_template_text(opts.scheduler).replace("{{ dhflow_balsam_home }}",
-                                                     str(profile_home(db_path, opts.scheduler)))
-    return jinja2.Environment().from_string(text).render(template_conf(opts, workflow, db_path))
-
-
-def submit_scheduler(opts: LaunchOptions, workflow: str) -> tuple[int, str]:
-    """Balsam's submit-launch for an activated profile; returns (scheduler id, script path)."""
-    from django.db import DatabaseError, connection, transaction
-    from balsam.core import models
-    from balsam.service import service
-
-    if shutil.which("pg_ctl") is None:
-        # Balsam's ScriptTemplate.get_balsam_env() needs it on PATH
-        from dhflow.balsam.localdb import find_pg_binary
-
-        pg = find_pg_binary("pg_ctl")
-        if pg:
-            os.environ["PATH"] = os.path.dirname(pg) + os.pathsep + os.environ.get("PATH", "")
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE core_queuedlaunch IN ACCESS EXCLUSIVE MODE;")
-            qlaunch = models.QueuedLaunch(
-                project=opts.project, queue=opts.queue, nodes=opts.nodes,
-                wall_minutes=opts.wall_time, job_mode=opts.job_mode, wf_filter=workflow,
-                sched_flags=opts.sched_flags or "", prescheduled_only=False)
-            qlaunch.save()
-            with contextlib.redirect_stdout(sys.stderr):
-                service.submit_qlaunch(qlaunch, verbose=False)
-            return qlaunch.scheduler_id, qlaunch.command
-    except DatabaseError as exc:
-        from dhflow.balsam.env import database_error_message
-
-        raise BackendError(database_error_message(exc, os.environ.get("BALSAM_DB_PATH"))) from None
-    except Exception as exc:  # scheduler rejection, unparsable output, template errors
-        from django.conf import settings
-
-        text = str(exc).strip().splitlines()
-        detail = text[-1] if text else exc.__class__.__name__
-        name = {"cobalt": "qsub", "pbs": "qsub", "slurm": "sbatch"}.get(opts.scheduler, "the scheduler")
-        raise BackendError(f"{name} rejected the launcher job for workflow {workflow}: {detail} "
-                           f"(script kept in {settings.SERVICE_PATH})") from None
-
-
-def minutes(seconds: float | None) -> float | None:
-    return None if seconds is None else math.ceil(seconds / 60.0)

@@ -14,7 +14,8 @@ from dhflow.compiler.parse.lower import to_ast
 from dhflow.compiler.plan.model import Plan
 from dhflow.compiler.expand.samplers import sample
 from dhflow.compiler.source import SourceFile, Span
-from dhflow.compiler.check.spec import Spec, build_spec
+from dhflow.compiler.check.builder import build_spec
+from dhflow.compiler.check.model import Spec
 from dhflow.compiler.parse.syntax import parse_tree
 
 
@@ -140,3 +141,38 @@ def input_digest(spec: Spec) -> str:
         except OSError:
             h.update(b"<unreadable>")
     return h.hexdigest()
+
+
+@dataclass
+class CheckResult:
+    """A file parsed, lowered, built and checked: not sampled, not expanded (cheap)."""
+
+    source: SourceFile | None
+    spec: Spec | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.spec is not None and not has_errors(self.diagnostics)
+
+
+def check_file(path: str) -> CheckResult:
+    """Parse and check a file without sampling or expanding it (unreadable files and
+    errors give an unsuccessful result; the full compile reports them)."""
+    try:
+        src = SourceFile.read(path)
+    except (OSError, UnicodeDecodeError):
+        return CheckResult(None)
+    out = CheckResult(src)
+    try:
+        spec, diags = build_spec(src, to_ast(src, parse_tree(src)))
+        out.diagnostics.extend(diags)
+        if spec is None or has_errors(diags):
+            return out
+        out.diagnostics.extend(run_checks(spec))
+        out.spec = spec
+    except DiagnosticError as exc:
+        out.diagnostics.extend(exc.diagnostics)
+    except RecursionError:
+        out.diagnostics.append(Diagnostic("DH001", "expression nested too deeply", Span.point(1, 1)))
+    return out

@@ -16,6 +16,7 @@ from typing import Iterable, NamedTuple
 from json.encoder import encode_basestring_ascii as _json_str
 
 from dhflow.compiler.plan.jsonfast import canonical
+from dhflow.target import JOB_RESOURCE_FIELDS
 
 NEW, UNCHANGED, RERUN, ORPHANED = "new", "unchanged", "rerun", "orphaned"
 STATUSES = (NEW, UNCHANGED, RERUN, ORPHANED)
@@ -47,16 +48,12 @@ def identity(task: dict) -> str:
     return canonical([task.get("rule"), task.get("point")])
 
 
-_RESOURCE_KEYS = ("num_nodes", "ranks_per_node", "threads_per_rank", "threads_per_core", "node_packing_count",
-                  "cpu_affinity", "wall_time_minutes", "auto_timeout_retry")
-
-
 def task_parts(task: dict, keys_by_name: dict[str, str], apps: dict[str, dict]) -> dict[str, str]:
     """Short fingerprints of each part of a task's definition (stored with its job)."""
     return {
         "command": _h(task.get("args")),
         "app": _h(apps.get(task.get("app"), task.get("app"))),
-        "resources": _h([task.get(k) for k in _RESOURCE_KEYS]),
+        "resources": _h([task.get(k) for k in JOB_RESOURCE_FIELDS]),
         "env": _h(task.get("environ_vars") or {}),
         "objective": _h(task.get("objective")),
         "upstream": _h(sorted(keys_by_name.get(p, p) for p in task.get("parents") or [])),
@@ -103,7 +100,7 @@ class PartsMaker:
         if h_app is None:
             h_app = c[k_app] = _h(self._apps.get(app, app))
         # plan fields have fixed types (ints, a str, a bool), so equal tuples fingerprint equally
-        res = tuple([task.get(k) for k in _RESOURCE_KEYS])
+        res = tuple([task.get(k) for k in JOB_RESOURCE_FIELDS])
         k_res = ("r", res)
         h_res = c.get(k_res)
         if h_res is None:
@@ -131,7 +128,7 @@ class PartsMaker:
         c = self._cache
         env = task.get("environ_vars") or {}
         obj = task.get("objective")
-        k = ("j", task.get("app"), tuple([task.get(k) for k in _RESOURCE_KEYS]), id(env), id(obj))
+        k = ("j", task.get("app"), tuple([task.get(k) for k in JOB_RESOURCE_FIELDS]), id(env), id(obj))
         mid = c.get(k)
         if mid is None:
             p = self(task)  # also memoises env and objective by identity (keeping them alive)

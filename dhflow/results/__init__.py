@@ -1,1 +1,1 @@
-"""TODO"""
+"""Reading results back: objectives of finished jobs, progress counts, output formats."""

@@ -15,7 +15,7 @@ A value that cannot be read is never turned into a number: the record gets
 ``objective: null`` and an ``error`` that says why (job not finished, job failed and how,
 file missing, marker absent, value not a finite number, ...).
 
-This module is pure: it works on :class:`dhflow.balsam.store.JobView`-like objects
+This module is pure: it works on :class:`dhflow.balsam.jobs.JobView`-like objects
 (attributes ``state``, ``state_history``, ``data``, ``workdir``, ``name``) and files.
 """
 from __future__ import annotations
@@ -28,9 +28,9 @@ import os
 import re
 from datetime import datetime
 
+from dhflow.target import BALSAM_TIME_FORMAT, FAILED_FINAL_STATES
+
 STATE_LINE = re.compile(r"^\[(\d+-\d+-\d{4}\s+\d+:\d+:\d+\.\d+)\s+(\w+)\s*\]\s?(.*)$")
-TIME_FMT = "%m-%d-%Y %H:%M:%S.%f"
-FINAL = ("JOB_FINISHED", "FAILED", "USER_KILLED")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|nan|infinity)", re.I | re.A)
 
 
@@ -41,7 +41,7 @@ def history(state_history: str) -> list[tuple[datetime | None, str, str]]:
         m = STATE_LINE.match(raw.strip())
         if m:
             try:
-                when = datetime.strptime(m.group(1), TIME_FMT)
+                when = datetime.strptime(m.group(1), BALSAM_TIME_FORMAT)
             except ValueError:
                 when = None
             entries.append([when, m.group(2), m.group(3).rstrip()])
@@ -209,7 +209,7 @@ def read_objective(spec: dict, job) -> tuple[float | None, str | None]:
     if job is None:
         return None, "not submitted (no job in the database)"
     if job.state != "JOB_FINISHED":
-        if job.state in ("FAILED", "USER_KILLED"):
+        if job.state in FAILED_FINAL_STATES:
             return None, f"{job.state}: {failure_reason(job)}"
         return None, f"not finished (state {job.state})"
     source = spec.get("source")

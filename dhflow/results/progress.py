@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 from collections import Counter
 
+from dhflow.target import FINAL_STATES
+
 #: Balsam states (balsam/core/models.py) grouped for display.
 GROUPS = (
     ("waiting", ("CREATED", "AWAITING_PARENTS", "READY", "STAGED_IN", "PREPROCESSED", "RESTART_READY")),
@@ -17,7 +19,6 @@ GROUPS = (
     ("killed", ("USER_KILLED",)),
     ("not submitted", ("NOT_SUBMITTED",)),
 )
-FINAL = ("JOB_FINISHED", "FAILED", "USER_KILLED")
 _GROUP_OF = {state: group for group, states in GROUPS for state in states}
 
 
@@ -39,7 +40,7 @@ def grouped(counter: Counter) -> Counter:
 
 
 def all_final(counts: dict[str, Counter]) -> bool:
-    return all(state in FINAL for c in counts.values() for state in c)
+    return all(state in FINAL_STATES for c in counts.values() for state in c)
 
 
 def describe(counter: Counter, *, detailed: bool = False) -> str:

@@ -1,1 +1,1 @@
-"""TODO"""
+"""Use cases: submit, run, status/results/history/clean, the database. Plain values in, result objects out."""

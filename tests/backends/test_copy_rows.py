@@ -8,7 +8,8 @@ import uuid
 import pytest
 
 from dhflow.errors import PlanRejected
-from dhflow.balsam import store as backend
+from dhflow.balsam import copy as backend
+from dhflow.balsam.rows import copy_lines
 from dhflow.reconcile.decision import PartsMaker
 
 from .conftest import make_plan
@@ -36,7 +37,7 @@ def unescape(field: str):
 
 def rows_of(plan, tasks=None, ids=None):
     ids = ids or {t["name"]: str(uuid.uuid4()) for t in plan["tasks"]}
-    text = b"".join(backend.copy_lines(
+    text = b"".join(copy_lines(
         plan, tasks if tasks is not None else plan["tasks"], ids, provenance_json='{"submission":7}',
         tick="2026-01-01T00:00:00+00:00", history=backend.history_line("CREATED", "dhflow submission 7"),
         chunk_rows=2)).decode()
@@ -46,6 +47,8 @@ def rows_of(plan, tasks=None, ids=None):
         fields = line.split("\t")
         assert len(fields) == len(backend.JOB_COLUMNS)
         rows.append(dict(zip(backend.JOB_COLUMNS, map(unescape, fields))))
+    # the decoder the dry run uses reads the same values
+    assert backend.decode_lines([text.encode()]) == rows
     return rows, ids
 
 
@@ -86,14 +89,14 @@ def test_only_the_given_tasks_are_written_with_existing_parents(plan):
 
 
 def test_uuid4s_are_valid_and_distinct():
-    ids = list(backend._uuid4s(1000))
+    ids = list(backend.uuid4s(1000))
     assert len(set(ids)) == 1000
     assert all(uuid.UUID(i).version == 4 and str(uuid.UUID(i)) == i for i in ids)
 
 
 @pytest.mark.parametrize("threaded", [False, True])
 def test_reader_streams_chunks_and_hands_back_errors(threaded):
-    reader = backend._GeneratorReader((f"{i}\n".encode() for i in range(50)), threaded=threaded, depth=2)
+    reader = backend.GeneratorReader((f"{i}\n".encode() for i in range(50)), threaded=threaded, depth=2)
     got = []
     while True:
         chunk = reader.read(65536)
@@ -107,7 +110,7 @@ def test_reader_streams_chunks_and_hands_back_errors(threaded):
         yield b"a\n"
         raise PlanRejected("bad row")
 
-    reader = backend._GeneratorReader(failing(), threaded=threaded)
+    reader = backend.GeneratorReader(failing(), threaded=threaded)
     assert reader.read() == b"a\n"
     with pytest.raises(PlanRejected, match="bad row"):
         reader.read()

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from dhflow.balsam import launcher as launch
+from dhflow.balsam import scheduler
+from dhflow.runtime import launching
+from dhflow.target import LaunchOptions
 from dhflow.errors import UsageError
 from dhflow.balsam import env
 from dhflow.balsam.localdb import _traversable_by
@@ -57,38 +59,35 @@ def test_ensure_profile_writes_a_complete_home(tmp_path):
 
 
 def test_render_script_for_each_scheduler(tmp_path):
-    opts = launch.LaunchOptions("pbs", "proj", "q", 3, 90, "serial", "")
-    text = launch.render_script(opts, "wf", str(tmp_path))
+    opts = LaunchOptions("pbs", "proj", "q", 3, 90, "serial", "")
+    text = scheduler.render_script(opts, "wf", str(tmp_path))
     assert "#PBS -l walltime=01:30:00" in text and "#PBS -l select=3" in text
     assert "--wf-filter=wf --job-mode=serial --time-limit-minutes=88" in text
     assert "{{" not in text and "{%" not in text
-    opts = launch.LaunchOptions("cobalt", "proj", "q", 1, 1, "mpi", "")
-    text = launch.render_script(opts, "wf", str(tmp_path))
+    opts = LaunchOptions("cobalt", "proj", "q", 1, 1, "mpi", "")
+    text = scheduler.render_script(opts, "wf", str(tmp_path))
     assert "--time-limit-minutes=1" in text and "#COBALT  " not in text
 
 
 def test_job_mode_choice_and_local_limits():
     plan = make_plan()
-    assert launch.choose_job_mode(plan, None) == "serial"
-    assert launch.choose_job_mode(plan, "mpi") == "mpi"
+    assert launching.choose_job_mode(plan, None) == "serial"
+    assert launching.choose_job_mode(plan, "mpi") == "mpi"
     plan["tasks"][1]["ranks_per_node"] = 4
-    assert launch.choose_job_mode(plan, None) == "mpi"
+    assert launching.choose_job_mode(plan, None) == "mpi"
     with pytest.raises(UsageError, match="serial mode"):
-        launch.check_local_resources(plan, "serial")
-    launch.check_local_resources(plan, "mpi")
+        launching.check_local_resources(plan, "serial")
+    launching.check_local_resources(plan, "mpi")
     plan["tasks"][1]["num_nodes"] = 2
     with pytest.raises(UsageError, match="needs 2 nodes"):
-        launch.check_local_resources(plan, "mpi")
+        launching.check_local_resources(plan, "mpi")
 
 
 def test_launch_options_missing_values():
     plan = make_plan(launch={"scheduler": "slurm", "project": None, "queue": "q", "nodes": 2,
                              "wall_time": None, "job_mode": None, "sched_flags": None})
 
-    class Args:
-        scheduler = project = queue = nodes = wall_time = job_mode = sched_flags = None
-
-    opts = launch.launch_options(plan, Args())
+    opts = launching.launch_options(plan, launching.LaunchOverrides())
     assert opts.scheduler == "slurm" and opts.job_mode == "serial"
     assert opts.missing() == ["-A/--project (launch.project)", "-t/--wall-time (launch.wall_time)"]
 
@@ -112,8 +111,9 @@ def test_traversable_check():
 
 
 def test_nothing_imports_balsam_or_django_at_import_time():
-    code = ("import sys, dhflow.cli.main, dhflow.cli.runtime_commands, dhflow.balsam.launcher, dhflow.results.objectives, dhflow.results.progress, "
-            "dhflow.balsam.store, dhflow.balsam.env, dhflow.balsam.localdb, dhflow.balsam.shims.pbs_scheduler; "
+    code = ("import sys, dhflow.cli.main, dhflow.cli.runtime_commands, dhflow.balsam.launcher, dhflow.balsam.scheduler, dhflow.runtime.submit, dhflow.runtime.run, dhflow.results.objectives, dhflow.results.progress, "
+            "dhflow.balsam.store, dhflow.balsam.rows, dhflow.balsam.copy, dhflow.balsam.jobs, "
+            "dhflow.balsam.submissions, dhflow.balsam.dberrors, dhflow.balsam.env, dhflow.balsam.localdb, dhflow.balsam.shims.pbs_scheduler; "
             "bad = [m for m in sys.modules if m.split('.')[0] in ('balsam', 'django')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     environ = {k: v for k, v in os.environ.items() if k != "BALSAM_DB_PATH"}

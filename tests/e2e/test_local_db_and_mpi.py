@@ -17,7 +17,8 @@ workflow localmpi:
     objective: maximize
 
 rule wide:
-    shell: "echo ranks=$DHFLOW_MPI_NUM_RANKS; echo DH-OUT 7"
+    # the rank count as dhflow's mpirun stand-in, MPICH or Open MPI exports it
+    shell: "echo ranks=${{DHFLOW_MPI_NUM_RANKS:-${{PMI_SIZE:-$OMPI_COMM_WORLD_SIZE}}}}; echo DH-OUT 7"
     ranks_per_node: 2
 
 rule after:
@@ -30,18 +31,28 @@ rule sweep:
 '''
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def local_project(balsam_db, e2e_root):
+    """make(NAME) -> (NAME/NAME.dhflow of SPEC with workflow NAME, env without BALSAM_DB_PATH):
+    a project of the test's own, so its project-local DB is its own too (stopped at the end)."""
     _, env = balsam_db
     env = dict(env)
     env.pop("BALSAM_DB_PATH")
-    spec = make_project(e2e_root, "localmpi", SPEC)
-    yield spec, env
-    run_dhflow(["db", "stop", spec], env)
+    made = []
+
+    def make(name: str):
+        spec = make_project(e2e_root, name, SPEC.replace("localmpi", name))
+        made.append(spec)
+        return spec, env
+
+    yield make
+    for spec in made:
+        if (spec.parent / ".dhflow" / "db").exists():
+            run_dhflow(["db", "stop", spec], env)
 
 
 def test_run_creates_and_uses_a_project_db(local_project):
-    spec, env = local_project
+    spec, env = local_project("localmpi")
     dbdir = spec.parent / ".dhflow" / "db"
     assert not dbdir.exists()
     proc = run_dhflow(["run", spec, "--timeout", "180"], env, timeout=300)
@@ -59,14 +70,22 @@ def test_run_creates_and_uses_a_project_db(local_project):
 
 
 def test_serial_mode_refuses_mpi_tasks(local_project):
-    spec, env = local_project
+    spec, env = local_project("localserial")
     proc = run_dhflow(["run", spec, "--job-mode", "serial"], env)
     assert proc.returncode == 2
     assert "ranks_per_node=2" in proc.stderr
 
 
 def test_db_stop_status_start(local_project):
-    spec, env = local_project
+    spec, env = local_project("localdbcmd")
+    # jobs in a project-local DB, written without a launcher (the DB is what is tested here)
+    proc = run_dhflow(["submit", spec, "--no-launch", "--scheduler", "local"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "creating a project-local Balsam DB" in proc.stderr
+    written = run_dhflow(["status", spec, "--format", "json"], env)
+    assert written.returncode == 0, written.stderr
+    rules = json.loads(written.stdout)["rules"]
+    assert rules == {"wide": {"CREATED": 1}, "after": {"CREATED": 1}, "sweep": {"CREATED": 1}}
     proc = run_dhflow(["db", "status", spec], env)
     assert proc.returncode == 0 and "running on 127.0.0.1" in proc.stdout, proc.stdout
     proc = run_dhflow(["db", "stop", spec], env)
@@ -76,7 +95,9 @@ def test_db_stop_status_start(local_project):
     # commands that need the DB start it again; the jobs are still there
     proc = run_dhflow(["status", spec], env)
     assert proc.returncode == 0, proc.stderr
-    assert "JOB_FINISHED" in proc.stdout
+    assert "CREATED" in proc.stdout
+    again = run_dhflow(["status", spec, "--format", "json"], env)
+    assert json.loads(again.stdout)["rules"] == rules
     proc = run_dhflow(["db", "start", spec], env)
     assert proc.returncode == 0 and "export BALSAM_DB_PATH=" in proc.stdout
 

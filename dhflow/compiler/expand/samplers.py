@@ -17,7 +17,7 @@ from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mea
 from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value
 from dhflow.compiler.expand.rng import Stream
 from dhflow.compiler.expand.space import coerce, from_unit, grid_levels, mapper
-from dhflow.compiler.check.spec import Param, SamplerSpec, Spec
+from dhflow.compiler.check.model import Param, SamplerSpec, Spec
 
 #: Largest number of points a sampler may produce (a typo like levels=100 on 6 params).
 MAX_POINTS = 2_000_000

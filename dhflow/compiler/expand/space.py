@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from dhflow.compiler.check.spec import Param
+from dhflow.compiler.check.model import Param
 
 #: Sampled reals are rounded to this many significant digits, so plans stay readable and
 #: a last-ulp difference in a platform's exp/log cannot change a point.

@@ -18,9 +18,10 @@ from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value, t
 from dhflow.compiler.plan.jsonfast import canonical, compact
 from dhflow.compiler.plan.jsonfast import ascii_string as _ascii_str
 from dhflow.compiler.plan.model import App, Plan, Task, content_key, content_key_text
-from dhflow.compiler.check.spec import RESOURCE_FIELDS, RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
-from dhflow.compiler.expand.templates import POINT_COMPACT, Field, parse_template, render, shell_safe, survives_balsam
+from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
+from dhflow.compiler.expand.templates import POINT_COMPACT, Field, parse_template, render, shell_safe
 from dhflow.compiler.check.rules.templates import inner_span
+from dhflow.target import ENV_SEPARATOR, resource_fits, serial_fits, survives_command_line
 
 SHELL_EXECUTABLE = "/bin/sh -c"
 #: Largest plan dhflow compiles (tasks over all rules).
@@ -117,7 +118,7 @@ class _RuleExpander:
                           expr.span)
                 ok = False
                 continue
-            if v < 1 or v > 2 ** 31 - 1:  # Balsam's columns are 32-bit integers
+            if not resource_fits(v):  # 1 .. Balsam's 32-bit columns
                 self._bad(key, index, point, f"gives {v}", expr.span)
                 ok = False
                 continue
@@ -136,9 +137,8 @@ class _RuleExpander:
                 labels=(Label(self.spec.launch.nodes_span, "launcher nodes"),) if self.spec.launch.nodes_span else (),
                 help="raise `nodes` in `launch:` or lower the rule's `nodes`"))
             return None
-        if self.serial and (values["nodes"] > 1 or values["ranks_per_node"] > 1) and "serial" not in self.bad_keys:
-            # Balsam's serial mode only picks jobs with one node and one rank; any other job
-            # would wait forever.
+        if self.serial and not serial_fits(values["nodes"], values["ranks_per_node"]) \
+                and "serial" not in self.bad_keys:
             self.bad_keys.add("serial")
             key = "nodes" if values["nodes"] > 1 else "ranks_per_node"
             span = next((e.span for k, _, e in self.resources if k == key), self.rule.span)
@@ -170,8 +170,8 @@ class _RuleExpander:
                     "DH408", f"`{{{p.name}}}` = {v!r} is not shell-safe as a raw value in {what}",
                     inner_span(t, p.start, p.end), severity=WARNING,
                     help=f"write {{{p.name}:quote}} to pass it as one argument"
-                    if survives_balsam(v) else "pass it inside {point:json}, which keeps every character"))
-            elif command and p.fmt == "quote" and not survives_balsam(v):
+                    if survives_command_line(v) else "pass it inside {point:json}, which keeps every character"))
+            elif command and p.fmt == "quote" and not survives_command_line(v):
                 self.warned.add((what, p.start))
                 self.diags.append(Diagnostic(
                     "DH408", f"`{{{p.name}:quote}}` = {v!r} will not reach the program intact: Balsam "
@@ -201,7 +201,7 @@ class _RuleExpander:
         env: dict[str, str] = {}
         for k, t, parts in self.env:
             v = self._render(f"env {k}", t, parts, ctx, command=False)
-            if ":" in v and ("env:", k) not in self.warned:
+            if ENV_SEPARATOR in v and ("env:", k) not in self.warned:
                 self.warned.add(("env:", k))
                 self.diags.append(Diagnostic("DH211", f"environment value of `{k}` contains `:` after rendering "
                                                       f"({v!r}), which Balsam cannot store", t.span))

@@ -94,14 +94,6 @@ def shell_safe(text: str) -> bool:
     return shlex.quote(text) == text and "~" not in text
 
 
-def survives_balsam(text: str) -> bool:
-    """Whether a shell-quoted value reaches the program unchanged through Balsam, which splits
-    its command line on any whitespace, re-joins it with single spaces and expands `~` at the
-    start of each word before shlex-splitting it."""
-    # The first word is preceded by the quote shlex.quote adds, so only later words expand.
-    return " ".join(text.split()) == text and not any(w.startswith("~") for w in text.split()[1:])
-
-
 def render(parts: tuple[str | Field, ...], ctx: Mapping[str, Any]) -> str:
     """Render parsed template parts with a context (names already checked to exist)."""
     out = []

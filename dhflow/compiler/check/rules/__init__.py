@@ -6,7 +6,7 @@ check` shows every problem in the file at once.
 from __future__ import annotations
 
 from dhflow.compiler.diagnostics import Diagnostic
-from dhflow.compiler.check.spec import Spec
+from dhflow.compiler.check.model import Spec
 from dhflow.compiler.check.rules import dependencies, expressions, references, sampling, templates
 
 CHECKS = (

@@ -6,7 +6,7 @@ from typing import Iterator
 import networkx as nx
 
 from dhflow.compiler.diagnostics import Diagnostic, Label
-from dhflow.compiler.check.spec import Spec
+from dhflow.compiler.check.model import Spec
 
 
 def rule_graph(spec: Spec) -> nx.DiGraph:

@@ -6,7 +6,7 @@ from typing import Iterator
 from dhflow.compiler.diagnostics import Diagnostic, did_you_mean
 from dhflow.compiler.expand.expr import FUNCTIONS
 from dhflow.compiler.parse.nodes import Call, Name, Str, TupleExpr, Where, walk
-from dhflow.compiler.check.spec import RESOURCE_KEYS, Spec
+from dhflow.compiler.check.model import RESOURCE_KEYS, Spec
 
 
 def resource_names(spec: Spec) -> Iterator[Diagnostic]:

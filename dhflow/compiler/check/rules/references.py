@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from dhflow.compiler.diagnostics import Diagnostic, did_you_mean
-from dhflow.compiler.check.spec import Spec
+from dhflow.compiler.check.model import Spec
 
 
 def unknown_apps(spec: Spec) -> Iterator[Diagnostic]:

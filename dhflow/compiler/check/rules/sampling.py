@@ -6,7 +6,7 @@ from typing import Iterator
 from dhflow.compiler.diagnostics import Diagnostic, did_you_mean
 from dhflow.compiler.expand.expr import free_names
 from dhflow.compiler.parse.nodes import Call, walk
-from dhflow.compiler.check.spec import Spec
+from dhflow.compiler.check.model import Spec
 
 
 def foreach_without_sampler(spec: Spec) -> Iterator[Diagnostic]:

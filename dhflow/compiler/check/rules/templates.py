@@ -5,7 +5,8 @@ from typing import Iterator
 
 from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
 from dhflow.compiler.source import Span
-from dhflow.compiler.check.spec import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
+from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
+from dhflow.target import ENV_SEPARATOR
 from dhflow.compiler.expand.templates import TemplateError, parse_template
 
 BASE_NAMES = ("workflow", "rule", "task", "here", *RESOURCE_KEYS, "cpu_affinity")
@@ -132,7 +133,7 @@ def env_values(spec: Spec) -> Iterator[Diagnostic]:
             except TemplateError:
                 continue  # reported by template_names
             literal = "".join(p for p in parts if isinstance(p, str))
-            if ":" in literal:
+            if ENV_SEPARATOR in literal:
                 # Offsets in `literal` differ from the text's once braces are involved; find
                 # the first `:` outside a field in the text itself.
                 i = _first_literal_colon(v.text)
@@ -148,7 +149,7 @@ def _first_literal_colon(text: str) -> int:
             depth += 1
         elif ch == "}":
             depth = max(0, depth - 1)
-        elif ch == ":" and depth == 0:
+        elif ch == ENV_SEPARATOR and depth == 0:
             return i
     return 0
 

@@ -1,0 +1,270 @@
+"""Plan dict -> legacy Balsam rows (ApplicationDefinition, BalsamJob): pure, no database.
+
+:func:`validate` (and :func:`validate_head` with :class:`TaskChecker` for a plan whose
+tasks still come one at a time) refuses what Balsam cannot hold; :func:`app_rows` gives
+the applications; :func:`copy_lines` is the one builder of job rows, in COPY's text format,
+used by every write (:mod:`dhflow.balsam.store`) and by :func:`dry_run_rows`, which decodes
+its output, so that a dry run shows exactly the rows a submission writes.
+
+Job fields
+----------
+``workflow, name, description, application, args, num_nodes, ranks_per_node,
+threads_per_rank, threads_per_core, node_packing_count, cpu_affinity, wall_time_minutes,
+auto_timeout_retry, environ_vars ("K=V:K2=V2"), parents`` (a JSON list of the job ids dhflow
+assigns with uuid4) and ``data``::
+
+    {"dhflow_key": ..., "dhflow_task": name, "dhflow_rule": ..., "dhflow_index": ...,
+     "dhflow_point": {...} | null, "dhflow_objective": {...} | null,
+     "dhflow_parts": {"command": fp, "app": fp, "resources": fp, "env": fp, "objective": fp,
+                      "upstream": fp},                  # dhflow.reconcile.decision.task_parts
+     "dhflow_spec": "/abs/x.dhflow", "dhflow_sha256": "...",
+     "dhflow_provenance": {"spec_path", "spec_sha256", "git_commit", "git_dirty", "spec_committed",
+                           "dhflow_version", "submitted_at", "submission"},
+     "dhflow_rerun": {...}}                             # after a rerun: submission, at, previous_state
+
+Envscripts
+----------
+Balsam runs an app's envscript as ``source ENVSCRIPT && CMD`` through ``/bin/sh``; on
+Debian that is dash, which has no ``source``, so the job fails.  dhflow therefore stores
+``envscript`` empty and folds it into the executable, portable to every POSIX shell::
+
+    /bin/sh -c '. "$0" && exec "$@"' /abs/env.sh  <executable> <args>
+
+(the script is sourced with ``.`` in the shell that then ``exec``s the command; Balsam's
+whitespace collapsing leaves this intact).  The environment it sets therefore applies to
+each rank rather than to ``mpirun`` itself.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from collections.abc import Collection
+
+from dhflow.balsam.copy import decode_lines, esc, new_job_stamps, uuid4s
+from dhflow.balsam.submissions import job_provenance
+from dhflow.errors import PlanRejected
+from dhflow.target import ENV_FORBIDDEN, ENV_NAME, ENV_SEPARATOR, WHITESPACE_RUN
+
+ENVSCRIPT_WRAPPER = """/bin/sh -c '. "$0" && exec "$@"'"""
+
+#: The placeholder job id a dry run shows for a parent already in the database.
+IN_THE_DB = "(in the DB)"
+
+
+# ------------------------------------------------------------------ applications
+def env_string(environ_vars: dict, *, task: str = "?") -> str:
+    """``{"A": "1", "B": "x"}`` -> ``"A=1:B=x"``; refuses what Balsam cannot represent."""
+    parts = []
+    for key, value in (environ_vars or {}).items():
+        value = "" if value is None else str(value)
+        if not ENV_NAME.match(str(key)):
+            raise PlanRejected(f"task {task}: environment variable name {key!r} is not a valid name")
+        if ENV_SEPARATOR in value:
+            raise PlanRejected(
+                f"task {task}: environment variable {key}={value!r} contains ':', which Balsam's "
+                "environ_vars (K=V:K2=V2) cannot hold; pass it another way (args, a file, or the job data)")
+        if any(c in value for c in ENV_FORBIDDEN):
+            raise PlanRejected(f"task {task}: environment variable {key} contains a newline or NUL")
+        parts.append(f"{key}={value}")
+    return ENV_SEPARATOR.join(parts)
+
+
+def app_executable(app: dict, here: str) -> str:
+    """The executable stored in the ApplicationDefinition (envscript folded in)."""
+    exe = app.get("executable") or ""
+    script = (app.get("envscript") or "").strip()
+    if not script:
+        return exe
+    path = os.path.expanduser(script)
+    if not os.path.isabs(path):
+        path = os.path.normpath(os.path.join(here, path))
+    if WHITESPACE_RUN.search(path):
+        raise PlanRejected(f"app {app.get('name')}: envscript path {path!r} contains runs of whitespace, "
+                           "which Balsam collapses")
+    return f"{ENVSCRIPT_WRAPPER} {shlex.quote(path)} {exe}"
+
+
+def app_rows(plan: dict) -> list[dict]:
+    """The ApplicationDefinition rows of a plan (or of a plan's head), as column dicts."""
+    here = (plan.get("source") or {}).get("here") or os.getcwd()
+    rows = []
+    for app in plan.get("apps", []):
+        rows.append({
+            "name": app["name"],
+            "description": app.get("description") or "",
+            "executable": app_executable(app, here),
+            "envscript": "",
+            "preprocess": app.get("preprocess") or "",
+            "postprocess": app.get("postprocess") or "",
+        })
+    return rows
+
+
+# ------------------------------------------------------------------ validation
+def _require(plan: dict, keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if key not in plan:
+            raise PlanRejected(f"not a dhflow plan: missing {key!r}")
+    wf = plan["workflow"]
+    if not isinstance(wf, str) or not wf:
+        raise PlanRejected("the plan has no workflow name")
+
+
+def validate_head(head: dict) -> None:
+    """The checks of a plan's head (a plan without its tasks); raises PlanRejected."""
+    _require(head, ("workflow", "apps"))
+
+
+class TaskChecker:
+    """The structural checks of a plan's tasks, one task after another (parents first):
+    unique names, parents already seen, a known app, a valid cpu_affinity, a content key
+    and (with ``environment``) an environment Balsam can hold.  Raises PlanRejected."""
+
+    def __init__(self, head: dict, *, environment: bool = True):
+        self.workflow = head["workflow"]
+        self.apps = {a["name"] for a in head["apps"]}
+        self.seen: set[str] = set()
+        # environments checked, by identity (tasks of a rule share one); None: not checked here
+        self._envs: dict[int, dict] | None = {} if environment else None
+
+    def __call__(self, task: dict) -> None:
+        name = task["name"]
+        if name in self.seen:
+            raise PlanRejected(f"task name {name!r} appears twice in workflow {self.workflow}")
+        for parent in task.get("parents") or ():
+            if parent not in self.seen:
+                raise PlanRejected(f"task {name}: parent {parent!r} is not an earlier task of the plan")
+        if task.get("app") not in self.apps:
+            raise PlanRejected(f"task {name}: app {task.get('app')!r} is not defined in the plan")
+        if task.get("cpu_affinity", "none") not in ("none", "depth"):
+            raise PlanRejected(f"task {name}: cpu_affinity must be 'none' or 'depth'")
+        if not task.get("key"):
+            raise PlanRejected(f"task {name}: no content key")
+        if self._envs is not None:
+            env = task.get("environ_vars") or {}
+            if id(env) not in self._envs:
+                env_string(env, task=name)
+                self._envs[id(env)] = env  # (kept: its id stays unique while it is in the dict)
+        self.seen.add(name)
+
+
+def validate(plan: dict) -> None:
+    """Structural checks a backend relies on; raises PlanRejected."""
+    _require(plan, ("workflow", "tasks", "apps"))
+    check = TaskChecker(plan)
+    for task in plan["tasks"]:
+        check(task)
+
+
+# ------------------------------------------------------------------ job rows
+def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, tick: str, history: str,
+               parts_of=None, chunk_rows: int = 1000):
+    """COPY text of the new jobs, in chunks of ``chunk_rows`` lines (bytes), one task at a time.
+
+    ``tasks``: the plan tasks to write (iterated once); ``ids``: job id of every task by
+    name (new and existing: parents may be jobs already in the database).  Every column of
+    :data:`dhflow.balsam.copy.JOB_COLUMNS` is given.
+    """
+    from dhflow.compiler.plan.jsonfast import compact
+    from dhflow.reconcile.decision import PartsMaker
+
+    from json.encoder import encode_basestring_ascii as jstr
+
+    parts_of = parts_of or PartsMaker(plan)
+    parts_json = getattr(parts_of, "json", None) or (lambda t: compact(parts_of(t)))
+    wf = plan["workflow"]
+    source = plan.get("source") or {}
+    e_wf = esc(wf)
+    tail_data = (f',"dhflow_spec":{jstr(source.get("path") or "") if source.get("path") else "null"}'
+                 f',"dhflow_sha256":{jstr(source.get("sha256")) if source.get("sha256") else "null"}'
+                 f',"dhflow_provenance":{provenance_json}}}')
+    e_hist = esc(history)
+    env_cache: dict[int, tuple] = {}
+    desc_cache: dict[str, str] = {}
+    res_cache: dict[tuple, tuple] = {}
+    obj_cache: dict[int, tuple] = {}
+    fixed_mid = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
+    buf: list[str] = []
+    for t in tasks:
+        name = t["name"]
+        rule = t.get("rule")
+        env = t.get("environ_vars") or {}
+        hit = env_cache.get(id(env))
+        if hit is None:
+            hit = env_cache[id(env)] = (env, esc(env_string(env, task=name)))
+        e_env = hit[1]
+        desc = desc_cache.get(rule)
+        if desc is None:
+            desc = desc_cache[rule] = esc(f"dhflow {wf}/{rule}")
+        obj = t.get("objective")
+        ohit = obj_cache.get(id(obj))
+        if ohit is None:
+            ohit = obj_cache[id(obj)] = (obj, "null" if obj is None else compact(obj))
+        parents = t.get("parents") or ()
+        parents_json = ('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]"
+        point = t.get("point")
+        index = t.get("index")
+        data = (f'{{"dhflow_key":{jstr(t["key"])},"dhflow_task":{jstr(name)},'
+                f'"dhflow_rule":{jstr(rule) if rule is not None else "null"},'
+                f'"dhflow_index":{"null" if index is None else int(index)},'
+                f'"dhflow_point":{"null" if point is None else compact(point)},'
+                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{parts_json(t)}' + tail_data)
+        if "\\" in data:
+            data = data.replace("\\", "\\\\")
+        # the columns from wall_time_minutes to application: shared by the tasks of a rule
+        rk = (desc, t.get('wall_time_minutes', 1), t.get('num_nodes', 1), t.get('ranks_per_node', 1),
+              t.get('cpu_affinity'), t.get('threads_per_rank', 1), t.get('threads_per_core', 1),
+              t.get('node_packing_count', 1), e_env, t['app'])
+        mid = res_cache.get(rk)
+        if mid is None:
+            mid = res_cache[rk] = (
+                f"{desc}\t\t{tick}\t",
+                f"\t{fixed_mid}{int(rk[1])}\t{int(rk[2])}\t0\t{int(rk[3])}\t{esc(rk[4] or 'none')}\t"
+                f"{int(rk[5])}\t{int(rk[6])}\t{int(rk[7])}\t{e_env}\t\t{esc(rk[9])}\t")
+        retry = 't' if t.get('auto_timeout_retry', True) else 'f'
+        buf.append(
+            f"{ids[name]}\t{e_wf}\t{esc(name)}\t{mid[0]}{parents_json}{mid[1]}{esc(t.get('args') or '')}\t\t"
+            f"t\tf\tf\t{retry}\tCREATED\t{e_hist}\t{data}\t\\N\n")
+        if len(buf) >= chunk_rows:
+            yield "".join(buf).encode("utf-8")
+            buf.clear()
+    if buf:
+        yield "".join(buf).encode("utf-8")
+
+
+_INT_COLUMNS = ("wall_time_minutes", "num_nodes", "coschedule_num_nodes", "ranks_per_node", "threads_per_rank",
+                "threads_per_core", "node_packing_count")
+_BOOL_COLUMNS = ("wait_for_parents", "post_error_handler", "post_timeout_handler", "auto_timeout_retry")
+
+
+def dry_run_rows(plan: dict, new: Collection[str] | None = None, *, ids: dict[str, str] | None = None,
+                 provenance: dict | None = None, submission: object = None) -> list[dict]:
+    """The job rows a submission of ``plan`` would write for the tasks named in ``new``
+    (None: every task), in plan order: :func:`copy_lines`' output decoded back into one
+    dict per row (:data:`~dhflow.balsam.copy.JOB_COLUMNS`), so a dry run shows exactly
+    what the real write sends.  Integer and boolean columns are ints and bools, ``data``
+    a dict; ``parents`` stays the JSON text Balsam stores.
+
+    ``ids``: job ids of the tasks already in the database, by name (others show as
+    :data:`IN_THE_DB` when a new task names them as parents); new jobs get fresh uuid4s.
+    ``provenance``: the submission's provenance (:mod:`dhflow.runtime.provenance`), stored
+    in each row's data as the real write stores it (``submission``: its id, unknown before
+    it is recorded); None shows ``dhflow_provenance`` as null.
+    """
+    tasks = plan["tasks"]
+    new_tasks = tasks if new is None else [t for t in tasks if t["name"] in new]
+    all_ids = {t["name"]: IN_THE_DB for t in tasks}
+    all_ids.update(ids or {})
+    all_ids.update(zip((t["name"] for t in new_tasks), uuid4s(len(new_tasks))))
+    prov_json = "null" if provenance is None else job_provenance(provenance, submission)[1]
+    tick, history = new_job_stamps(submission)
+    rows = decode_lines(copy_lines(plan, new_tasks, all_ids, provenance_json=prov_json, tick=tick,
+                                   history=history))
+    for row in rows:
+        for col in _INT_COLUMNS:
+            row[col] = int(row[col])
+        for col in _BOOL_COLUMNS:
+            row[col] = row[col] == "t"
+        row["data"] = json.loads(row["data"])
+    return rows

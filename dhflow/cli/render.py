@@ -1,0 +1,126 @@
+"""Rendering the runtime's result objects as text (tables, JSON, notes)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from dhflow.cli.errors import note
+
+
+def report_write(written) -> None:
+    """One summary line; the per-rule reconciliation table too when anything but 'new' or
+    'unchanged' happened or when existing jobs were edited away (the reasons matter then)."""
+    rec = written.reconciliation
+    if rec is not None and (written.rerun or written.orphaned or written.pruned
+                            or (written.created and written.kept)):
+        for line in rec.render().rstrip("\n").splitlines():
+            note(line)
+    note(written.summary())
+
+
+def note_substring_workflows(workflow: str, others: list[str]) -> None:
+    """Warn that Balsam's own substring filters would mix other workflows with this one."""
+    if others:
+        shown = ", ".join(others[:5]) + (" ..." if len(others) > 5 else "")
+        note(f"note: Balsam's own `--wf {workflow}` filters also match {shown} (substring match); "
+             "dhflow's commands and launcher select workflow names exactly")
+
+
+def launch_report(report, workflow: str) -> None:
+    """How the launcher was started (stdout)."""
+    if report is None:
+        return
+    if report.scheduler == "local":
+        print(f"launcher started in the background (pid {report.pid}, {report.job_mode} mode); log: {report.log}")
+    else:
+        print(f"submitted {report.scheduler} job {report.scheduler_id} for workflow {workflow} "
+              f"({report.nodes} nodes, {report.wall_time} min, {report.job_mode} mode); script: {report.script}")
+
+
+def reconciliation_json(rec) -> str:
+    """The reconciliation as JSON: per-rule counts, reasons, and every task that changes."""
+    return json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts(),
+                       "tasks": [{"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
+                                  "job_id": d.job_id} for d in rec.decisions if d.status != "unchanged"]},
+                      indent=2)
+
+
+def dry_run(dry, plan: dict, *, prune: bool, no_launch: bool) -> None:
+    """``submit --dry-run``: what would change, the rows that would be written, the launcher."""
+    print("# dry run: nothing written, nothing submitted")
+    print(f"# database: {dry.path}")
+    print(f"# {len(dry.apps)} applications (created or updated to match):")
+    for app in dry.apps:
+        print(f"#   {app['name']}: {app['executable']}")
+    rec = dry.reconciliation
+    if rec is None:
+        print(f"# database not reachable ({dry.why_unread}): showing every task as new")
+    else:
+        print("# " + rec.render().rstrip("\n").replace("\n", "\n# "))
+        if prune and rec.of("orphaned"):
+            print(f"# --prune: the {len(rec.of('orphaned'))} orphaned jobs would be deleted")
+        elif rec.of("orphaned"):
+            print(f"# the {len(rec.of('orphaned'))} orphaned jobs would stay (--prune deletes them)")
+    print(f"# {len(dry.rows)} new jobs of workflow {plan['workflow']} would be written:")
+    for row in dry.rows:
+        parents = json.loads(row["parents"])
+        print(f"#   {row['name']}: app={row['application']} nodes={row['num_nodes']} "
+              f"ranks_per_node={row['ranks_per_node']} threads_per_rank={row['threads_per_rank']} "
+              f"wall_time={row['wall_time_minutes']} parents={len(parents)}"
+              + (f" env={row['environ_vars']}" if row["environ_vars"] else ""))
+    if no_launch:
+        print("# --no-launch: no launcher would be submitted")
+    elif dry.opts.scheduler == "local":
+        print("# launcher that would start in the background on this machine:")
+        print(dry.script)
+    else:
+        print(f"# batch script for {dry.opts.scheduler}:")
+        sys.stdout.write(dry.script)
+
+
+def history_table(workflow: str, path: str, rows: list[dict]) -> None:
+    """The submissions of a workflow, newest first, as an aligned table."""
+    if not rows:
+        print(f"workflow {workflow} has no recorded submissions in {path}")
+        return
+    header = ["#", "submitted (UTC)", "command", "commit", "dirty", "added", "kept", "rerun", "pruned",
+              "orphaned", "spec sha256"]
+    table = [header]
+    for r in rows:
+        table.append([str(r["id"]), (r["submitted_at"] or "")[:19].replace("T", " "),
+                      (r["command"] + (" " + r["options"] if r["options"] else "")),
+                      (r["git_commit"] or "-")[:10],
+                      "-" if r["git_dirty"] is None else ("yes" if r["git_dirty"] else "no"),
+                      str(r["added"]), str(r["kept"]), str(r["rerun"]), str(r["pruned"]), str(r["orphaned"]),
+                      (r["spec_sha256"] or "-")[:12]])
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    print(f"workflow {workflow}: {len(rows)} submission{'s' if len(rows) != 1 else ''}, newest first "
+          f"(database {path})")
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+
+
+def db_state(verb: str, state) -> int:
+    """``dhflow db VERB``: print the database's state; the exit code."""
+    path = state.path
+    if verb == "start":
+        st = state.status
+        print(f"Balsam DB {'created and ' if state.created else ''}running on {st.host}:{st.port}")
+        print(f"export BALSAM_DB_PATH={path}")
+        return 0
+    if verb == "stop":
+        print(f"stopped the Balsam DB in {path}" if state.stopped else f"the Balsam DB in {path} is not running")
+        return 0
+    if not state.managed:
+        info = state.server_info or {}
+        print(f"Balsam DB (not managed by dhflow): {path}")
+        print(f"server-info: {info.get('host') or '-'}:{info.get('port') or '-'}")
+        return 0
+    st = state.status
+    print(f"Balsam DB: {path}")
+    print(f"state: {st.message}")
+    if st.exists:
+        print(f"data directory: {state.pgdata}")
+    if st.reachable:
+        print(f"export BALSAM_DB_PATH={path}")
+    return 0 if st.exists else 3

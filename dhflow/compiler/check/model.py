@@ -1,0 +1,155 @@
+"""The Spec: the typed experiment definition that dhflow.compiler.check.builder makes of the
+AST, and the language's vocabulary (blocks, keys, samplers).
+
+Spec values are frozen dataclasses carrying the source spans of what they were built from,
+so later stages (rules/, expand/) can point their diagnostics at the file. Balsam's own
+names and limits (schedulers, job modes, columns) live in :mod:`dhflow.target`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dhflow.compiler.parse import nodes as n
+from dhflow.compiler.source import SourceFile, Span
+
+#: Resource keys of a rule, in the order a later key may refer to an earlier one.
+RESOURCE_KEYS = ("nodes", "ranks_per_node", "threads_per_rank", "threads_per_core",
+                 "node_packing_count", "wall_time")
+
+BLOCKS = ("workflow", "space", "sample", "app", "rule", "launch")
+WORKFLOW_KEYS = ("description", "objective")
+APP_KEYS = ("executable", "args", "envscript", "preprocess", "postprocess", "env", "description")
+RULE_KEYS = ("foreach", "after", "app", "shell", "args", *RESOURCE_KEYS, "cpu_affinity",
+             "retry_on_timeout", "env", "objective")
+LAUNCH_KEYS = ("scheduler", "project", "queue", "nodes", "wall_time", "job_mode", "sched_flags")
+SAMPLERS = ("grid", "random", "lhs", "points")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of the space: kind is int, real, choice or const."""
+
+    name: str
+    kind: str
+    span: Span
+    value_span: Span
+    lo: Any = None
+    hi: Any = None
+    log: bool = False
+    values: tuple = ()
+
+    @property
+    def constant(self) -> bool:
+        return self.kind == "const"
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    kind: str
+    span: Span
+    levels: int | None = None
+    count: int | None = None
+    seed: int | None = None
+    path: str | None = None
+    path_span: Span | None = None
+    where: n.Expr | None = None
+
+
+@dataclass(frozen=True)
+class TemplateStr:
+    """A template string with the span of its literal in the source."""
+
+    text: str
+    span: Span
+    raw: str | None = None  # the literal as written (escapes undecoded), for exact columns
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    span: Span
+    executable: TemplateStr | None
+    args: TemplateStr | None = None
+    envscript: TemplateStr | None = None
+    preprocess: TemplateStr | None = None
+    postprocess: TemplateStr | None = None
+    description: str = ""
+    env: tuple[tuple[str, TemplateStr], ...] = ()
+    generated: bool = False  # made from a rule's `shell:`
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    source: str  # stdout | data | file
+    span: Span
+    marker: str | None = None
+    key: str | None = None
+    path: str | None = None
+
+    def to_dict(self) -> dict:
+        if self.source == "stdout":
+            return {"source": "stdout", "marker": self.marker}
+        if self.source == "data":
+            return {"source": "data", "key": self.key}
+        return {"source": "file", "path": self.path, "key": self.key}
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    name: str
+    span: Span
+    foreach: bool = False
+    foreach_span: Span | None = None
+    after: tuple[tuple[str, Span], ...] = ()
+    app: tuple[str, Span] | None = None
+    shell: TemplateStr | None = None
+    args: TemplateStr | None = None
+    resources: tuple[tuple[str, n.Expr], ...] = ()  # in written order
+    cpu_affinity: str = "none"
+    retry_on_timeout: bool = True
+    env: tuple[tuple[str, TemplateStr], ...] = ()
+    objective: ObjectiveSpec | None = None
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    span: Span
+    scheduler: str | None = None
+    project: str | None = None
+    queue: str | None = None
+    nodes: int | None = None
+    nodes_span: Span | None = None
+    wall_time: int | None = None
+    wall_time_span: Span | None = None
+    job_mode: str | None = None
+    sched_flags: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"scheduler": self.scheduler, "project": self.project, "queue": self.queue,
+                "nodes": self.nodes, "wall_time": self.wall_time, "job_mode": self.job_mode,
+                "sched_flags": self.sched_flags}
+
+
+@dataclass(frozen=True)
+class Spec:
+    source: SourceFile
+    workflow: str
+    workflow_span: Span
+    description: str = ""
+    objective: str = "maximize"
+    params: tuple[Param, ...] = ()
+    sampler: SamplerSpec | None = None
+    apps: tuple[AppSpec, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+    launch: LaunchSpec | None = None
+    has_space: bool = False
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+    def app(self, name: str) -> AppSpec | None:
+        return next((a for a in self.apps if a.name == name), None)
+
+    def rule(self, name: str) -> RuleSpec | None:
+        return next((r for r in self.rules if r.name == name), None)

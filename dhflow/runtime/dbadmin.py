@@ -1,0 +1,62 @@
+"""The ``dhflow db`` use cases: start, stop and describe the project-local Balsam database."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from dhflow.errors import UsageError
+from dhflow.runtime import database
+
+
+@dataclass
+class DbState:
+    """What ``dhflow db`` reports about a database directory."""
+
+    path: str
+    managed: bool
+    created: bool = False
+    stopped: bool = False
+    status: object = None        # dhflow.balsam.localdb.Status (managed databases)
+    server_info: dict | None = None   # foreign (not dhflow's) databases
+    pgdata: str | None = None
+
+
+def _foreign(path: str) -> bool:
+    from dhflow.balsam.localdb import LocalDB
+
+    return os.path.exists(os.path.join(path, "server-info")) and not LocalDB.is_managed(path)
+
+
+def start(db: str | None, plan: dict | None, file: str | None) -> DbState:
+    """Start (creating when needed) the database; refuses one dhflow did not create."""
+    from dhflow.balsam.localdb import LocalDB
+
+    path = database.locate(db, plan, file).path
+    if _foreign(path):
+        raise UsageError(f"{path} is a Balsam DB not created by dhflow: start it with Balsam's tools "
+                         "(`balsam server --connect`)")
+    local = LocalDB(path)
+    created = local.start()
+    return DbState(path, True, created=created, status=local.status())
+
+
+def stop(db: str | None, plan: dict | None, file: str | None) -> DbState:
+    """Stop the database server (``stopped`` False when it was not running)."""
+    from dhflow.balsam.localdb import LocalDB
+
+    path = database.locate(db, plan, file).path
+    if _foreign(path):
+        raise UsageError(f"{path} is a Balsam DB not created by dhflow: stop it with Balsam's tools")
+    return DbState(path, True, stopped=LocalDB(path).stop())
+
+
+def describe(db: str | None, plan: dict | None, file: str | None) -> DbState:
+    """The database's state, without starting or creating it."""
+    from dhflow.balsam.localdb import LocalDB
+
+    path = database.locate(db, plan, file).path
+    local = LocalDB(path)
+    if _foreign(path):
+        return DbState(path, False, server_info=local.server_info())
+    st = local.status()
+    return DbState(path, True, status=st, pgdata=str(local.pgdata) if st.exists else None)

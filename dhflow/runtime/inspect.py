@@ -1,0 +1,98 @@
+"""The reading use cases: status, results, history, clean, and the plan against the DB.
+
+Each opens the workflow's existing database (started on demand, never created) and returns
+plain values for the CLI to render.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dhflow.runtime import database
+
+
+def jobs_by_key(plan: dict):
+    """(the workflow's jobs by content key, how many jobs are not in the plan)."""
+    from dhflow.balsam import jobs
+
+    found = jobs.fetch_jobs(plan["workflow"])
+    by_key = {}
+    for job in found:
+        if job.key and job.key not in by_key:
+            by_key[job.key] = job
+    keys = {t["key"] for t in plan["tasks"]}
+    stale = sum(1 for j in found if j.key not in keys)
+    return by_key, stale
+
+
+def states_by_name(plan: dict, by_key: dict) -> dict:
+    """Task name -> its job's state (None: no job yet)."""
+    return {t["name"]: (by_key[t["key"]].state if t["key"] in by_key else None) for t in plan["tasks"]}
+
+
+def open_existing(db: str | None, plan: dict, file: str | None) -> str:
+    """The workflow's database, started on demand and activated (never created)."""
+    return database.open_database(db, plan, file, create=False, quiet=True)
+
+
+@dataclass
+class Status:
+    """Per-rule state counts of a workflow."""
+
+    workflow: str
+    path: str
+    counts: dict
+    stale: int
+
+
+def status(db: str | None, plan: dict, file: str | None) -> Status:
+    """The per-rule state counts, and how many jobs are orphans of older definitions."""
+    from dhflow.results import progress
+
+    path = open_existing(db, plan, file)
+    by_key, stale = jobs_by_key(plan)
+    return Status(plan["workflow"], path, progress.rule_counts(plan, states_by_name(plan, by_key)), stale)
+
+
+def results(db: str | None, plan: dict, file: str | None) -> list[dict]:
+    """One record per task of every rule with an objective, best first."""
+    from dhflow.results import objectives
+
+    open_existing(db, plan, file)
+    by_key, _ = jobs_by_key(plan)
+    return objectives.collect(plan, by_key)
+
+
+def history(db: str | None, plan: dict, file: str | None, limit: int | None) -> tuple[str, list[dict]]:
+    """(database path, the workflow's submissions newest first)."""
+    from dhflow.balsam import submissions
+
+    path = open_existing(db, plan, file)
+    return path, submissions.submissions(plan["workflow"], limit=limit)
+
+
+def count_jobs(db: str | None, plan: dict, file: str | None) -> tuple[str, int]:
+    """(database path, how many jobs the workflow has)."""
+    from dhflow.balsam import jobs
+
+    path = open_existing(db, plan, file)
+    return path, jobs.count_workflow(plan["workflow"])
+
+
+def delete_jobs(workflow: str) -> int:
+    """Delete every job of exactly this workflow (its database already open)."""
+    from dhflow.balsam import jobs
+
+    return jobs.delete_workflow(workflow)
+
+
+def against_db(db: str | None, plan: dict, file: str | None, rerun: str | None):
+    """(Reconciliation, path) of the plan with the database; BackendError when unreadable."""
+    from dhflow.balsam import rows
+    from dhflow.errors import BackendError
+    from dhflow.runtime.submit import reconcile_if_reachable
+
+    rows.validate(plan)
+    rec, path, why = reconcile_if_reachable(db, file, plan, rerun)
+    if rec is None:
+        raise BackendError(why)
+    return rec, path

@@ -1,0 +1,49 @@
+"""The plan a runtime command works on: a .dhflow file compiled, or a plan JSON file."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dhflow.errors import CompileFailed, UsageError
+
+
+@dataclass
+class LoadedPlan:
+    """A plan dict and the compile's warnings (to show), with the source they point into."""
+
+    plan: dict
+    warnings: list = field(default_factory=list)
+    source: object = None
+
+
+def load_plan_json(path: str) -> dict:
+    """A plan dict from ``dhflow plan FILE --format json`` output; UsageError when it is not one."""
+    try:
+        with open(path, encoding="utf-8") as fp:
+            plan = json.load(fp)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{path}: not a JSON plan ({exc})") from None
+    if not isinstance(plan, dict) or "workflow" not in plan or "tasks" not in plan:
+        raise UsageError(f"{path}: not a dhflow plan (needs 'workflow' and 'tasks')")
+    plan.setdefault("apps", [])
+    plan.setdefault("objective", "maximize")
+    plan.setdefault("launch", None)
+    if not plan.get("source"):
+        here = str(Path(path).resolve().parent)
+        plan["source"] = {"path": str(Path(path).resolve()), "sha256": "", "here": here}
+    return plan
+
+
+def load_plan(path: str) -> LoadedPlan:
+    """Compile FILE (or read a plan JSON file); CompileFailed carries the diagnostics."""
+    if path.endswith(".json"):
+        return LoadedPlan(load_plan_json(path))
+    from dhflow.compiler.api import compile_file
+
+    result = compile_file(path)
+    if not result.ok:
+        raise CompileFailed(result.diagnostics, result.source)
+    return LoadedPlan(result.plan.to_dict(), list(result.diagnostics), result.source)

@@ -1,0 +1,263 @@
+"""The submit use case: bring the database in line with the file, then launch.
+
+Three paths, one outcome type:
+
+* :func:`submit_streaming` (``submit`` without ``--rerun``/``--dry-run``): parse and check
+  the file (cheap); when the workflow's latest submission had the same input digest and its
+  jobs still carry exactly that plan's keys, nothing can change: record the submission and
+  launch without compiling.  Else compile in streaming mode: the COPY pulls the tasks from
+  the compiler, so compiling overlaps the server's work; an expansion error half-way aborts
+  the transaction (nothing written).
+* :func:`submit_plan` (``--rerun`` and plan JSON files): compile first, then write.
+* :func:`dry_run` (``--dry-run``): what would change and what would be written, from the
+  same rows as a real write; nothing written, nothing submitted.
+
+Plain values in, result objects out; ``notify`` receives the one-line notes a user sees
+while it happens.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from dhflow.errors import CompileFailed, phase
+from dhflow.runtime import database, launching
+from dhflow.runtime.launching import LaunchOverrides
+from dhflow.runtime.provenance import provenance
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class SubmitRequest:
+    """What ``dhflow submit`` was asked to do."""
+
+    file: str
+    db: str | None = None
+    overrides: LaunchOverrides = field(default_factory=LaunchOverrides)
+    rerun: str | None = None
+    prune: bool = False
+    no_launch: bool = False
+
+
+@dataclass
+class LaunchReport:
+    """How the launcher was started (None fields: not started)."""
+
+    scheduler: str
+    job_mode: str
+    pid: int | None = None
+    log: str | None = None
+    scheduler_id: object = None
+    script: str | None = None
+    nodes: int | None = None
+    wall_time: int | None = None
+
+
+@dataclass
+class SubmitOutcome:
+    """A finished submission: the write, the compile's warnings, and the launch."""
+
+    path: str
+    written: object                      # dhflow.balsam.store.WriteResult
+    warnings: list = field(default_factory=list)
+    source: object = None
+    opts: object = None                  # dhflow.target.LaunchOptions
+    mode: str | None = None              # the launcher's job mode
+
+
+def _explicit_job_mode(req: SubmitRequest, head: dict) -> str | None:
+    """The job mode given on the command line or in the file (None: chosen from the tasks)."""
+    return req.overrides.job_mode or (head.get("launch") or {}).get("job_mode") or None
+
+
+def launch_after_submit(req: SubmitRequest, opts, job_mode: str, path: str, wf: str,
+                        notify: Notify) -> LaunchReport | None:
+    """Start the launcher the submission asks for (None with ``--no-launch``)."""
+    if req.no_launch:
+        notify("--no-launch: no launcher submitted")
+        return None
+    opts.job_mode = job_mode
+    if opts.scheduler == "local":
+        from dhflow.balsam import launcher
+
+        pid, log = launcher.start_background(wf, path, job_mode, time_limit_minutes=opts.wall_time)
+        return LaunchReport("local", job_mode, pid=pid, log=log)
+    from dhflow.balsam import scheduler
+    from dhflow.balsam.localdb import LocalDB
+
+    if LocalDB.is_managed(path):
+        notify(f"warning: the project-local DB {path} listens on 127.0.0.1 only; compute nodes cannot reach it "
+               "(set BALSAM_DB_PATH to a Balsam DB reachable from the compute nodes)")
+    sched_id, script = scheduler.submit_scheduler(opts, wf)
+    return LaunchReport(opts.scheduler, job_mode, scheduler_id=sched_id, script=script, nodes=opts.nodes,
+                        wall_time=opts.wall_time)
+
+
+def _task_checker(opts, mode_for_checks: str):
+    """A per-task launch check for the streaming write (a task is checked as it is compiled)."""
+    one = {"tasks": ()}
+    if opts.scheduler == "local":
+        def check_task(task):
+            one["tasks"] = (task,)
+            launching.check_local_resources(one, mode_for_checks)
+    else:
+        nodes = int(opts.nodes)
+
+        def check_task(task):
+            one["tasks"] = (task,)
+            launching.check_scheduler_resources(one, nodes, mode_for_checks)
+    return check_task
+
+
+def _try_unchanged(req: SubmitRequest, notify: Notify):
+    """(outcome or None, path or None, input digest or None) of the compile-free path."""
+    from dhflow.compiler.api import check_file, input_digest
+    from dhflow.compiler.expand.tasks import plan_head
+
+    pre = check_file(req.file)
+    if not pre.ok:
+        return None, None, None
+    digest0 = input_digest(pre.spec)
+    head = plan_head(pre.spec).to_dict()
+    head.pop("tasks", None)
+    opts = launching.checked_options({"launch": head.get("launch"), "tasks": ()}, req.overrides)
+    explicit = _explicit_job_mode(req, head)
+    where = database.locate(req.db, head, req.file)
+    if not where.exists:  # a database that has never been created has no earlier submission
+        return None, None, digest0
+    path = database.open_database(req.db, head, req.file, create=True, profile=opts.profile)
+    phase("parse and check; database up, Balsam activated")
+    if req.prune:  # (nothing to prune when the keys are the plan's exactly, but say so the usual way)
+        return None, path, digest0
+    from dhflow.balsam import store
+
+    written = store.submit_unchanged(head, digest0, command="submit", provenance=provenance(head),
+                                     accept=lambda mx, ser: launching.launch_fits(opts, explicit, mx, ser))
+    if written is None:
+        phase("input or jobs changed since the last submission: compiling")
+        return None, path, digest0
+    mode = explicit or ("serial" if written.all_serial else "mpi")
+    return SubmitOutcome(path, written, list(pre.diagnostics), pre.source, opts, mode), path, digest0
+
+
+def submit_streaming(req: SubmitRequest, notify: Notify) -> SubmitOutcome:
+    """``submit`` without ``--rerun``: compile-free when unchanged, else compile while writing.
+
+    The launcher is not started yet: call :func:`launch_after_submit` with ``outcome.opts``
+    and ``outcome.mode`` once the write has been reported.
+    """
+    from dhflow.compiler.api import compile_file_streaming, input_digest
+    from dhflow.compiler.diagnostics import DiagnosticError
+
+    unchanged, path, digest0 = _try_unchanged(req, notify)
+    if unchanged is not None:
+        return unchanged
+    stream = compile_file_streaming(req.file)
+    if not stream.ok:
+        raise CompileFailed(stream.diagnostics, stream.source)
+    head = stream.head
+    digest = input_digest(stream.spec)
+    phase("parse, check and sample")
+    opts = launching.checked_options(head | {"tasks": ()}, req.overrides)
+    explicit = _explicit_job_mode(req, head)
+    check_task = _task_checker(opts, explicit or "mpi")  # chosen from the tasks: only node counts can fail
+    if path is None:
+        path = database.open_database(req.db, head, req.file, create=True, profile=opts.profile)
+        phase("database up, Balsam activated")
+    from dhflow.balsam import store
+
+    try:
+        written = store.apply_stream(
+            head, stream.tasks, prune=req.prune, command="submit", check_task=check_task, provenance=provenance(head),
+            # recorded only when the file (and points file) did not change while it was read twice
+            input_digest=digest if digest == digest0 else None)
+    except DiagnosticError as exc:
+        diags = list(stream.diagnostics)
+        diags += [d for d in exc.diagnostics if not any(d is x for x in diags)]
+        raise CompileFailed(diags, stream.source) from None
+    mode = explicit or ("serial" if written.all_serial else "mpi")
+    return SubmitOutcome(path, written, list(stream.diagnostics), stream.source, opts, mode)
+
+
+def submit_plan(req: SubmitRequest, plan: dict) -> SubmitOutcome:
+    """``submit --rerun`` and plan JSON files: the whole plan compiled, then written."""
+    from dhflow.balsam import rows, store
+
+    phase("compile (and Plan.to_dict)")
+    rows.validate(plan)
+    opts = launching.checked_options(plan, req.overrides)
+    if opts.scheduler == "local":
+        launching.check_local_resources(plan, opts.job_mode)
+    else:
+        launching.check_scheduler_resources(plan, int(opts.nodes), opts.job_mode)
+    phase("validate and check resources")
+    path = database.open_database(req.db, plan, req.file, create=True, profile=opts.profile)
+    phase("database up, Balsam activated")
+    written = store.apply(plan, rerun=req.rerun, prune=req.prune, command="submit", validated=True,
+                          provenance=provenance(plan))
+    return SubmitOutcome(path, written, opts=opts, mode=opts.job_mode)
+
+
+@dataclass
+class DryRun:
+    """What ``submit --dry-run`` shows: nothing is written, nothing submitted."""
+
+    path: str
+    apps: list
+    reconciliation: object          # None when the database could not be read
+    why_unread: str | None
+    rows: list                      # the new jobs' rows, exactly as they would be written
+    opts: object
+    script: str | None = None       # the batch script (scheduler) or launcher command (local)
+
+
+def reconcile_if_reachable(db: str | None, file: str | None, plan: dict, rerun: str | None):
+    """(Reconciliation, path, None) when the DB can be read, else (None, path, why not).
+
+    Never creates a database; a project-local one that exists is started on demand.
+    """
+    from dhflow.balsam import store
+    from dhflow.errors import BackendError
+
+    where = database.locate(db, plan, file)
+    if not where.exists:
+        return None, where.path, f"no Balsam database at {where.path} yet"
+    try:
+        path = database.open_database(db, plan, file, create=False, quiet=True)
+        return store.reconcile_with_db(plan, rerun, validated=True), path, None
+    except BackendError as exc:
+        return None, where.path, str(exc)
+
+
+def dry_run(req: SubmitRequest, plan: dict) -> DryRun:
+    """The reconciliation with the database (when reachable) and the rows a submit would write."""
+    from dhflow.balsam import launcher, rows, scheduler
+
+    rows.validate(plan)
+    opts = launching.checked_options(plan, req.overrides)
+    if opts.scheduler == "local":
+        launching.check_local_resources(plan, opts.job_mode)
+    else:
+        launching.check_scheduler_resources(plan, int(opts.nodes), opts.job_mode)
+    rec, path, why = reconcile_if_reachable(req.db, req.file, plan, req.rerun)
+    if rec is None:
+        new = {t["name"] for t in plan["tasks"]}
+    else:
+        new = {d.name for d in rec.of("new")}
+    job_rows = rows.dry_run_rows(plan, new)
+    out = DryRun(path, rows.app_rows(plan), rec, why, job_rows, opts)
+    if not req.no_launch:
+        if opts.scheduler == "local":
+            out.script = " ".join(launcher.launcher_command(plan["workflow"], opts.job_mode, opts.wall_time))
+        else:
+            out.script = scheduler.render_script(opts, plan["workflow"], path)
+    return out
+
+
+def workflows_sharing_name(workflow: str) -> list[str]:
+    """Other workflows whose names contain this one (Balsam's own `--wf` filters mix them)."""
+    from dhflow.balsam import jobs
+
+    return jobs.workflows_containing(workflow)
+
