@@ -589,6 +589,10 @@ def cmd_status(args, compile_plan: CompileFn) -> int:
     if opened is None:
         return 1
     plan, path = opened
+    if getattr(args, "watch", None) is not None:  # refresh until final (dhflow.report.watch)
+        from dhflow.report.watch import watch_status
+
+        return watch_status(plan, lambda: _jobs_by_key(plan)[0], interval=args.watch)
     by_key, stale = _jobs_by_key(plan)
     counts = progress.rule_counts(plan, _states_by_name(plan, by_key))
     if getattr(args, "format", "table") == "json":
@@ -828,6 +832,8 @@ def register(subparsers, compile_plan: CompileFn) -> None:
     p = subparsers.add_parser("status", help="job states per rule")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--watch", type=_positive_float, nargs="?", const=2.0, default=None, metavar="S",
+                   help="refresh every S seconds (default 2) until every task is final")
     _add_db_option(p)
     p.set_defaults(func=_guard(cmd_status, compile_plan))
 
@@ -855,6 +861,10 @@ def register(subparsers, compile_plan: CompileFn) -> None:
     p.add_argument("file", metavar="FILE", nargs="?", help="a .dhflow file (its directory holds .dhflow/db)")
     _add_db_option(p)
     p.set_defaults(func=_guard(cmd_db, compile_plan))
+
+    from dhflow.report.command import register as register_report  # dhflow report
+
+    register_report(subparsers, compile_plan)
 
 
 def _default_compile(path: str):
