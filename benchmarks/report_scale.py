@@ -1,12 +1,15 @@
 """Build time and size of `dhflow report` pages for 1,000 and 100,000 tasks.
 
-    python benchmarks/report_scale.py [N ...]     # default: 1000 100000
+    python benchmarks/report_scale.py [N ...]            # default: 1000 100000
+    python benchmarks/report_scale.py --browser [N ...]  # also: seconds until Chromium has drawn it
 
 The tasks are synthetic but go through the same pure path as a real report: a plan
 with a 4-parameter space, job rows shaped like the database's (Balsam's state_history
 text with RUNNING/RUN_DONE timestamps, the objective in the job's data, 2% failures),
 then records -> figures -> the HTML page (plotly.js embedded). The database read is not
-measured here (``dhflow results`` reads the same rows).
+measured here (``dhflow results`` reads the same rows). With ``--browser`` the page is
+opened in headless Chromium (chromium and chromedriver, through Selenium) and the time
+until every figure has been drawn is printed too.
 """
 from __future__ import annotations
 
@@ -67,7 +70,22 @@ def synthetic(n: int, seed: int = 1):
     return plan, jobs
 
 
-def measure(n: int) -> None:
+def open_seconds(path: str) -> float:
+    """Seconds from navigation until every Plotly figure of the page has been drawn."""
+    from pathlib import Path
+
+    from tests.report.browser import Browser
+
+    with Browser() as b:
+        t = time.perf_counter()
+        b.driver.get(Path(path).resolve().as_uri())
+        while b.driver.execute_script("const d = document.querySelectorAll('.plotly-graph-div');"
+                                      "return Array.from(d).filter(g => !g._fullLayout).length;"):
+            time.sleep(0.02)
+        return time.perf_counter() - t
+
+
+def measure(n: int, browser: bool = False) -> None:
     plan, jobs = synthetic(n)
     t = time.perf_counter()
     report = build.from_plan(plan, jobs, [])
@@ -77,11 +95,14 @@ def measure(n: int) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".html", delete=False, encoding="utf-8") as fp:
         fp.write(page)
     size = os.path.getsize(fp.name)
+    shown = f", drawn in Chromium in {open_seconds(fp.name):5.2f} s" if browser else ""
     os.unlink(fp.name)
     print(f"{n:>7,} tasks: records+figures {t_build:6.2f} s, page {t_total - t_build:5.2f} s, "
-          f"total {t_total:6.2f} s, {size / 1e6:5.1f} MB, {len(report.figures)} figures")
+          f"total {t_total:6.2f} s, {size / 1e6:5.1f} MB, {len(report.figures)} figures{shown}")
 
 
 if __name__ == "__main__":
-    for arg in (sys.argv[1:] or ["1000", "100000"]):
-        measure(int(arg))
+    args = sys.argv[1:]
+    with_browser = "--browser" in args
+    for arg in ([a for a in args if a != "--browser"] or ["1000", "100000"]):
+        measure(int(arg), with_browser)

@@ -62,8 +62,11 @@ def _is_number(v) -> bool:
 
 
 def _log_axis(values: list) -> bool:
+    """Real numbers spanning two decades or more (a log-scaled parameter); whole numbers
+    (widths, batch sizes) keep a linear axis."""
     nums = [v for v in values if _is_number(v)]
-    return len(nums) == len(values) and nums and min(nums) > 0 and max(nums) / min(nums) >= 100
+    return (len(nums) == len(values) and bool(nums) and not all(isinstance(v, int) for v in nums)
+            and min(nums) > 0 and max(nums) / min(nums) >= 100)
 
 
 def convergence(evals: list[dict], direction: str, objective_label: str = "objective") -> Figure | None:
