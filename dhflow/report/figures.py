@@ -50,9 +50,10 @@ def varying_parameters(evals: list[dict]) -> list[str]:
     for r in evals:
         names.extend(k for k in (r["point"] or {}) if k not in names)
     out = []
+    missing = object()
     for name in names:
-        seen = {repr((r["point"] or {}).get(name)) for r in evals}
-        if len(seen) > 1:
+        first = (evals[0]["point"] or {}).get(name, missing)
+        if any((r["point"] or {}).get(name, missing) != first for r in evals):
             out.append(name)
     return out
 

@@ -15,7 +15,7 @@ from dhflow import results
 
 #: A state line of Balsam's state_history (the format :data:`dhflow.results.STATE_LINE`
 #: reads), its time split into fields: strptime is most of the cost for 100,000 jobs.
-_RUN_LINE = re.compile(r"^\[(\d+)-(\d+)-(\d{4})\s+(\d+):(\d+):(\d+)\.(\d+)\s+(RUNNING|RUN_DONE|RUN_ERROR|RUN_TIMEOUT)\s*\]",
+_RUN_LINE = re.compile(r"^\s*\[(\d+)-(\d+)-(\d{4})\s+(\d+):(\d+):(\d+)\.(\d+)\s+(RUNNING|RUN_DONE|RUN_ERROR|RUN_TIMEOUT)\s*\]",
                        re.M)
 
 

@@ -112,3 +112,20 @@ def test_timeline_counts_running_tasks_per_rule():
     assert max(figs["nodes"].figure.data[0].y) == 2  # 4 tasks packed 2 per node
     ended = figs["ended"].figure.data[0]
     assert ended.y[-1] == 8
+
+
+def test_timeline_steps_at_each_end_time_and_merges_millisecond_gaps():
+    from datetime import datetime
+
+    plan, jobs = sweep(8, fail_every=4)
+    # the next batch starts 2 ms after the previous one ended: no dip to the floor
+    for i, job in enumerate(jobs):
+        start = (i // 4) * 8.002
+        job.state_history = history(start, start + 8, failed=job.state == "FAILED")
+    recs = records.task_records(plan, _jobs_by_key(jobs))
+    figs = {f.id: f for f in timeline.timeline_figures(recs)}
+    assert min(figs["running"].figure.data[0].y[:-1]) > 3.9
+    failed = figs["ended"].figure.data[1]
+    assert failed.name == "failed or killed" and list(failed.y) == [0, 1, 2, 2]
+    first_fail = next(r for r in recs if r["state"] == "FAILED")
+    assert failed.x[1] == datetime.fromtimestamp(first_fail["end"]).isoformat(sep=" ", timespec="milliseconds")
