@@ -6,16 +6,24 @@
 #
 # Needs: python3 (>= 3.10) with venv, and the PostgreSQL server binaries (initdb, pg_ctl)
 # for the Balsam database (Debian: postgresql). No MPI needed: dhflow brings a small mpirun
-# stand-in for local runs when none is installed.
+# stand-in for local runs when none is installed. Chromium (with its chromedriver) draws the
+# report's images and runs the report's browser tests: installed here when running as root
+# on Debian and missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+        && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e '.[balsam,test]'
+.venv/bin/python -m pip install --quiet -e '.[balsam,report,test]'
 echo "setup: dhflow $(.venv/bin/dhflow --version | cut -d' ' -f2) installed in .venv"
 
 if [ "${1:-}" = "--no-demo" ]; then

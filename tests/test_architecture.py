@@ -14,7 +14,7 @@ ALLOWED = {
     "runtime": {"compiler", "reconcile", "balsam", "results", "target", "errors"},
     "balsam": {"reconcile", "results", "target", "errors", "compiler"},
     "reconcile": {"compiler", "target"},
-    "results": {"target", "compiler"},
+    "results": {"target", "compiler", "errors"},
     "compiler": {"target"},
     "target": set(),
     "errors": set(),

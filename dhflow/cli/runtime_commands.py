@@ -125,6 +125,12 @@ def cmd_status(args) -> int:
     from dhflow.results import progress
     from dhflow.runtime import inspect
 
+    if getattr(args, "watch", None) is not None:  # refresh until final
+        from dhflow.cli.watch import watch_status
+
+        plan = _load(args)
+        inspect.open_existing(args.db, plan, args.file)
+        return watch_status(plan, lambda: inspect.jobs_by_key(plan)[0], interval=args.watch)
     st = _plan_and(args, inspect.status)
     if getattr(args, "format", "table") == "json":
         print(json.dumps({"workflow": st.workflow, "database": st.path,
@@ -273,6 +279,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("status", help="job states per rule")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--watch", type=_positive_float, nargs="?", const=2.0, default=None, metavar="S",
+                   help="refresh every S seconds (default 2) until every task is final")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_status))
 
@@ -300,3 +308,7 @@ def register(subparsers) -> None:
     p.add_argument("file", metavar="FILE", nargs="?", help="a .dhflow file (its directory holds .dhflow/db)")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_db))
+
+    from dhflow.cli.report_command import register as register_report
+
+    register_report(subparsers)

@@ -96,3 +96,11 @@ def against_db(db: str | None, plan: dict, file: str | None, rerun: str | None):
     if rec is None:
         raise BackendError(why)
     return rec, path
+
+
+def report_inputs(db: str | None, plan: dict, file: str | None):
+    """(database path, the jobs and submissions ``dhflow report`` draws)."""
+    from dhflow.balsam.report_reads import read_report_inputs
+
+    path = open_existing(db, plan, file)
+    return path, read_report_inputs(plan["workflow"])

@@ -1,0 +1,69 @@
+"""The ``dhflow report`` subcommand: read the workflow's jobs, write the page or images.
+
+``dhflow report FILE [-o report.html]``: one self-contained HTML file that opens offline;
+``dhflow report FILE --format png|svg [-o DIR]``: the same figures as image files.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from dhflow.errors import BackendError, UsageError
+
+#: The third-party modules of the report (the ``report`` extra).
+_REPORT_MODULES = ("plotly", "optuna", "numpy", "kaleido")
+
+
+def _default_output(workflow: str, fmt: str) -> str:
+    return f"{workflow}-report.html" if fmt == "html" else f"{workflow}-report"
+
+
+def cmd_report(args) -> int:
+    """Build the report of FILE's workflow from its database."""
+    from dhflow.cli.runtime_commands import _load
+    from dhflow.runtime.inspect import report_inputs
+
+    plan = _load(args)
+    path, inputs = report_inputs(args.db, plan, args.file)
+    try:
+        from dhflow.results.report import build
+
+        report = build.from_plan(plan, inputs.jobs, inputs.submissions, database=path)
+        out = args.output or _default_output(plan["workflow"], args.format)
+        if args.format == "html":
+            if os.path.isdir(out):
+                raise UsageError(f"{out} is a directory: -o takes the HTML file to write")
+            page = build.to_html(report)
+            with open(out, "w", encoding="utf-8") as fp:
+                fp.write(page)
+            print(f"dhflow: wrote {out} ({report.summary['tasks']:,} tasks, {len(report.figures)} figures, "
+                  f"{os.path.getsize(out) / 1e6:.1f} MB)", file=sys.stderr)
+            return 0
+        from dhflow.results.report.static import write_images
+
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise UsageError(f"{out} is a file: with --format {args.format}, -o takes a directory")
+        paths = write_images(report.figures, out, args.format)
+        print(f"dhflow: wrote {len(paths)} {args.format} files to {out}", file=sys.stderr)
+        return 0
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in _REPORT_MODULES:
+            raise BackendError(f"the report needs {exc.name.split('.')[0]}, which is missing: "
+                               "pip install 'dhflow[report]'") from None
+        raise
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename or args.output}: {exc.strerror}") from None
+
+
+def register(subparsers) -> None:
+    """Add ``report`` to an argparse subparsers object."""
+    from dhflow.cli import runtime_commands as runtime_cli
+    from dhflow.cli.errors import guarded
+
+    p = subparsers.add_parser("report", help="one offline HTML page (or images) of the results and the timeline")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", default=None, metavar="PATH",
+                   help="the HTML file (default WORKFLOW-report.html), or the directory of the images")
+    p.add_argument("--format", choices=("html", "png", "svg"), default="html")
+    runtime_cli._add_db_option(p)
+    p.set_defaults(func=guarded(cmd_report))
