@@ -219,7 +219,22 @@ def read_objective(spec: dict, job) -> tuple[float | None, str | None]:
         return read_data(job, spec.get("key", ""))
     if source == "file":
         return read_file(job, spec.get("path", ""), spec.get("key", ""))
+    if source == "several":  # the first objective stands for the record's `objective`
+        values, error = read_values(spec, job)
+        return (values[0], None) if values else (None, error)
     return None, f"unknown objective source {source!r}"
+
+
+def read_values(spec: dict, job) -> tuple[tuple[float, ...] | None, str | None]:
+    """Every objective of a job (one, or `several` sources): (values, None) or (None, reason)."""
+    sources = spec.get("sources") if spec.get("source") == "several" else [spec]
+    values = []
+    for one in sources:
+        value, error = read_objective(one, job)
+        if value is None:
+            return None, error
+        values.append(value)
+    return tuple(values), None
 
 
 def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
