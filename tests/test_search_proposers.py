@@ -66,9 +66,12 @@ def test_resume_continues_from_finished_and_in_flight():
     setup = SearchSetup("tpe", DIMS, ("minimize",), seed=2)
     backend = InProcessBackend(quad)
     backend.submit([(e.trial, e.point) for e in flying])  # they were running; now they finish
-    out = drive(make_proposer(setup), backend, Budget(10, 3, 10), finished=done, in_flight=flying)
+    out = drive(make_proposer(setup, resumed_at=8), backend, Budget(10, 3, 10), finished=done, in_flight=flying)
     assert [e.trial for e in out.finished] == list(range(10))
     assert out.proposed == 2  # 6 finished + 2 waited for + 2 new
+    # a rebuilt proposer does not draw the points of the first run again
+    seen = [e.point for e in first.finished]
+    assert all(e.point not in seen for e in out.finished[8:])
 
 
 def test_initial_design_first_and_where():

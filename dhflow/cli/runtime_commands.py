@@ -12,7 +12,7 @@ import gc
 import json
 import sys
 
-from dhflow.cli import render
+from dhflow.cli import render, search_commands
 from dhflow.cli.errors import EXIT_TASKS_FAILED, err, guarded, note, show_diagnostics
 from dhflow.errors import UsageError, phase
 from dhflow.runtime.launching import LaunchOverrides
@@ -39,12 +39,16 @@ def plan_against_db(args, plan: dict) -> int:
         else:
             sys.stdout.write(rec.render())
             print(f"(database {path})")
+            if search_commands.is_search(a):
+                search_commands.against_db_note(a)
         return 0
 
     return guarded(handler)(args)
 
 
 def cmd_run(args) -> int:
+    if search_commands.is_search(args):
+        return search_commands.cmd_run(args)
     from dhflow.results import objectives, progress
     from dhflow.runtime import run
     from dhflow.runtime.submit import workflows_sharing_name
@@ -122,6 +126,8 @@ def _plan_and(args, use_case):
 
 
 def cmd_status(args) -> int:
+    if search_commands.is_search(args):
+        return search_commands.cmd_status(args)
     from dhflow.results import progress
     from dhflow.runtime import inspect
 
@@ -139,6 +145,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_results(args) -> int:
+    if search_commands.is_search(args):
+        return search_commands.cmd_results(args)
     from dhflow.results import objectives
     from dhflow.runtime import inspect
 

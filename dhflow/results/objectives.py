@@ -256,7 +256,11 @@ def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
             "objective": value,
             "error": error,
             "runtime": runtime_seconds(job.state_history) if job is not None else None,
+            "trial": task.get("trial"),  # the proposal number in a search, else None
         }
+        if spec.get("source") == "several":
+            values, _ = read_values(spec, job) if job is not None else (None, None)
+            record["objectives"] = list(values) if values else None
         order[task["name"]] = pos
         records.append(record)
     sign = -1 if plan.get("objective", "maximize") == "maximize" else 1
