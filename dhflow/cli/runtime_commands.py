@@ -104,11 +104,11 @@ def cmd_submit(args) -> int:
     with bulk_phase():
         phase("start")
         if args.dry_run:
-            plan = _load(args)
+            plan = search_commands.submit_plan(args) if search_commands.is_search(args) else _load(args)
             render.dry_run(submit.dry_run(req, plan), plan, prune=args.prune, no_launch=args.no_launch)
             return 0
-        if args.rerun or args.file.endswith(".json"):
-            plan = _load(args)
+        if args.rerun or args.file.endswith(".json") or search_commands.is_search(args):
+            plan = search_commands.submit_plan(args) if search_commands.is_search(args) else _load(args)
             outcome = submit.submit_plan(req, plan)
         else:
             outcome = submit.submit_streaming(req, note)
@@ -251,6 +251,7 @@ def add_against_db_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add run, submit, status, results, history, clean and db to an argparse subparsers object."""
+    search_commands.register(subparsers)
     p = subparsers.add_parser("run", help="write the jobs and run them on this machine with Balsam's launcher")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--job-mode", choices=("serial", "mpi"), default=None,

@@ -36,6 +36,10 @@ def _fmt(values) -> str:
 
 def cmd_run(args) -> int:
     """`dhflow run FILE` of a search: drive it next to the launcher until `evals` are final."""
+    return _drive(args, launch=True)
+
+
+def _drive(args, *, launch: bool) -> int:
     from dhflow.runtime.search import SearchTimeout, run_search
 
     ctx = _context(args)
@@ -51,7 +55,7 @@ def cmd_run(args) -> int:
 
     try:
         run = run_search(ctx, db=args.db, job_mode=args.job_mode, timeout=args.timeout, on_change=on_change,
-                         announce=note)
+                         announce=note, launch=launch)
     except KeyboardInterrupt:
         err("interrupted: the launcher was stopped; `dhflow run` again continues the same search")
         return 130
@@ -74,6 +78,13 @@ def cmd_run(args) -> int:
     note(f"search {ctx.workflow} done in {run.seconds:.0f} s: {len(out.finished)} evaluations "
          f"({len(out.failures)} failed, {out.proposed} proposed by this run); `dhflow results {args.file}`")
     return EXIT_TASKS_FAILED if run.failed_rules else 0
+
+
+def cmd_search_driver(args) -> int:
+    """`dhflow search-driver FILE`: the search as a job of its workflow (written by `dhflow submit`)."""
+    args.job_mode = getattr(args, "job_mode", None) or "serial"
+    args.timeout = None
+    return _drive(args, launch=False)
 
 
 def cmd_status(args) -> int:
@@ -139,3 +150,30 @@ def handled(name: str, args):
         return None
     fn = {"run": cmd_run, "status": cmd_status, "results": cmd_results}[name]
     return guarded(fn)(args)
+
+
+def submit_plan(args) -> dict:
+    """The plan `dhflow submit` writes for a search file (its driver job included)."""
+    from dhflow.runtime.search_submit import submit_plan as plan_for_submit
+
+    from dhflow.errors import UsageError
+    from dhflow.runtime.launching import LaunchOverrides, launch_options
+
+    ctx = _context(args)
+    plan = plan_for_submit(ctx, args.db, read_db=not args.dry_run)
+    opts = launch_options(plan, LaunchOverrides(args.scheduler, args.project, args.queue, args.nodes,
+                                                args.wall_time, args.job_mode, args.sched_flags))
+    nodes = 1 if opts.scheduler == "local" else int(opts.nodes or 1)
+    if opts.job_mode == "mpi" and nodes < 2:
+        raise UsageError(f"in MPI job mode the search driver job takes a node of its own, and this launcher has "
+                         f"{nodes}: its evaluations could never start; use `job_mode: serial` (the driver then "
+                         "shares a node) or more nodes, or `dhflow run` on this machine")
+    return plan
+
+
+def register(subparsers) -> None:
+    """Add `search-driver` (run by the launcher inside an allocation; not for users' shells)."""
+    p = subparsers.add_parser("search-driver", help="drive a search as a job of its workflow (written by submit)")
+    p.add_argument("file")
+    p.add_argument("--db", default=None)
+    p.set_defaults(func=guarded(cmd_search_driver))

@@ -46,7 +46,7 @@ class BalsamBackend:
 
     def _reason(self, trial: int, point: dict) -> str | None:
         reason = check_point(self.ctx, trial, point)
-        if reason is None:
+        if reason is None and self.job_mode:  # a launcher on this machine: one node
             try:
                 launching.check_local_resources({"tasks": _single(self.ctx, trial, point)}, self.job_mode)
             except UsageError as exc:
@@ -146,9 +146,23 @@ class SearchRun:
     seconds: float = 0.0
 
 
+class NoLauncher:
+    """The driver running as a job (`dhflow search-driver`): the allocation's launcher runs the jobs."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def ensure_running(self, work_pending: bool) -> None:
+        return None
+
+
 def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, timeout: float | None,
-               on_change=None, announce=None) -> SearchRun:
-    """Drive the search to its end with a launcher on this machine (resuming an earlier run)."""
+               on_change=None, announce=None, launch: bool = True) -> SearchRun:
+    """Drive the search to its end (resuming an earlier run): with a launcher on this machine,
+    or, with `launch=False`, as a job that the allocation's launcher runs."""
     from dhflow.balsam import rows as balsam_rows, searchstore
     from dhflow.balsam.live_launcher import LiveLauncher
     from dhflow.runtime.provenance import provenance
@@ -158,15 +172,17 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
     point = ctx.initial[0] if ctx.initial else probe_point(ctx.spec)
     probe = first | {"tasks": first["tasks"] + _single(ctx, 0, point)}
     mode = launching.choose_job_mode(probe, job_mode)
-    launching.check_local_resources(first, mode)
+    if launch:
+        launching.check_local_resources(first, mode)
     balsam_rows.validate(first)
     path = database.open_database(db, first, ctx.file, create=True)
     prov = provenance(first)
     with searchstore.driver_lock(ctx.workflow):
         trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
-        with LiveLauncher(path, ctx.workflow, mode) as live:
+        with (LiveLauncher(path, ctx.workflow, mode) if launch else NoLauncher()) as live:
             deadline = start + timeout if timeout else None
-            backend = BalsamBackend(ctx, trials, live, provenance=prov, job_mode=mode, deadline=deadline)
+            backend = BalsamBackend(ctx, trials, live, provenance=prov, job_mode=mode if launch else None,
+                                    deadline=deadline)
             searchstore.write_batch(plan_of(ctx, trials), ctx.fingerprint, [], provenance=prov)
             before = {t["rule"] for t in first["tasks"]}
             failed = backend.wait_for(first, before) if before else []

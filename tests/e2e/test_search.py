@@ -170,3 +170,21 @@ def test_failed_evaluations_are_failures_and_max_failures_stops_with_exit_5(bals
     assert "max_failures=2" in r.stderr
     records = _results(path, env)
     assert len(records) >= 2 and all(rec["objective"] is None and "DH-OUTPUT" in rec["error"] for rec in records)
+
+
+def test_submit_no_launch_writes_the_search_driver_job(balsam_db, e2e_root):
+    db, env = balsam_db
+    text = QUAD.format(wf="sq_submit", evals=4) + "\nlaunch:\n    scheduler: local\n    job_mode: serial\n"
+    path = make_project(e2e_root, "sq_submit", text)
+    r = run_dhflow(["submit", path, "--no-launch"], env, cwd=path.parent)
+    assert r.returncode == 0, r.stderr
+    rows = db_query(db, "SELECT name, args, node_packing_count, state FROM core_balsamjob WHERE workflow = %s",
+                    ["sq_submit"])
+    assert len(rows) == 1
+    name, args, packing, state = rows[0]
+    assert name == "search-driver" and args.startswith("search-driver ") and str(path) in args
+    assert packing > 1 and state == "CREATED"
+    again = run_dhflow(["submit", path, "--no-launch"], env, cwd=path.parent)
+    assert again.returncode == 0 and "0 new jobs written" in again.stderr, again.stderr
+    mpi = run_dhflow(["submit", path, "--no-launch", "--job-mode", "mpi"], env, cwd=path.parent)
+    assert mpi.returncode == 2 and "node of its own" in mpi.stderr
