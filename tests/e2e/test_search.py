@@ -123,10 +123,18 @@ space:
 
 search: nsga2(evals=4, parallel=2, seed=1, initial=2)
 
+rule prepare:
+    shell: "echo prepared"
+
 rule evaluate:
     foreach: space
+    after: prepare
     shell: "python3 -c 'x={x}; print(\\"F1:\\", x * x); print(\\"F2:\\", (x - 2) ** 2)'"
     objective: stdout("F1"), stdout("F2")
+
+rule report:
+    after: evaluate
+    shell: "echo report"
 """
 
 
@@ -142,6 +150,11 @@ def test_nsga2_two_objectives_lists_the_pareto_front_first(balsam_db, e2e_root):
         assert rec["objectives"] == pytest.approx([x * x, (x - 2) ** 2])
     ranks = [rec["pareto_rank"] for rec in records]
     assert ranks == sorted(ranks) and ranks[0] == 0
+    # the single rule before ran first; the gather after ran once, over every evaluation
+    rows = dict((n, (st, p)) for n, st, p in db_query(
+        db, "SELECT name, state, parents FROM core_balsamjob WHERE workflow = 'sq_nsga'", []))
+    assert rows["prepare"][0] == rows["report"][0] == "JOB_FINISHED"
+    assert len(json.loads(rows["report"][1])) == 4
     front = [rec["objectives"] for rec in records if rec["pareto_rank"] == 0]
     for f in front:  # nothing beats a front member on both objectives
         assert not any(o[0] < f[0] and o[1] < f[1] for o in (rec["objectives"] for rec in records))
