@@ -70,6 +70,14 @@ def searches_of(workflow: str) -> list[tuple[str, int]]:
         return [(s, n) for s, n, _ in c.fetchall()]
 
 
+def delete_trials(workflow: str) -> None:
+    """Forget every search of the workflow (`dhflow clean`: its jobs are gone too)."""
+    with _cursor() as c:
+        c.execute("SELECT to_regclass(%s)", [TABLE])
+        if c.fetchone()[0] is not None:
+            c.execute(f"DELETE FROM {TABLE} WHERE workflow = %s", [workflow])
+
+
 def write_batch(plan: dict, search: str, rows: list[TrialRow], *, provenance: dict):
     """Record the trials and write their new jobs (the plan of every trial so far), in ONE
     transaction: a crash leaves both or neither. Returns the store's WriteResult."""

@@ -41,6 +41,11 @@ def cmd_run(args) -> int:
 
 def _drive(args, *, launch: bool) -> int:
     from dhflow.runtime.search import SearchTimeout, run_search
+    from dhflow.errors import UsageError
+
+    if getattr(args, "rerun", None) or getattr(args, "prune", False):
+        raise UsageError("--rerun and --prune do not apply to a search: running it again continues it "
+                         "(`dhflow clean` and a new run start it afresh)")
 
     ctx = _context(args)
     b = ctx.budget

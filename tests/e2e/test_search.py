@@ -73,6 +73,23 @@ def test_tpe_search_runs_evals_trials_and_a_third_run_runs_nothing(balsam_db, e2
     status = run_dhflow(["status", path, "--format", "json"], env)
     search = json.loads(status.stdout)["search"]
     assert (search["done"], search["running"], search["failed"], search["evals"]) == (6, 0, 0, 6)
+    # never two drivers for one workflow: a held driver lock refuses a second one
+    import getpass
+    import psycopg2
+
+    from dhflow.balsam.searchstore import _lock_key
+
+    with open(os.path.join(db, "server-info")) as fp:
+        info = json.load(fp)
+    conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
+                            user=os.environ.get("BALSAM_USER") or getpass.getuser())
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", [_lock_key("sq_tpe")])
+        held = run_dhflow(["run", path, "--job-mode", "mpi"], env, cwd=path.parent)
+        assert held.returncode == 3 and "another search driver" in held.stderr, held.stderr
+    finally:
+        conn.close()
     # raising evals continues the same search; `plan --against-db` says it is the same one
     path.write_text(QUAD.format(wf="sq_tpe", evals=8))
     plan = run_dhflow(["plan", path, "--against-db"], env)
