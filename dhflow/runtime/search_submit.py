@@ -34,14 +34,16 @@ def driver_app(ctx: SearchContext) -> dict:
             "description": f"adaptive search driver of {ctx.workflow}"}
 
 
-def driver_task(ctx: SearchContext, db: str | None) -> dict:
-    """The driver's task: runs `dhflow search-driver FILE` (the search's evals in its key, so
-    that raising `evals` runs a driver again)."""
+def driver_task(ctx: SearchContext, db: str | None, recorded: int = 0) -> dict:
+    """The driver's task: runs `dhflow search-driver FILE`. Its key holds `evals` and the
+    number of trials recorded when it is submitted: raising `evals`, or submitting again a
+    search whose driver was stopped before the end (its job then looks final to Balsam),
+    writes a new driver job, which continues the search."""
     args = f"search-driver {shlex.quote(str(Path(ctx.file).resolve()))}"
     if db:
         args += f" --db {shlex.quote(str(Path(db).resolve()))}"
     wall = (ctx.spec.launch.wall_time if ctx.spec.launch and ctx.spec.launch.wall_time else 60)
-    definition = {"driver": ctx.fingerprint, "evals": ctx.budget.evals, "args": args}
+    definition = {"driver": ctx.fingerprint, "evals": ctx.budget.evals, "args": args, "recorded": recorded}
     return {"name": DRIVER_TASK, "rule": DRIVER_TASK, "index": None, "point": None,
             "app": driver_app(ctx)["name"], "args": args, "num_nodes": 1, "ranks_per_node": 1,
             "threads_per_rank": 1, "threads_per_core": 1, "node_packing_count": DRIVER_PACKING,
@@ -60,5 +62,5 @@ def submit_plan(ctx: SearchContext, db: str | None, *, read_db: bool = True) -> 
         trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
     plan = plan_of(ctx, trials)
     plan["apps"] = list(plan["apps"]) + [driver_app(ctx)]
-    plan["tasks"] = plan["tasks"] + [driver_task(ctx, db)]
+    plan["tasks"] = plan["tasks"] + [driver_task(ctx, db, len(trials))]
     return plan
