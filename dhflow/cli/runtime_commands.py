@@ -33,7 +33,8 @@ def plan_against_db(args, plan: dict) -> int:
     def handler(a) -> int:
         from dhflow.runtime.inspect import against_db
 
-        rec, path = against_db(a.db, plan, a.file, getattr(a, "rerun", None))
+        current = search_commands.current_plan(a) if search_commands.is_search(a) else plan
+        rec, path = against_db(a.db, current, a.file, getattr(a, "rerun", None))
         if getattr(a, "format", "table") == "json":
             print(render.reconciliation_json(rec))
         else:

@@ -132,6 +132,14 @@ def cmd_results(args) -> int:
     return 0
 
 
+def current_plan(args) -> dict:
+    """The plan of the search's trials recorded so far (what `plan --against-db` compares)."""
+    from dhflow.runtime.search import trials_and_plan
+
+    ctx = _context(args)
+    return trials_and_plan(ctx, args.db)[2]
+
+
 def against_db_note(args) -> None:
     """`plan --against-db` of a search file: say whether the database holds this same search."""
     from dhflow.runtime.search import search_history

@@ -215,7 +215,8 @@ class SearchStatus:
     plan: dict
 
 
-def _trials_and_plan(ctx: SearchContext, db: str | None):
+def trials_and_plan(ctx: SearchContext, db: str | None):
+    """(database path, this search's trial rows, the plan of those trials and the gathers)."""
     from dhflow.balsam import searchstore
 
     first = plan_of(ctx, [])
@@ -226,7 +227,7 @@ def _trials_and_plan(ctx: SearchContext, db: str | None):
 
 def search_status(ctx: SearchContext, db: str | None) -> tuple[str, SearchStatus]:
     """The database path and the search's progress."""
-    path, rows, plan = _trials_and_plan(ctx, db)
+    path, rows, plan = trials_and_plan(ctx, db)
     backend = BalsamBackend(ctx, rows, None, provenance={}, job_mode="serial")
     finished, flying = resume_state(backend)
     good = [e for e in finished if e.values is not None]
@@ -246,7 +247,7 @@ def search_results(ctx: SearchContext, db: str | None) -> list[dict]:
     front first (then the next front, ...); trials without a job carry their reason."""
     from dhflow.runtime.inspect import results
 
-    path, rows, plan = _trials_and_plan(ctx, db)
+    path, rows, plan = trials_and_plan(ctx, db)
     records = [r for r in results(db, plan, ctx.file) if r["rule"] == ctx.objective_rule]
     by_trial = {r["trial"]: r for r in records}
     first_of_key: dict[str, int] = {}
