@@ -138,7 +138,7 @@ NSGA = """workflow sq_nsga:
 space:
     x: real(0, 4)
 
-search: nsga2(evals=4, parallel=2, seed=1, initial=2)
+search: nsga2(evals=4, parallel=4, seed=1, initial=4)
 
 rule prepare:
     shell: "echo prepared"
