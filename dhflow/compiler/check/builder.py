@@ -178,6 +178,7 @@ class _Builder:
         return Spec(self.src, workflow.label, workflow.label_span, description, objective, params, sampler,
                     tuple(apps), tuple(rules), launch_spec, has_space=space is not None,
                     search=search_of(self, search.value) if search is not None else None,
+                    has_search=search is not None,
                     directions=directions if len(directions) > 1 else ())
 
     def space(self, sec: n.Section) -> tuple[Param, ...]:

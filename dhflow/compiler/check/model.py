@@ -161,6 +161,7 @@ class Spec:
     launch: LaunchSpec | None = None
     has_space: bool = False
     search: SearchSpec | None = None
+    has_search: bool = False  # a `search:` line was written (even if it did not build)
     directions: tuple[tuple[str, Span], ...] = ()  # `objective: maximize, minimize` (several objectives)
 
     def param(self, name: str) -> Param | None:

@@ -52,8 +52,8 @@ def search_of(b, e: n.Expr) -> SearchSpec | None:
         fname = e.func if isinstance(e, n.Call) else None
         b.err("DH601", "unknown search method" + (f" `{fname}`" if fname else ""),
               e.func_span if isinstance(e, n.Call) else e.span,
-              help=(did_you_mean(fname, SEARCH_METHODS) if fname else None)
-              or f"the methods are: {', '.join(SEARCH_METHODS)}, e.g. `search: tpe(evals=100, parallel=4)`")
+              help=(f"{did_you_mean(fname, SEARCH_METHODS)} " if fname and did_you_mean(fname, SEARCH_METHODS)
+                    else "") + f"the methods are: {', '.join(SEARCH_METHODS)}, e.g. `search: tpe(evals=100)`")
         return None
     if e.args:
         b.err("DH602", f"{e.func}() takes keyword arguments: evals=N, parallel=P, seed=S, initial=N, "
