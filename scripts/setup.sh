@@ -23,6 +23,8 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
+# (the project's dependencies include Optuna and cmaes, for `search:`; DeepHyper's `cbo` is
+# the optional extra: pip install -e '.[deephyper]')
 .venv/bin/python -m pip install --quiet -e '.[balsam,report,test]'
 echo "setup: dhflow $(.venv/bin/dhflow --version | cut -d' ' -f2) installed in .venv"
 

@@ -11,7 +11,8 @@ BACKEND_MODULES = {"balsam", "django", "psycopg2"}
 #: package -> the dhflow packages it may import (besides itself)
 ALLOWED = {
     "cli": {"runtime", "compiler", "reconcile", "balsam", "results", "target", "errors"},
-    "runtime": {"compiler", "reconcile", "balsam", "results", "target", "errors"},
+    "runtime": {"compiler", "reconcile", "balsam", "results", "search", "target", "errors"},
+    "search": {"compiler", "results", "target", "errors"},
     "balsam": {"reconcile", "results", "target", "errors", "compiler"},
     "reconcile": {"compiler", "target"},
     "results": {"target", "compiler", "errors"},

@@ -96,8 +96,11 @@ def delete_workflow(workflow: str) -> int:
     from django.db import transaction
     from balsam.core.models import BalsamJob
 
+    from dhflow.balsam.searchstore import delete_trials
+
     with transaction.atomic():
         deleted, _ = BalsamJob.objects.filter(workflow=workflow).delete()
+        delete_trials(workflow)  # a search's trials go with their jobs
     return deleted
 
 

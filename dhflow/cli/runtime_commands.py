@@ -12,7 +12,7 @@ import gc
 import json
 import sys
 
-from dhflow.cli import render
+from dhflow.cli import render, search_commands
 from dhflow.cli.errors import EXIT_TASKS_FAILED, err, guarded, note, show_diagnostics
 from dhflow.errors import UsageError, phase
 from dhflow.runtime.launching import LaunchOverrides
@@ -33,18 +33,23 @@ def plan_against_db(args, plan: dict) -> int:
     def handler(a) -> int:
         from dhflow.runtime.inspect import against_db
 
-        rec, path = against_db(a.db, plan, a.file, getattr(a, "rerun", None))
+        current = search_commands.current_plan(a) if search_commands.is_search(a) else plan
+        rec, path = against_db(a.db, current, a.file, getattr(a, "rerun", None))
         if getattr(a, "format", "table") == "json":
             print(render.reconciliation_json(rec))
         else:
             sys.stdout.write(rec.render())
             print(f"(database {path})")
+            if search_commands.is_search(a):
+                search_commands.against_db_note(a)
         return 0
 
     return guarded(handler)(args)
 
 
 def cmd_run(args) -> int:
+    if search_commands.is_search(args):
+        return search_commands.cmd_run(args)
     from dhflow.results import objectives, progress
     from dhflow.runtime import run
     from dhflow.runtime.submit import workflows_sharing_name
@@ -100,11 +105,11 @@ def cmd_submit(args) -> int:
     with bulk_phase():
         phase("start")
         if args.dry_run:
-            plan = _load(args)
+            plan = search_commands.submit_plan(args) if search_commands.is_search(args) else _load(args)
             render.dry_run(submit.dry_run(req, plan), plan, prune=args.prune, no_launch=args.no_launch)
             return 0
-        if args.rerun or args.file.endswith(".json"):
-            plan = _load(args)
+        if args.rerun or args.file.endswith(".json") or search_commands.is_search(args):
+            plan = search_commands.submit_plan(args) if search_commands.is_search(args) else _load(args)
             outcome = submit.submit_plan(req, plan)
         else:
             outcome = submit.submit_streaming(req, note)
@@ -122,6 +127,8 @@ def _plan_and(args, use_case):
 
 
 def cmd_status(args) -> int:
+    if search_commands.is_search(args):
+        return search_commands.cmd_status(args)
     from dhflow.results import progress
     from dhflow.runtime import inspect
 
@@ -145,6 +152,8 @@ def cmd_status(args) -> int:
 
 
 def cmd_results(args) -> int:
+    if search_commands.is_search(args):
+        return search_commands.cmd_results(args)
     from dhflow.results import objectives
     from dhflow.runtime import inspect
 
@@ -249,6 +258,7 @@ def add_against_db_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add run, submit, status, results, history, clean and db to an argparse subparsers object."""
+    search_commands.register(subparsers)
     p = subparsers.add_parser("run", help="write the jobs and run them on this machine with Balsam's launcher")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--job-mode", choices=("serial", "mpi"), default=None,

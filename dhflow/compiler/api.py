@@ -44,6 +44,8 @@ def _front(src: SourceFile, out) -> list[dict] | None:
     out.diagnostics.extend(run_checks(spec))
     if has_errors(out.diagnostics):
         return None
+    if spec.search is not None and spec.sampler is None:
+        return []  # a search's points are proposed while it runs (a `sample:` is its initial design)
     return sample(spec) if any(r.foreach for r in spec.rules) else []
 
 

@@ -1,7 +1,7 @@
 """Diagnostics: a registry of codes, the Diagnostic record, and its text/JSON rendering.
 
 Families: DH0xx syntax, DH1xx names, DH2xx types and ranges, DH3xx graph,
-DH4xx expansion (sampling, resources), DH5xx backend.
+DH4xx expansion (sampling, resources), DH5xx backend, DH6xx adaptive search.
 """
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ CODES: dict[str, str] = {
     "DH408": "value is not shell-safe in a raw template",
     "DH409": "too many tasks",
     "DH410": "task cannot run in the launcher's serial job mode",
+    "DH601": "unknown search method",
+    "DH602": "invalid search argument",
+    "DH603": "a search needs one foreach rule carrying the objective",
+    "DH604": "search method does not fit the space or the objectives",
+    "DH605": "objective sources and directions differ in number",
+    "DH606": "search method needs an optional extra that is not installed",
 }
 
 

@@ -219,7 +219,22 @@ def read_objective(spec: dict, job) -> tuple[float | None, str | None]:
         return read_data(job, spec.get("key", ""))
     if source == "file":
         return read_file(job, spec.get("path", ""), spec.get("key", ""))
+    if source == "several":  # the first objective stands for the record's `objective`
+        values, error = read_values(spec, job)
+        return (values[0], None) if values else (None, error)
     return None, f"unknown objective source {source!r}"
+
+
+def read_values(spec: dict, job) -> tuple[tuple[float, ...] | None, str | None]:
+    """Every objective of a job (one, or `several` sources): (values, None) or (None, reason)."""
+    sources = spec.get("sources") if spec.get("source") == "several" else [spec]
+    values = []
+    for one in sources:
+        value, error = read_objective(one, job)
+        if value is None:
+            return None, error
+        values.append(value)
+    return tuple(values), None
 
 
 def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
@@ -241,7 +256,11 @@ def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
             "objective": value,
             "error": error,
             "runtime": runtime_seconds(job.state_history) if job is not None else None,
+            "trial": task.get("trial"),  # the proposal number in a search, else None
         }
+        if spec.get("source") == "several":
+            values, _ = read_values(spec, job) if job is not None else (None, None)
+            record["objectives"] = list(values) if values else None
         order[task["name"]] = pos
         records.append(record)
     sign = -1 if plan.get("objective", "maximize") == "maximize" else 1

@@ -103,7 +103,7 @@ def test_collect_sorts_best_first(tmp_path, direction, expected):
         jobs[key] = Job(t, "JOB_FINISHED", str(d), {})
     records = results.collect(plan, jobs)
     assert [r["name"] for r in records] == expected
-    assert set(records[0]) == {"rule", "name", "index", "point", "state", "objective", "error", "runtime"}
+    assert set(records[0]) == {"rule", "name", "index", "point", "state", "objective", "error", "runtime", "trial"}
     # a task without a readable objective goes last
     jobs.pop("k-t1")
     records = results.collect(plan, jobs)

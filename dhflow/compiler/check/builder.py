@@ -11,6 +11,7 @@ from dhflow.compiler.check.model import (
     APP_KEYS, BLOCKS, LAUNCH_KEYS, RESOURCE_KEYS, RULE_KEYS, SAMPLERS, WORKFLOW_KEYS, AppSpec, LaunchSpec,
     ObjectiveSpec, Param, RuleSpec, SamplerSpec, Spec, TemplateStr,
 )
+from dhflow.compiler.check.search_builder import directions_of, objectives_of, search_of
 from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
 from dhflow.compiler.parse import nodes as n
 from dhflow.compiler.source import SourceFile, Span
@@ -110,7 +111,7 @@ class _Builder:
     def build(self, doc: n.Document) -> Spec | None:
         firsts: dict[tuple[str, str | None], n.Stmt] = {}
         workflow: n.Section | None = None
-        space = sample = launch = None
+        space = sample = launch = search = None
         apps: list[AppSpec] = []
         rules: list[RuleSpec] = []
         for st in doc.stmts:
@@ -125,7 +126,7 @@ class _Builder:
             if not needs_label and st.label is not None:
                 self.err("DH013", f"`{st.key}` takes no name", st.label_span)
                 continue
-            if st.key == "sample":
+            if st.key in ("sample", "search"):
                 if not isinstance(st, n.Entry):
                     self.err("DH013", "`sample` takes its sampler on the same line: `sample: grid(levels=5)`", st.span)
                     continue
@@ -147,6 +148,8 @@ class _Builder:
                 space = st
             elif st.key == "sample":
                 sample = st
+            elif st.key == "search":
+                search = st
             elif st.key == "launch":
                 launch = st
             elif st.key == "app":
@@ -159,20 +162,24 @@ class _Builder:
                      help="start the file with `workflow my_sweep:`")
         if not rules and not any(d.code == "DH010" for d in self.diags):
             self.err("DH012", "no `rule NAME:` block: a workflow needs at least one rule", Span.point(1, 1))
-        description, objective = "", "maximize"
+        description, objective, directions = "", "maximize", ()
         if workflow is not None:
             body = self.body_entries(workflow, WORKFLOW_KEYS, "workflow", nested=())
             if "description" in body:
                 description = self.string(body["description"].value, "description") or ""
             if "objective" in body:
-                objective = self.word(body["objective"].value, "objective", ("maximize", "minimize")) or "maximize"
+                directions = directions_of(self, body["objective"].value)
+                objective = directions[0][0] if directions else "maximize"
         params = self.space(space) if space is not None else ()
         sampler = self.sampler(sample.value) if sample is not None else None
         launch_spec = self.launch(launch) if launch is not None else None
         if workflow is None:
             return None
         return Spec(self.src, workflow.label, workflow.label_span, description, objective, params, sampler,
-                    tuple(apps), tuple(rules), launch_spec, has_space=space is not None)
+                    tuple(apps), tuple(rules), launch_spec, has_space=space is not None,
+                    search=search_of(self, search.value) if search is not None else None,
+                    has_search=search is not None,
+                    directions=directions if len(directions) > 1 else ())
 
     def space(self, sec: n.Section) -> tuple[Param, ...]:
         params: list[Param] = []
@@ -371,12 +378,13 @@ class _Builder:
             else:
                 self.err("DH203", "`retry_on_timeout` takes true or false", v.span)
         env = self.env_block(body["env"], f"rule `{name}`") if "env" in body else ()
-        objective = self.objective(body["objective"].value) if "objective" in body else None
+        objectives = objectives_of(self, body["objective"].value) if "objective" in body else ()
+        objective = objectives[0] if objectives else None
         if objective is not None and not foreach:
             self.err("DH209", f"`objective` needs `foreach: space` (rule `{name}` runs one task)",
                      body["objective"].key_span)
         return RuleSpec(name, sec.label_span, foreach, foreach_span, tuple(after), app, shell, args, resources,
-                        cpu_affinity, retry, env, objective)
+                        cpu_affinity, retry, env, objective, objectives if len(objectives) > 1 else ())
 
     def objective(self, e: n.Expr) -> ObjectiveSpec | None:
         forms = {"stdout": 1, "data": 1, "file": 2}

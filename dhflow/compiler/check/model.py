@@ -17,7 +17,7 @@ from dhflow.compiler.source import SourceFile, Span
 RESOURCE_KEYS = ("nodes", "ranks_per_node", "threads_per_rank", "threads_per_core",
                  "node_packing_count", "wall_time")
 
-BLOCKS = ("workflow", "space", "sample", "app", "rule", "launch")
+BLOCKS = ("workflow", "space", "sample", "search", "app", "rule", "launch")
 WORKFLOW_KEYS = ("description", "objective")
 APP_KEYS = ("executable", "args", "envscript", "preprocess", "postprocess", "env", "description")
 RULE_KEYS = ("foreach", "after", "app", "shell", "args", *RESOURCE_KEYS, "cpu_affinity",
@@ -110,6 +110,22 @@ class RuleSpec:
     retry_on_timeout: bool = True
     env: tuple[tuple[str, TemplateStr], ...] = ()
     objective: ObjectiveSpec | None = None
+    objectives: tuple[ObjectiveSpec, ...] = ()  # every source, when the rule lists several
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """`search: METHOD(evals=, parallel=, seed=, initial=, max_failures=) [where EXPR]`."""
+
+    method: str
+    span: Span
+    method_span: Span
+    evals: int
+    parallel: int | None = None
+    seed: int = 0
+    initial: int | None = None
+    max_failures: int | None = None
+    where: n.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,9 @@ class Spec:
     rules: tuple[RuleSpec, ...] = ()
     launch: LaunchSpec | None = None
     has_space: bool = False
+    search: SearchSpec | None = None
+    has_search: bool = False  # a `search:` line was written (even if it did not build)
+    directions: tuple[tuple[str, Span], ...] = ()  # `objective: maximize, minimize` (several objectives)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

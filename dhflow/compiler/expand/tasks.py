@@ -63,7 +63,7 @@ class _RuleExpander:
         env: dict[str, TemplateStr] = dict(app.env) if app else {}
         env.update(dict(rule.env))
         self.env = [(k, t, parse_template(t.text)[0]) for k, t in env.items()]
-        self.objective = rule.objective.to_dict() if rule.objective else None
+        self.objective = objective_dict(rule)
         self.app_digest = ""
         launch = spec.launch
         self.max_nodes = launch.nodes if launch else None
@@ -232,6 +232,13 @@ class _RuleExpander:
                     self.objective, key)
 
 
+def objective_dict(rule: RuleSpec) -> dict | None:
+    """The plan's `objective` of a rule's tasks: one source, or `several` (one per objective)."""
+    if rule.objectives:
+        return {"source": "several", "sources": [o.to_dict() for o in rule.objectives]}
+    return rule.objective.to_dict() if rule.objective else None
+
+
 def _static(t: TemplateStr | None, ctx: dict) -> str:
     return render(parse_template(t.text)[0], ctx) if t is not None else ""
 
@@ -281,13 +288,14 @@ def plan_head(spec: Spec) -> Plan:
     return Plan(spec.workflow, spec.objective, tuple(apps.values()), launch, (), source, spec.description)
 
 
-def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False) \
-        -> Iterator[Task]:
+def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False,
+               indices: list[int] | None = None) -> Iterator[Task]:
     """Tasks in topological order (every parent before its children), one at a time.
 
     Diagnostics are appended to `diags` as they are found. With `stop_on_error` the
     iteration raises DiagnosticError at the first error (a streaming consumer must not go on
     writing a plan that will not compile); otherwise it goes on to report every rule's errors.
+    `indices`: the index of each point (a search's trial numbers); 0, 1, 2, ... by default.
     """
     total = sum(len(points) if r.foreach else 1 for r in spec.rules)
     if total > MAX_TASKS:
@@ -328,7 +336,8 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
                 else:  # scatter, gather, or single -> single
                     parents.extend(dn)
                     pkeys.extend(dk)
-            t = ex.task(i if rule.foreach else None, points[i] if rule.foreach else None, tuple(parents), pkeys)
+            t = ex.task((i if indices is None else indices[i]) if rule.foreach else None,
+                        points[i] if rule.foreach else None, tuple(parents), pkeys)
             if t is None:
                 failed = True
                 if stop_on_error:

@@ -19,7 +19,7 @@ def foreach_without_sampler(spec: Spec) -> Iterator[Diagnostic]:
                 continue  # the space block itself was reported broken
             yield Diagnostic("DH401", f"rule `{rule.name}` runs for each point, but there is no `space:`",
                              rule.foreach_span, help="add a `space:` block, or remove `foreach`")
-        elif spec.sampler is None and any(not p.constant for p in spec.params):
+        elif spec.sampler is None and not spec.has_search and any(not p.constant for p in spec.params):
             free = [p.name for p in spec.params if not p.constant]
             yield Diagnostic("DH401", f"rule `{rule.name}` runs for each point, but there is no `sample:` "
                                       f"to draw points of {', '.join(free)}", rule.foreach_span,

@@ -1,0 +1,103 @@
+"""Checks of `search:` and of several objectives (the v2 adaptive search)."""
+from __future__ import annotations
+
+import importlib.util
+from typing import Iterator
+
+from dhflow.compiler.check.model import Spec
+from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
+from dhflow.compiler.expand.expr import FUNCTIONS, free_names
+from dhflow.compiler.parse.nodes import Call, walk
+
+#: The pip extra that installs DeepHyper for `search: cbo(...)`.
+DEEPHYPER_EXTRA = "dhflow[deephyper]"
+
+
+def objective_rules(spec: Spec) -> list:
+    """The foreach rules that carry an objective."""
+    return [r for r in spec.rules if r.foreach and r.objective is not None]
+
+
+def objective_count(spec: Spec) -> int:
+    """How many objectives the workflow has (its directions, else its rules' sources)."""
+    if spec.directions:
+        return len(spec.directions)
+    rules = objective_rules(spec)
+    return max((len(r.objectives) or 1 for r in rules), default=1)
+
+
+def search_structure(spec: Spec) -> Iterator[Diagnostic]:
+    """A search needs a foreach rule, and exactly one foreach rule carrying the objective."""
+    s = spec.search
+    if s is None:
+        return
+    if not any(r.foreach for r in spec.rules):
+        yield Diagnostic("DH603", "`search:` proposes points, but no rule has `foreach: space`", s.method_span,
+                         help="add `foreach: space` to the rule that evaluates a point")
+        return
+    rules = objective_rules(spec)
+    if not rules:
+        yield Diagnostic("DH603", "`search:` needs an objective to learn from, but no foreach rule has `objective:`",
+                         s.method_span, help='add e.g. `objective: stdout("DH-OUTPUT")` to the evaluating rule')
+    elif len(rules) > 1:
+        yield Diagnostic("DH603", f"`search:` needs exactly one foreach rule with `objective:`, "
+                                  f"found {len(rules)} ({', '.join(r.name for r in rules)})",
+                         rules[1].objective.span, labels=(Label(rules[0].objective.span, "first objective here"),),
+                         help="keep the objective on the rule whose result the search should learn from")
+
+
+def search_method_fits(spec: Spec) -> Iterator[Diagnostic]:
+    """cmaes needs int/real parameters only; nsga2 needs several objectives; cbo needs DeepHyper."""
+    s = spec.search
+    if s is None:
+        return
+    if s.method == "cmaes":
+        for p in spec.params:
+            if p.kind == "choice":
+                yield Diagnostic("DH604", f"`cmaes` searches int and real parameters only, but `{p.name}` is a choice",
+                                 p.value_span, labels=(Label(s.method_span, "method chosen here"),),
+                                 help="use `tpe` (it handles choices), or make the parameter an int()")
+                break
+    if s.method == "nsga2" and objective_count(spec) < 2:
+        yield Diagnostic("DH604", "`nsga2` optimizes several objectives, but the workflow has one", s.method_span,
+                         help="list one direction per objective (`objective: maximize, minimize` in the workflow) "
+                              "and as many sources on the rule, or use `tpe`")
+    if s.method == "cbo" and importlib.util.find_spec("deephyper") is None:
+        yield Diagnostic("DH606", "`cbo` is DeepHyper's search, and DeepHyper is not installed", s.method_span,
+                         help=f"install it with `pip install '{DEEPHYPER_EXTRA}'`, or use `tpe`")
+    if s.method == "cbo" and objective_count(spec) > 1:
+        yield Diagnostic("DH604", "`cbo` optimizes one objective; use `nsga2` for several", s.method_span)
+
+
+def objective_lengths(spec: Spec) -> Iterator[Diagnostic]:
+    """Several directions need as many sources on the objective rule, and the other way round."""
+    want = len(spec.directions) or 1
+    for r in objective_rules(spec):
+        got = len(r.objectives) or 1
+        if got != want:
+            span = (r.objectives[0].span if r.objectives else r.objective.span)
+            labels = (Label(spec.directions[0][1], "directions given here"),) if spec.directions else ()
+            yield Diagnostic("DH605", f"rule `{r.name}` gives {got} objective source(s), but the workflow has "
+                                      f"{want} direction(s)", span, labels=labels,
+                             help="give one direction per source: `objective: maximize, minimize` in the "
+                                  "workflow block and two sources on the rule")
+
+
+def search_where_names(spec: Spec) -> Iterator[Diagnostic]:
+    """`search: ... where EXPR` reads only parameters and known functions."""
+    s = spec.search
+    if s is None or s.where is None:
+        return
+    params = [p.name for p in spec.params]
+    for e in walk(s.where):
+        if isinstance(e, Call) and e.func not in FUNCTIONS:
+            yield Diagnostic("DH105", f"unknown function `{e.func}`", e.func_span,
+                             help=did_you_mean(e.func, FUNCTIONS) or f"the functions are: {', '.join(FUNCTIONS)}")
+    for name in free_names(s.where):
+        if name not in params:
+            span = next(e.span for e in walk(s.where) if getattr(e, "id", None) == name)
+            yield Diagnostic("DH104", f"`where` uses `{name}`, which is not a parameter", span,
+                             help=did_you_mean(name, params) or f"the parameters are: {', '.join(params)}")
+
+
+CHECKS = (search_structure, search_method_fits, objective_lengths, search_where_names)
