@@ -54,7 +54,14 @@ def _front(src: SourceFile, out) -> list[dict] | None:
 
 
 def compile_source(src: SourceFile) -> CompileResult:
-    """Run every stage; stop at the first stage that reports errors."""
+    """Run every stage; stop at the first stage that reports errors. At most
+    MAX_DIAGNOSTICS_PER_CODE diagnostics of a code are kept, the rest counted in a summary."""
+    result = _compile_source(src)
+    result.diagnostics = limit_per_code(result.diagnostics)
+    return result
+
+
+def _compile_source(src: SourceFile) -> CompileResult:
     result = CompileResult(src)
     try:
         points = _front(src, result)
@@ -67,7 +74,6 @@ def compile_source(src: SourceFile) -> CompileResult:
         result.diagnostics.extend(exc.diagnostics)
     except RecursionError:
         result.diagnostics.append(Diagnostic("DH001", "expression nested too deeply", Span.point(1, 1)))
-    result.diagnostics = limit_per_code(result.diagnostics)
     return result
 
 
@@ -175,7 +181,7 @@ def check_file(path: str) -> CheckResult:
     out = CheckResult(src)
     try:
         spec, diags = build_spec(src, to_ast(src, parse_tree(src)))
-        out.diagnostics.extend(diags)
+        out.diagnostics.extend(limit_per_code(diags))
         if spec is None or has_errors(diags):
             return out
         out.diagnostics.extend(run_checks(spec))
