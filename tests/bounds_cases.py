@@ -116,3 +116,23 @@ CASES = {
     "1,000,000 dependencies": (many_dependencies, "DH409"),
     "900 MB of task text": (huge_task_text, "DH409"),
 }
+
+
+def tokens_at_limit() -> str:
+    """Just under the token limit (a choice of 74,000 values): the parser's worst accepted case."""
+    values = [str(i) for i in range(74_000)]
+    rows = [",".join(values[i:i + 100]) for i in range(0, len(values), 100)]
+    return _sweep("    a: choice(\n" + ",\n".join(rows) + ")\n", "random(count=3, seed=1)")
+
+
+def tasks_at_limit() -> str:
+    """A plan of 200,000 tasks (the default limit), each with its point as JSON."""
+    return _sweep("    x: int(1, 200000)\n    lr: real(1e-5, 1e-1, log)\n", "random(count=200000, seed=1)").replace(
+        'shell: "x"', 'shell: "python3 run.py {point:json}"')
+
+
+#: Benchmark only (seconds each): the largest files the default limits accept.
+LARGEST_ACCEPTED = {
+    "148,000 tokens (just under the limit)": (tokens_at_limit, None),
+    "200,000 tasks (the default task limit)": (tasks_at_limit, None),
+}

@@ -24,7 +24,7 @@ CODES: dict[str, str] = {
     "DH005": "invalid escape in a string",
     "DH006": "unexpected character",
     "DH007": "file cannot be read (missing, not UTF-8, not a regular file, over 1 MiB)",
-    "DH008": "source over a size limit (a line over 10,000 characters, over 200,000 tokens)",
+    "DH008": "source over a size limit (a line over 10,000 characters, over 150,000 tokens)",
     "DH009": "nested too deeply (over 100 levels of parentheses, operators or blocks)",
     "DH010": "unknown block",
     "DH011": "unknown key",

@@ -21,7 +21,7 @@ MAX_POINTS_FILE_BYTES = 16 << 20
 #: Longest source line (characters).
 MAX_LINE_CHARS = 10_000
 #: Most tokens in one file (the parser costs ~15 us a token).
-MAX_TOKENS = 200_000
+MAX_TOKENS = 150_000
 #: Deepest nesting: parentheses, and levels of the parse tree (blocks, operators, calls).
 MAX_DEPTH = 100
 #: Integer results must stay below 2**63 in magnitude (as literals and Balsam's columns).
