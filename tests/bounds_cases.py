@@ -95,6 +95,12 @@ def huge_task_text() -> str:
         'shell: "x"', 'shell: "' + "x" * 9_000 + '"')
 
 
+def wide_sample() -> str:
+    """1,000 parameters x 100,000 points: 100,000,000 values to hold."""
+    space = "".join(f"    p{i}: real(0, 1)\n" for i in range(1_000))
+    return _sweep(space, "random(count=100000, seed=1)")
+
+
 #: name -> (text generator, the diagnostic code it must give; None: it compiles)
 CASES = {
     "grid(levels=1000000000000)": (grid_levels, "DH409"),
@@ -115,6 +121,7 @@ CASES = {
     "400,000 tokens": (many_tokens, "DH008"),
     "1,000,000 dependencies": (many_dependencies, "DH409"),
     "900 MB of task text": (huge_task_text, "DH409"),
+    "1,000 parameters x 100,000 points": (wide_sample, "DH409"),
 }
 
 

@@ -34,6 +34,8 @@ DEFAULT_MAX_TASKS = 200_000
 EDGES_PER_TASK = 4
 #: Rendered task text (arguments and environment, estimated) allowed per allowed task.
 TEXT_BYTES_PER_TASK = 1024
+#: Sampled values (points x parameters) allowed per allowed task.
+VALUES_PER_TASK = 32
 #: `where` draws at most this many times the task limit in all.
 DRAWS_PER_TASK = 10
 
@@ -56,6 +58,10 @@ class Limits:
     @property
     def max_text_bytes(self) -> int:
         return TEXT_BYTES_PER_TASK * self.max_tasks
+
+    @property
+    def max_values(self) -> int:
+        return VALUES_PER_TASK * self.max_tasks
 
     @property
     def max_draws(self) -> int:

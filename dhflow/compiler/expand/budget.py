@@ -50,6 +50,12 @@ def check_sampler(spec: Spec, limits: Limits) -> None:
     elif s.kind in ("random", "lhs") and s.count > cap:
         raise DiagnosticError([Diagnostic("DH409", f"count={s.count:,} is over the limit of {cap:,} points",
                                           s.span, help=help_raise())])
+    points = s.count if s.kind in ("random", "lhs") else size if s.kind == "grid" else 0
+    values = points * len(spec.params)
+    if values > limits.max_values:  # every point holds a value of every parameter
+        raise DiagnosticError([Diagnostic(
+            "DH409", f"the sample would hold {values:,} values ({points:,} points x {len(spec.params):,} "
+                     f"parameters; at most {limits.max_values:,})", s.span, help=help_raise())])
 
 
 def _text_bytes(spec: Spec, rule, here: int, point_bytes: int, values: dict[str, int]) -> int:
@@ -100,7 +106,9 @@ def check_plan(spec: Spec, points: int, limits: Limits) -> None:
               for p in spec.params}
     point_bytes = sum(len(name) + 6 + n for name, n in values.items())
     here = len(spec.source.here)
-    text = sum(count[r.name] * _text_bytes(spec, r, here, point_bytes, values) for r in spec.rules)
+    # every foreach task also carries its point in the plan
+    text = sum(count[r.name] * (_text_bytes(spec, r, here, point_bytes, values) + (point_bytes if r.foreach else 0))
+               for r in spec.rules)
     if text > limits.max_text_bytes:
         raise fail(f"the plan's task arguments and environments would take about {text:,} bytes "
                    f"(at most {limits.max_text_bytes:,})")
