@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from dhflow.compiler.limits import MAX_DIAGNOSTICS_PER_CODE
 from dhflow.compiler.source import SourceFile, Span
 
 ERROR = "error"
@@ -131,8 +132,6 @@ def limit_per_code(diags: Iterable[Diagnostic], limit: int | None = None) -> lis
     """The diagnostics in source order, at most `limit` of each code (default
     MAX_DIAGNOSTICS_PER_CODE), each code's rest counted in one summary diagnostic:
     300,000 copies of one mistake are one problem, not 300,000 screens."""
-    from dhflow.compiler.limits import MAX_DIAGNOSTICS_PER_CODE
-
     limit = MAX_DIAGNOSTICS_PER_CODE if limit is None else limit
     shown: list[Diagnostic] = []
     seen: dict[str, int] = {}

@@ -9,7 +9,6 @@ import csv
 import io
 import itertools
 import json
-import math
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -79,10 +78,6 @@ def _grid_points(params: tuple[Param, ...], levels: int) -> Iterator[Point]:
     names = [p.name for p in params]
     for combo in itertools.product(*[grid_levels(p, levels) for p in params]):
         yield dict(zip(names, combo))
-
-
-def grid_size(params: tuple[Param, ...], levels: int) -> int:
-    return math.prod(len(grid_levels(p, levels)) for p in params)
 
 
 def _read_points(spec: Spec, sampler: SamplerSpec) -> list[Point]:
