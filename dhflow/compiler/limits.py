@@ -36,8 +36,9 @@ EDGES_PER_TASK = 4
 TEXT_BYTES_PER_TASK = 1024
 #: Sampled values (points x parameters) allowed per allowed task.
 VALUES_PER_TASK = 32
-#: `where` draws at most this many times the task limit in all.
-DRAWS_PER_TASK = 10
+#: `where` draws at most DRAWS_PER_TASK x the task limit / (parameters + 4) points in all
+#: (a draw costs about 4.5 us plus 1 us a parameter: at most about 4 s at the default).
+DRAWS_PER_TASK = 20
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,9 @@ class Limits:
     def max_values(self) -> int:
         return VALUES_PER_TASK * self.max_tasks
 
-    @property
-    def max_draws(self) -> int:
-        return DRAWS_PER_TASK * self.max_tasks
+    def max_draws(self, params: int) -> int:
+        """Most points `where` may draw from a space of `params` parameters."""
+        return DRAWS_PER_TASK * self.max_tasks // (params + 4)
 
 
 _CURRENT: contextvars.ContextVar[Limits] = contextvars.ContextVar("dhflow_limits", default=Limits())

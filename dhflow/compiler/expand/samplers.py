@@ -175,12 +175,14 @@ def sample(spec: Spec, limits: Limits | None = None) -> list[Point]:
                 points = list(itertools.islice(gen, count))
             else:
                 points = []
+                max_draws = limits.max_draws(len(params))
                 for drawn, p in enumerate(gen):
-                    if drawn >= _draw_budget(len(points)) or drawn >= limits.max_draws:
+                    if drawn >= _draw_budget(len(points)) or drawn >= max_draws:
                         raise DiagnosticError([Diagnostic(
                             "DH402", f"`where` kept {len(points):,} of {drawn:,} drawn points; {count:,} are needed",
                             sampler.where.span, help="loosen the condition or lower `count` (`where` must keep "
-                                                     "at least 1 draw in 100)")])
+                                                     f"at least 1 draw in 100, and may draw {max_draws:,} points "
+                                                     "in all; " + help_raise() + ")")])
                     if keep(p):
                         points.append(p)
                         if len(points) == count:
