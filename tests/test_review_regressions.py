@@ -19,8 +19,8 @@ def balsam_words(executable: str, args: str) -> list[str]:
 
 
 def test_deep_nesting_is_a_diagnostic():
-    r = compile_text("workflow w:\nrule a:\n    shell: \"x\"\n    nodes: " + "1 if true else " * 700 + "1\n")
-    assert codes(r) == ["DH001"] and r.diagnostics[0].span.line == 4
+    r = compile_text("workflow w:\nrule a:\n    shell: \"x\"\n    nodes: " + "1 if true else " * 600 + "1\n")
+    assert codes(r) == ["DH009"] and r.diagnostics[0].span.line == 4
 
 
 def test_unused_app_with_bad_templates_is_checked():

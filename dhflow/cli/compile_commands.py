@@ -103,11 +103,13 @@ def cmd_explain(args) -> int:
 
 def register(sub) -> None:
     """Add check, plan, graph and explain to an argparse subparsers object."""
+    from dhflow.cli import limits_option
     from dhflow.cli import runtime_commands as runtime_cli
 
     c = sub.add_parser("check", help="compile a file and report every problem")
     c.add_argument("file")
     c.add_argument("--format", choices=("text", "json"), default="text", help="diagnostics format")
+    limits_option.add_option(c)
     c.set_defaults(func=cmd_check)
 
     c = sub.add_parser("plan", help="print the compiled plan (no database unless --against-db)")
@@ -115,6 +117,7 @@ def register(sub) -> None:
     c.add_argument("--format", choices=("table", "json"), default="table")
     c.add_argument("-o", "--output", help="write to a file instead of stdout")
     runtime_cli.add_against_db_options(c)
+    limits_option.add_option(c)
     c.set_defaults(func=cmd_plan)
 
     c = sub.add_parser("graph", help="print the task DAG (or the rule graph)")
@@ -122,6 +125,7 @@ def register(sub) -> None:
     c.add_argument("--format", choices=("dot", "mermaid", "svg", "png"), default="dot")
     c.add_argument("--rules", action="store_true", help="the rule graph instead of the task graph")
     c.add_argument("-o", "--output", help="write to a file instead of stdout")
+    limits_option.add_option(c)
     c.set_defaults(func=cmd_graph)
 
     c = sub.add_parser("explain", help="explain a diagnostic code")

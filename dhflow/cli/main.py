@@ -10,8 +10,9 @@ import argparse
 import sys
 
 from dhflow import __version__
-from dhflow.cli import compile_commands, runtime_commands
+from dhflow.cli import compile_commands, limits_option, runtime_commands
 from dhflow.cli.errors import EXIT_USAGE, guarded
+from dhflow.compiler.limits import using as using_limits
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +33,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def handler(a) -> int:
         try:
-            return a.func(a)
+            limits = limits_option.limits_for(a)
+        except ValueError as exc:
+            print(f"dhflow: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            with using_limits(limits):
+                return a.func(a)
         except OSError as exc:  # e.g. `-o` into a directory that does not exist
             where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
             print(f"dhflow: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ import gc
 import json
 import sys
 
-from dhflow.cli import render, search_commands
+from dhflow.cli import limits_option, render, search_commands
 from dhflow.cli.errors import EXIT_TASKS_FAILED, err, guarded, note, show_diagnostics
 from dhflow.errors import UsageError, phase
 from dhflow.runtime.launching import LaunchOverrides
@@ -267,6 +267,7 @@ def register(subparsers) -> None:
                    help="stop the launcher after S seconds (exit 3)")
     _add_reconcile_options(p)
     _add_db_option(p)
+    limits_option.add_option(p)
     p.set_defaults(func=guarded(cmd_run))
 
     p = subparsers.add_parser("submit", help="write the jobs and submit a Balsam launcher job")
@@ -284,6 +285,7 @@ def register(subparsers) -> None:
     p.add_argument("--no-launch", action="store_true", help="write the jobs only")
     _add_reconcile_options(p)
     _add_db_option(p)
+    limits_option.add_option(p)
     p.set_defaults(func=guarded(cmd_submit))
 
     p = subparsers.add_parser("status", help="job states per rule")

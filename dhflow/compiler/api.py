@@ -7,13 +7,16 @@ from pathlib import Path
 from typing import Iterator
 
 from dhflow.compiler.check.rules import run_checks
-from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, has_errors
+from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, has_errors, limit_per_code
 from dhflow import __version__
 from dhflow.compiler.expand.tasks import expand, iter_tasks, plan_head
 from dhflow.compiler.parse.lower import to_ast
 from dhflow.compiler.plan.model import Plan
 from dhflow.compiler.expand.samplers import sample
-from dhflow.compiler.source import SourceFile, Span
+from dhflow.compiler.expand.budget import check_plan
+from dhflow.compiler.limits import MAX_POINTS_FILE_BYTES
+from dhflow.compiler.limits import current as current_limits
+from dhflow.compiler.source import SourceFile, Span, read_regular
 from dhflow.compiler.check.builder import build_spec
 from dhflow.compiler.check.model import Spec
 from dhflow.compiler.parse.syntax import parse_tree
@@ -46,11 +49,21 @@ def _front(src: SourceFile, out) -> list[dict] | None:
         return None
     if spec.search is not None and spec.sampler is None:
         return []  # a search's points are proposed while it runs (a `sample:` is its initial design)
-    return sample(spec) if any(r.foreach for r in spec.rules) else []
+    limits = current_limits()
+    points = sample(spec, limits) if any(r.foreach for r in spec.rules) else []
+    check_plan(spec, len(points), limits)  # tasks, dependencies, text: before expanding
+    return points
 
 
 def compile_source(src: SourceFile) -> CompileResult:
-    """Run every stage; stop at the first stage that reports errors."""
+    """Run every stage; stop at the first stage that reports errors. At most
+    MAX_DIAGNOSTICS_PER_CODE diagnostics of a code are kept, the rest counted in a summary."""
+    result = _compile_source(src)
+    result.diagnostics = limit_per_code(result.diagnostics)
+    return result
+
+
+def _compile_source(src: SourceFile) -> CompileResult:
     result = CompileResult(src)
     try:
         points = _front(src, result)
@@ -125,7 +138,9 @@ def compile_file_streaming(path: str) -> StreamingCompile:
     head = plan_head(spec).to_dict()
     head.pop("tasks", None)
     out.head = head
-    out.tasks = (t.to_dict() for t in iter_tasks(spec, points, out.diagnostics, stop_on_error=True))
+    # The limits are bound now: the tasks may be pulled in another thread (the COPY producer).
+    out.tasks = (t.to_dict() for t in iter_tasks(spec, points, out.diagnostics, stop_on_error=True,
+                                                 limits=current_limits()))
     return out
 
 
@@ -139,7 +154,7 @@ def input_digest(spec: Spec) -> str:
         h.update(b"\0")
     if spec.sampler is not None and spec.sampler.kind == "points":
         try:
-            h.update((Path(spec.source.here) / spec.sampler.path).read_bytes())
+            h.update(read_regular(Path(spec.source.here) / spec.sampler.path, MAX_POINTS_FILE_BYTES))
         except OSError:
             h.update(b"<unreadable>")
     return h.hexdigest()
@@ -168,7 +183,7 @@ def check_file(path: str) -> CheckResult:
     out = CheckResult(src)
     try:
         spec, diags = build_spec(src, to_ast(src, parse_tree(src)))
-        out.diagnostics.extend(diags)
+        out.diagnostics.extend(limit_per_code(diags))
         if spec is None or has_errors(diags):
             return out
         out.diagnostics.extend(run_checks(spec))
@@ -177,4 +192,5 @@ def check_file(path: str) -> CheckResult:
         out.diagnostics.extend(exc.diagnostics)
     except RecursionError:
         out.diagnostics.append(Diagnostic("DH001", "expression nested too deeply", Span.point(1, 1)))
+    out.diagnostics = limit_per_code(out.diagnostics)
     return out

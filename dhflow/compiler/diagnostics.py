@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from dhflow.compiler.limits import MAX_DIAGNOSTICS_PER_CODE
 from dhflow.compiler.source import SourceFile, Span
 
 ERROR = "error"
@@ -23,7 +24,9 @@ CODES: dict[str, str] = {
     "DH004": "bad indentation",
     "DH005": "invalid escape in a string",
     "DH006": "unexpected character",
-    "DH007": "file cannot be read",
+    "DH007": "file cannot be read (missing, not UTF-8, not a regular file, over 1 MiB)",
+    "DH008": "source over a size limit (a line over 10,000 characters, over 150,000 tokens)",
+    "DH009": "nested too deeply (over 100 levels of parentheses, operators or blocks)",
     "DH010": "unknown block",
     "DH011": "unknown key",
     "DH012": "missing block or key",
@@ -55,7 +58,7 @@ CODES: dict[str, str] = {
     "DH406": "task wall time exceeds the launcher's",
     "DH407": "expression cannot be evaluated",
     "DH408": "value is not shell-safe in a raw template",
-    "DH409": "too many tasks",
+    "DH409": "too many points, tasks, dependencies or task text (raise with --max-tasks)",
     "DH410": "task cannot run in the launcher's serial job mode",
     "DH601": "unknown search method",
     "DH602": "invalid search argument",
@@ -115,7 +118,10 @@ class DiagnosticError(Exception):
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A 'did you mean' hint for a misspelled name, or None."""
-    matches = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    pool = set(candidates)
+    if len(pool) > 2000:  # difflib is slow on huge lists; a hint is not worth seconds
+        return None
+    matches = difflib.get_close_matches(name, sorted(pool), n=1, cutoff=0.6)
     return f"did you mean `{matches[0]}`?" if matches else None
 
 
@@ -124,7 +130,35 @@ def has_errors(diags: Iterable[Diagnostic]) -> bool:
 
 
 def sort_key(d: Diagnostic) -> tuple:
-    return (d.span.line, d.span.col) if d.span else (0, 0)
+    # Diagnostics without a place (the summaries of limit_per_code) come last.
+    return (d.span.line, d.span.col) if d.span else (float("inf"), 0)
+
+
+def limit_per_code(diags: Iterable[Diagnostic], limit: int | None = None) -> list[Diagnostic]:
+    """The diagnostics in source order, at most `limit` of each code (default
+    MAX_DIAGNOSTICS_PER_CODE), each code's rest counted in one summary diagnostic:
+    300,000 copies of one mistake are one problem, not 300,000 screens."""
+    limit = MAX_DIAGNOSTICS_PER_CODE if limit is None else limit
+    shown: list[Diagnostic] = []
+    seen: dict[str, int] = {}
+    severity: dict[str, str] = {}
+    for d in sorted(diags, key=sort_key):
+        if d.span is None and d.message.startswith("... and "):
+            d = Diagnostic(d.code, d.message, None, d.severity)  # an earlier summary: recount below
+            seen[d.code] = seen.get(d.code, 0) + int(d.message.split()[2].replace(",", ""))
+            severity.setdefault(d.code, d.severity)
+            continue
+        n = seen[d.code] = seen.get(d.code, 0) + 1
+        if n <= limit:
+            shown.append(d)
+        else:
+            severity[d.code] = ERROR if d.severity == ERROR else severity.get(d.code, d.severity)
+    for code in sorted(c for c, n in seen.items() if n > limit):
+        more = seen[code] - limit
+        word = "errors" if severity[code] == ERROR else "warnings"
+        shown.append(Diagnostic(code, f"... and {more:,} more {code} {word} (the first {limit} are shown)",
+                                None, severity[code]))
+    return shown
 
 
 _MAX_SHOWN = 120
@@ -176,7 +210,7 @@ def render_text(diag: Diagnostic, source: SourceFile | None) -> str:
 
 def render_all(diags: Iterable[Diagnostic], source: SourceFile | None, fmt: str = "text") -> str:
     """Render every diagnostic, in source order, as text or as a JSON list."""
-    ordered = sorted(diags, key=sort_key)
+    ordered = limit_per_code(diags)
     if fmt == "json":
         return json.dumps([d.to_dict(source) for d in ordered], indent=2)
     return "\n".join(render_text(d, source) for d in ordered)

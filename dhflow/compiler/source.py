@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,10 +44,12 @@ class SourceFile:
 
     @staticmethod
     def read(path: str | Path) -> "SourceFile":
-        """Read a file as UTF-8 (invalid bytes raise UnicodeDecodeError for the caller)."""
-        p = Path(path)
+        """Read a file as UTF-8 (invalid bytes raise UnicodeDecodeError for the caller);
+        a file that is not a regular file, or is over MAX_SOURCE_BYTES, raises FileRefused."""
+        from dhflow.compiler.limits import MAX_SOURCE_BYTES
+
         # utf-8-sig: a byte-order mark (some Windows editors write one) is not content.
-        return SourceFile.from_text(p.read_bytes().decode("utf-8-sig"), str(path))
+        return SourceFile.from_text(read_regular(path, MAX_SOURCE_BYTES).decode("utf-8-sig"), str(path))
 
     @property
     def here(self) -> str:
@@ -77,3 +81,38 @@ class SourceFile:
         line, col = self.position(start)
         end_line, end_col = self.position(max(end, start + 1))
         return Span(line, col, end_line, end_col, start, max(end, start + 1))
+
+
+class FileRefused(OSError):
+    """A file dhflow will not read: not a regular file, or over a size limit."""
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_regular(path: str | Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, else FileRefused (OSError).
+
+    A FIFO is opened without blocking and refused, as are devices (`/dev/zero` would never
+    end) and files over the limit (also one that grows past it while being read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((name for test, name in _KINDS if test(st.st_mode)), "a special file")
+            raise FileRefused(f"not a regular file ({kind})")
+        if st.st_size > limit:
+            raise FileRefused(f"the file is {st.st_size:,} bytes, over the limit of {limit:,}")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise FileRefused(f"the file is over the limit of {limit:,} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

@@ -221,17 +221,18 @@ class _Builder:
             if not e.args:
                 self.err("DH204", f"choice() for `{name}` needs at least one value", e.span)
                 return None
-            values = []
+            values, seen_values = [], set()
             for a in e.args:
                 v = self._const(a)
                 if v is None:
                     self.err("DH204", "choice() values must be numbers, strings or booleans", a.span)
                     return None
-                if any(type(v) is type(w) and v == w for w in values):
+                if (type(v), v) in seen_values:  # a set: 50,000 values are checked in linear time
                     self.err("DH204", f"choice() value `{a.span and self.src.text[a.span.start:a.span.end]}` is repeated",
                              a.span)
                     return None
                 values.append(v)
+                seen_values.add((type(v), v))
             return Param(name, "choice", st.key_span, e.span, values=tuple(values))
         if e.func in ("int", "real"):
             if e.kwargs:
@@ -342,9 +343,10 @@ class _Builder:
         if "after" in body:
             v = body["after"].value
             items = v.items if isinstance(v, n.TupleExpr) else (v,)
+            listed: set[str] = set()
             for it in items:
                 if isinstance(it, n.Name):
-                    if any(it.id == a for a, _ in after):
+                    if it.id in listed or listed.add(it.id):
                         self.err("DH101", f"rule `{it.id}` is listed twice in `after`", it.span)
                     else:
                         after.append((it.id, it.span))

@@ -168,7 +168,21 @@ class Spec:
         return next((p for p in self.params if p.name == name), None)
 
     def app(self, name: str) -> AppSpec | None:
-        return next((a for a in self.apps if a.name == name), None)
+        return _index(self, "apps").get(name)
 
     def rule(self, name: str) -> RuleSpec | None:
-        return next((r for r in self.rules if r.name == name), None)
+        return _index(self, "rules").get(name)
+
+
+def _index(spec: "Spec", what: str) -> dict:
+    """Name -> block of a frozen Spec, built once (a file of 40,000 rules looks each up)."""
+    cache = spec.__dict__.get("_by_name")
+    if cache is None:
+        cache = {}
+        object.__setattr__(spec, "_by_name", cache)
+    if what not in cache:
+        index: dict = {}
+        for item in getattr(spec, what):
+            index.setdefault(item.name, item)  # the first of duplicates, as before
+        cache[what] = index
+    return cache[what]

@@ -11,6 +11,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from dhflow.compiler.limits import INT_LIMIT
 from dhflow.compiler.parse import nodes as n
 from dhflow.compiler.source import Span
 
@@ -105,6 +106,9 @@ def type_name(v: Any) -> str:
     return type(v).__name__
 
 
+_INT_BITS = INT_LIMIT.bit_length() - 1
+
+
 def format_value(v: Any) -> str:
     """How a value is written into a template: booleans as true/false, floats by repr."""
     if isinstance(v, bool):
@@ -115,9 +119,21 @@ def format_value(v: Any) -> str:
 
 
 def _pow(a, b):
-    if isinstance(a, int) and isinstance(b, int) and abs(b) > 4096 and abs(a) > 1:
-        raise OverflowError("exponent too large")
+    # Bound the result before computing it: |a| ** b has about b * bit_length(|a|) bits,
+    # and `((2 ** 4096) ** 4096) ** 4096` must not be computed to be refused.
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1 \
+            and b * (abs(a).bit_length() - 1) >= _INT_BITS:
+        raise OverflowError(f"{a} ** {b} is too large (integers stay below 2**{_INT_BITS} in magnitude)")
     return a ** b
+
+
+def _bounded(value):
+    """An integer result of 2**63 or more in magnitude is an error (literals have the same
+    bound, Balsam's columns a smaller one); operands are then always small, so no
+    operation of the language can build a huge integer."""
+    if type(value) is int and not -INT_LIMIT < value < INT_LIMIT:
+        raise OverflowError(f"integer result out of range (at least 2**{_INT_BITS} in magnitude)")
+    return value
 
 
 _BINOPS: dict[str, Callable] = {
@@ -184,7 +200,7 @@ def _wrap(span: Span, fn: Callable[..., Any], *parts: Fn) -> Fn:
     def run(env: Env):
         values = [p(env) for p in parts]
         try:
-            return fn(*values)
+            return _bounded(fn(*values))
         except EvalError:
             raise
         except (ArithmeticError, TypeError, ValueError) as exc:

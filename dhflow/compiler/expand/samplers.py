@@ -9,7 +9,6 @@ import csv
 import io
 import itertools
 import json
-import math
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -18,14 +17,18 @@ from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value
 from dhflow.compiler.expand.rng import Stream
 from dhflow.compiler.expand.space import coerce, from_unit, grid_levels, mapper
 from dhflow.compiler.check.model import Param, SamplerSpec, Spec
+from dhflow.compiler.expand.budget import check_sampler
+from dhflow.compiler.limits import MAX_POINTS_FILE_BYTES, Limits, help_raise
+from dhflow.compiler.limits import current as current_limits
+from dhflow.compiler.source import read_regular
 
-#: Largest number of points a sampler may produce (a typo like levels=100 on 6 params).
-MAX_POINTS = 2_000_000
 Point = dict[str, Any]
 
 
-def _draw_budget(count: int) -> int:
-    return 1000 + 100 * count
+def _draw_budget(found: int) -> int:
+    """`where` may go on drawing while at least 1 draw in 100 passes (after the first
+    1000): the budget grows with what it found, so an impossible filter fails at once."""
+    return 1000 + 100 * found
 
 
 def _where_filter(sampler: SamplerSpec, src_path: str) -> Callable[[Point], bool] | None:
@@ -77,15 +80,12 @@ def _grid_points(params: tuple[Param, ...], levels: int) -> Iterator[Point]:
         yield dict(zip(names, combo))
 
 
-def grid_size(params: tuple[Param, ...], levels: int) -> int:
-    return math.prod(len(grid_levels(p, levels)) for p in params)
-
-
 def _read_points(spec: Spec, sampler: SamplerSpec) -> list[Point]:
     path = Path(spec.source.here) / sampler.path
     fail = lambda msg, help=None: DiagnosticError([Diagnostic("DH403", msg, sampler.path_span, help=help)])  # noqa: E731
     try:
-        text = path.read_text(encoding="utf-8-sig")  # spreadsheets often write a BOM
+        # spreadsheets often write a BOM; a FIFO, a device or a huge file is refused unread
+        text = read_regular(path, MAX_POINTS_FILE_BYTES).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read points file `{sampler.path}`: {getattr(exc, 'strerror', None) or exc}",
                    help=f"looked for {path}") from None
@@ -114,9 +114,15 @@ def _read_points(spec: Spec, sampler: SamplerSpec) -> list[Point]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise fail(f"`{sampler.path}` is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+        except (ValueError, RecursionError) as exc:  # an integer of 5,000 digits, [[[[...]]]]
+            raise fail(f"`{sampler.path}` is not usable JSON: {str(exc).split(';')[0]}") from None
         if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
             raise fail(f"`{sampler.path}` must hold a JSON list of objects")
         rows = [(f"{sampler.path}[{i}]", d) for i, d in enumerate(data)]
+    cap = current_limits().max_points
+    if len(rows) > cap:
+        raise DiagnosticError([Diagnostic("DH409", f"`{sampler.path}` has {len(rows):,} points (at most {cap:,})",
+                                          sampler.path_span, help=help_raise())])
     diags: list[Diagnostic] = []
     points: list[Point] = []
     for where, row in rows:
@@ -144,41 +150,39 @@ def _read_points(spec: Spec, sampler: SamplerSpec) -> list[Point]:
     return points
 
 
-def sample(spec: Spec) -> list[Point]:
-    """The points of the spec's sampler (or the single all-constant point); DiagnosticError on failure."""
+def sample(spec: Spec, limits: Limits | None = None) -> list[Point]:
+    """The points of the spec's sampler (or the single all-constant point); DiagnosticError on
+    failure. Sizes over `limits` (default: the current ones) are refused before sampling."""
     params = spec.params
     sampler = spec.sampler
     if sampler is None:
         return [{p.name: p.values[0] for p in params}]
+    limits = limits or current_limits()
+    check_sampler(spec, limits)
     keep = _where_filter(sampler, spec.source.path)
     try:
         if sampler.kind == "points":
             pts = _read_points(spec, sampler)
             points = [p for p in pts if keep(p)] if keep else pts
         elif sampler.kind == "grid":
-            size = grid_size(params, sampler.levels)
-            if size > MAX_POINTS:
-                raise DiagnosticError([Diagnostic("DH409", f"the grid has {size:,} points (at most {MAX_POINTS:,})",
-                                                  sampler.span, help="lower `levels` or sample with random()/lhs()")])
             gen = _grid_points(params, sampler.levels)
             points = [p for p in gen if keep(p)] if keep else list(gen)
         else:
             count = sampler.count
-            if count > MAX_POINTS:
-                raise DiagnosticError([Diagnostic("DH409", f"count={count:,} is over the limit of {MAX_POINTS:,}",
-                                                  sampler.span)])
             stream = Stream(sampler.seed, sampler.kind)
             gen = _random_points(params, stream) if sampler.kind == "random" else _lhs_batches(params, count, stream)
             if keep is None:
                 points = list(itertools.islice(gen, count))
             else:
                 points = []
-                budget = _draw_budget(count)
+                max_draws = limits.max_draws(len(params))
                 for drawn, p in enumerate(gen):
-                    if drawn >= budget:
+                    if drawn >= _draw_budget(len(points)) or drawn >= max_draws:
                         raise DiagnosticError([Diagnostic(
-                            "DH402", f"`where` kept {len(points)} of {budget:,} drawn points; {count} are needed",
-                            sampler.where.span, help="loosen the condition or lower `count`")])
+                            "DH402", f"`where` kept {len(points):,} of {drawn:,} drawn points; {count:,} are needed",
+                            sampler.where.span, help="loosen the condition or lower `count` (`where` must keep "
+                                                     f"at least 1 draw in 100, and may draw {max_draws:,} points "
+                                                     "in all; " + help_raise() + ")")])
                     if keep(p):
                         points.append(p)
                         if len(points) == count:

@@ -74,7 +74,7 @@ def grid_levels(p: Param, levels: int) -> list:
         return list(range(p.lo, p.hi + 1))
     if levels == 1:
         return [p.lo if p.kind == "int" else float(p.lo)]
-    out = []
+    out, seen = [], set()
     for i in range(levels):
         t = i / (levels - 1)
         if p.log:
@@ -92,7 +92,8 @@ def grid_levels(p: Param, levels: int) -> list:
             v = min(max(round_real(float(v)), float(p.lo)), float(p.hi))
         else:
             v = float(v)
-        if v not in out:
+        if v not in seen:  # a set: a grid of 100,000 levels is not quadratic
+            seen.add(v)
             out.append(v)
     return out
 
@@ -102,6 +103,9 @@ def describe(p: Param) -> str:
     if p.kind == "const":
         return f"the constant {p.values[0]!r}"
     if p.kind == "choice":
+        if len(p.values) > 8:  # messages name a few values, not 50,000
+            return (f"choice({', '.join(_lit(v) for v in p.values[:6])}, ..., {_lit(p.values[-1])})"
+                    f" ({len(p.values):,} values)")
         return "choice(" + ", ".join(_lit(v) for v in p.values) + ")"
     return f"{p.kind}({p.lo}, {p.hi}{', log' if p.log else ''})"
 
@@ -138,15 +142,28 @@ def coerce(p: Param, raw: Any, from_text: bool) -> tuple[Any, str | None]:
             except ValueError:
                 return None, f"`{p.name}` = {text!r} is not a number"
         else:
-            for v in p.values:
-                if _lit(v).strip('"') == text or (isinstance(v, float) and _float_eq(text, v)):
-                    return v, None
+            by_text, by_type, by_float = _lookups(p)
+            hits = [by_text.get(text)]
+            try:
+                hits.append(by_float.get(float(text)))
+            except ValueError:
+                pass
+            hits = [h for h in hits if h is not None]
+            if hits:  # the first value that matches, as a scan of the values in order would
+                return min(hits, key=lambda h: h[0])[1], None
             return None, f"`{p.name}` = {text!r} is not in {describe(p)}"
     if p.kind in ("const", "choice"):
-        for v in p.values:
-            if type(v) is type(value) and v == value or (
-                    isinstance(v, float) and isinstance(value, int) and not isinstance(value, bool) and v == value):
-                return v, None
+        by_text, by_type, by_float = _lookups(p)
+        try:
+            hits = [by_type.get((type(value), value))]
+        except TypeError:  # a JSON list or object is no value of a choice
+            hits = [None]
+        if isinstance(value, int) and not isinstance(value, bool):
+            f = by_float.get(float(value)) if abs(value) < 2 ** 1000 else None
+            hits.append(f if f is not None and f[1] == value else None)
+        hits = [h for h in hits if h is not None]
+        if hits:
+            return min(hits, key=lambda h: h[0])[1], None
         return None, f"`{p.name}` = {_lit(value)} is not in {describe(p)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None, f"`{p.name}` = {_lit(value)} is not a number"
@@ -164,8 +181,20 @@ def coerce(p: Param, raw: Any, from_text: bool) -> tuple[Any, str | None]:
     return value, None
 
 
-def _float_eq(text: str, v: float) -> bool:
-    try:
-        return float(text) == v
-    except ValueError:
-        return False
+def _lookups(p: Param) -> tuple[dict, dict, dict]:
+    """(text -> (index, value), (type, value) -> ..., float value -> ...) of a choice's values,
+    first occurrence kept, built once per parameter: each row of a points file is then
+    matched in constant time, not by a scan of 50,000 values."""
+    cached = p.__dict__.get("_lookups")
+    if cached is None:
+        by_text: dict = {}
+        by_type: dict = {}
+        by_float: dict = {}
+        for i, v in enumerate(p.values):
+            by_text.setdefault(_lit(v).strip('"'), (i, v))
+            by_type.setdefault((type(v), v), (i, v))
+            if isinstance(v, float):
+                by_float.setdefault(v, (i, v))
+        cached = (by_text, by_type, by_float)
+        object.__setattr__(p, "_lookups", cached)
+    return cached

@@ -21,11 +21,12 @@ from dhflow.compiler.plan.model import App, Plan, Task, content_key, content_key
 from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
 from dhflow.compiler.expand.templates import POINT_COMPACT, Field, parse_template, render, shell_safe
 from dhflow.compiler.check.rules.templates import inner_span
+from dhflow.compiler.expand.budget import check_plan
+from dhflow.compiler.limits import Limits
+from dhflow.compiler.limits import current as current_limits
 from dhflow.target import ENV_SEPARATOR, resource_fits, serial_fits, survives_command_line
 
 SHELL_EXECUTABLE = "/bin/sh -c"
-#: Largest plan dhflow compiles (tasks over all rules).
-MAX_TASKS = 2_000_000
 
 
 def task_name(rule: RuleSpec, index: int | None) -> str:
@@ -289,7 +290,7 @@ def plan_head(spec: Spec) -> Plan:
 
 
 def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False,
-               indices: list[int] | None = None) -> Iterator[Task]:
+               indices: list[int] | None = None, limits: Limits | None = None) -> Iterator[Task]:
     """Tasks in topological order (every parent before its children), one at a time.
 
     Diagnostics are appended to `diags` as they are found. With `stop_on_error` the
@@ -297,12 +298,12 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
     writing a plan that will not compile); otherwise it goes on to report every rule's errors.
     `indices`: the index of each point (a search's trial numbers); 0, 1, 2, ... by default.
     """
-    total = sum(len(points) if r.foreach else 1 for r in spec.rules)
-    if total > MAX_TASKS:
-        diags.append(Diagnostic("DH409", f"the plan would have {total:,} tasks (at most {MAX_TASKS:,})",
-                                spec.workflow_span))
+    try:  # tasks, dependencies and text counted before any is built (compile_* checked already)
+        check_plan(spec, len(points), limits or current_limits())
+    except DiagnosticError as exc:
+        diags.extend(exc.diagnostics)
         if stop_on_error:
-            raise DiagnosticError([diags[-1]])
+            raise
         return
     apps, rule_app = build_apps(spec)
     diags.extend(_unsafe_here(spec))

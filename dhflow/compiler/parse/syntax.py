@@ -11,6 +11,7 @@ from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, Unex
 from lark.indenter import DedentError, Indenter
 
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError
+from dhflow.compiler.parse.bounds import check_depth, check_text
 from dhflow.compiler.source import SourceFile, Span
 
 
@@ -190,12 +191,15 @@ def parse_tree(src: SourceFile) -> Tree:
         pos = m.end() - 1
         raise DiagnosticError([Diagnostic("DH003", "tab in indentation; indent with spaces",
                                           src.span(pos, pos + 1))])
+    check_text(src)  # line length, token count, parenthesis depth: before paying the parser
     text = src.text if src.text.endswith("\n") else src.text + "\n"
     try:
-        return parser().parse(text)
+        tree = parser().parse(text)
     except DedentError as err:
         raise DiagnosticError([_dedent_diagnostic(src, err)]) from None
     except UnexpectedInput as err:
         raise DiagnosticError([_error_to_diagnostic(src, err)]) from None
     except LarkError as err:  # anything else lark may raise: still a diagnostic
         raise DiagnosticError([Diagnostic("DH001", f"invalid syntax: {err}", Span.point(1, 1))]) from None
+    check_depth(src, tree)
+    return tree

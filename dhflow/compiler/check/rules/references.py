@@ -23,9 +23,10 @@ def unknown_apps(spec: Spec) -> Iterator[Diagnostic]:
 def unknown_rules(spec: Spec) -> Iterator[Diagnostic]:
     """Every name in `after:` must be a rule."""
     names = [r.name for r in spec.rules]
+    known = set(names)
     for rule in spec.rules:
         for dep, span in rule.after:
-            if dep not in names:
+            if dep not in known:
                 yield Diagnostic("DH103", f"rule `{rule.name}` runs after unknown rule `{dep}`", span,
                                  help=did_you_mean(dep, names) or f"the rules are: {', '.join(names)}")
 
