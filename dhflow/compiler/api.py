@@ -101,8 +101,9 @@ class StreamingCompile:
         return self.tasks is not None and not has_errors(self.diagnostics)
 
 
-def compile_file_streaming(path: str) -> StreamingCompile:
-    """Parse, check and sample now; expand lazily, as the caller iterates `tasks`."""
+def compile_file_streaming(path: str, *, as_dicts: bool = True) -> StreamingCompile:
+    """Parse, check and sample now; expand lazily, as the caller iterates `tasks` (task
+    dicts, or with ``as_dicts=False`` the Task records themselves)."""
     try:
         src = SourceFile.read(path)
     except (OSError, UnicodeDecodeError):
@@ -123,7 +124,8 @@ def compile_file_streaming(path: str) -> StreamingCompile:
     head = plan_head(spec).to_dict()
     head.pop("tasks", None)
     out.head = head
-    out.tasks = (t.to_dict() for t in iter_tasks(spec, points, out.diagnostics, stop_on_error=True))
+    tasks = iter_tasks(spec, points, out.diagnostics, stop_on_error=True)
+    out.tasks = (t.to_dict() for t in tasks) if as_dicts else tasks
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value
 from dhflow.compiler.expand.rng import Stream
+from dhflow.compiler.expand.pointlist import PointList
 from dhflow.compiler.expand.space import coerce, from_unit, grid_levels, mapper
 from dhflow.compiler.check.model import Param, SamplerSpec, Spec
 
@@ -161,7 +162,7 @@ def sample(spec: Spec) -> list[Point]:
                 raise DiagnosticError([Diagnostic("DH409", f"the grid has {size:,} points (at most {MAX_POINTS:,})",
                                                   sampler.span, help="lower `levels` or sample with random()/lhs()")])
             gen = _grid_points(params, sampler.levels)
-            points = [p for p in gen if keep(p)] if keep else list(gen)
+            points = PointList((p.name for p in params), (p for p in gen if keep(p)) if keep else gen)
         else:
             count = sampler.count
             if count > MAX_POINTS:
@@ -169,10 +170,11 @@ def sample(spec: Spec) -> list[Point]:
                                                   sampler.span)])
             stream = Stream(sampler.seed, sampler.kind)
             gen = _random_points(params, stream) if sampler.kind == "random" else _lhs_batches(params, count, stream)
+            # columns, not a dict per point: a million points fit in ~100 MB
             if keep is None:
-                points = list(itertools.islice(gen, count))
+                points = PointList((p.name for p in params), itertools.islice(gen, count))
             else:
-                points = []
+                points = PointList(p.name for p in params)
                 budget = _draw_budget(count)
                 for drawn, p in enumerate(gen):
                     if drawn >= budget:
