@@ -187,6 +187,8 @@ def sample(spec: Spec) -> list[Point]:
                             break
     except EvalError as exc:
         raise DiagnosticError([Diagnostic("DH407", f"`where` cannot be evaluated: {exc.message}", exc.span)]) from None
+    if isinstance(points, PointList):
+        points.compact()
     if not points:
         span = sampler.where.span if sampler.where is not None else sampler.span
         raise DiagnosticError([Diagnostic("DH402", "the sampler gives no point" +
