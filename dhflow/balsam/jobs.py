@@ -176,3 +176,47 @@ def held_by_launcher(cur, job_ids: list[str]) -> dict[str, str]:
     cur.execute("SELECT job_id::text, lock FROM core_balsamjob WHERE job_id = ANY(%s::uuid[]) AND lock <> ''",
                 [job_ids])
     return dict(cur.fetchall())
+
+
+# ------------------------------------------------------------------ at scale: aggregated reads
+#: dhflow's own index on Balsam's job table (Balsam indexes ``state`` and ``lock`` but not
+#: ``workflow``): every read of one workflow, and the progress poll's per-state totals (an
+#: index-only scan), use it.  Created IF NOT EXISTS by :func:`ensure_indexes`, which a
+#: submission calls under dhflow's DDL lock: never on a reading command's or a poll's path.
+JOB_INDEXES = (("dhflow_job_workflow_state_idx", "(workflow, state)"),)
+
+
+def missing_indexes(cur) -> list[tuple[str, str]]:
+    """dhflow's indexes that core_balsamjob does not have yet."""
+    cur.execute("SELECT " + ", ".join(["to_regclass(%s)"] * len(JOB_INDEXES)), [n for n, _ in JOB_INDEXES])
+    return [ix for ix, found in zip(JOB_INDEXES, cur.fetchone()) if found is None]
+
+
+def ensure_indexes(cur) -> None:
+    """Create dhflow's indexes on core_balsamjob when missing (caller's transaction, under
+    dhflow's DDL lock: a one-time cost, a few seconds on a table of a million jobs)."""
+    for name, columns in missing_indexes(cur):
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON core_balsamjob {columns}")
+
+
+@database_errors()
+def state_totals(workflow: str) -> dict[str, int]:
+    """state -> number of jobs of exactly this workflow: one aggregated query, answered from
+    the (workflow, state) index; the progress poll's per-tick query."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT state, count(*) FROM core_balsamjob WHERE workflow = %s GROUP BY state", [workflow])
+        return dict(cur.fetchall())
+
+
+@database_errors()
+def rule_state_counts(workflow: str) -> dict[tuple[str, str], int]:
+    """(rule, state) -> number of jobs of exactly this workflow, aggregated in the server (a
+    job's rule is its data's ``dhflow_rule``, else its task name, as in the plan)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT coalesce(data->>'dhflow_rule', data->>'dhflow_task', name), state, count(*) "
+                    "FROM core_balsamjob WHERE workflow = %s GROUP BY 1, 2", [workflow])
+        return {(rule, state): n for rule, state, n in cur.fetchall()}

@@ -9,6 +9,7 @@ them); with ``-o`` nothing is left behind (the text goes to a temporary file fir
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 
@@ -27,6 +28,11 @@ def _full_compile_diagnostics(path: str) -> None:
     _report(result.diagnostics, result.source)
 
 
+def _replaceable(output: str) -> bool:
+    """A regular file (or a new one): written beside it first, then renamed over it."""
+    return not os.path.lexists(output) or (os.path.isfile(output) and not os.path.islink(output))
+
+
 def write_plan_json(path: str, output: str | None) -> bool:
     """Print the plan JSON of FILE (to ``output`` or stdout); False (diagnostics shown) on errors."""
     stream = compile_file_streaming(path, as_dicts=False)
@@ -36,31 +42,36 @@ def write_plan_json(path: str, output: str | None) -> bool:
     _report(stream.diagnostics, stream.source)
     shown = len(stream.diagnostics)
     head = plan_head(stream.spec)
-    if output:
+    tmp = None
+    if output and _replaceable(output):
         fd, tmp = tempfile.mkstemp(prefix=".dhflow-plan-", dir=os.path.dirname(os.path.abspath(output)))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # what open(output, "w") would have given
+        if os.path.exists(output):
+            shutil.copymode(output, tmp)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # what open(output, "w") would have given
         out = os.fdopen(fd, "w")
+    elif output:  # a device, a pipe or a symlink (-o /dev/null): written in place, never replaced
+        out = open(output, "w")
     else:
-        tmp, out = None, sys.stdout
+        out = sys.stdout
     try:
         out.writelines(head.iter_json(stream.tasks))
-    except DiagnosticError:
-        if tmp:
-            out.close()
-            os.unlink(tmp)
-        else:
+    except BaseException as exc:
+        if out is sys.stdout:
             out.flush()
+        else:
+            out.close()
+        if tmp:
+            os.unlink(tmp)
+        if not isinstance(exc, DiagnosticError):
+            raise
         _full_compile_diagnostics(path)
         return False
-    except BaseException:
-        if tmp:
-            out.close()
-            os.unlink(tmp)
-        raise
-    if tmp:
+    if out is not sys.stdout:
         out.close()
+    if tmp:
         os.replace(tmp, output)
     _report(stream.diagnostics[shown:], stream.source)  # warnings found while expanding
     return True

@@ -28,6 +28,18 @@ def _load(args):
     return loaded.plan
 
 
+def _load_head(args):
+    """The plan's head only (workflow, launch, source: parsed and checked, not compiled) when
+    that is all a command needs; the whole plan for plan JSON files and files with errors."""
+    from dhflow.runtime.quick import load_head
+
+    loaded = load_head(args.file)
+    if loaded is None:
+        return _load(args)
+    show_diagnostics(loaded.warnings, loaded.source)
+    return loaded.plan
+
+
 def plan_against_db(args, plan: dict) -> int:
     """`dhflow plan FILE --against-db`: the reconciliation (table, or JSON with ``--format json``)."""
     def handler(a) -> int:
@@ -125,7 +137,14 @@ def cmd_status(args) -> int:
     from dhflow.results import progress
     from dhflow.runtime import inspect
 
-    st = _plan_and(args, inspect.status)
+    from dhflow.runtime.quick import quick_status
+
+    quick = quick_status(args.db, args.file)  # an unchanged file: one aggregated query, no compile
+    if quick is not None:
+        st, loaded = quick
+        show_diagnostics(loaded.warnings, loaded.source)
+    else:
+        st = _plan_and(args, inspect.status)
     if getattr(args, "format", "table") == "json":
         print(json.dumps({"workflow": st.workflow, "database": st.path,
                           "rules": {r: dict(c) for r, c in st.counts.items()}, "stale_jobs": st.stale}, indent=2))
@@ -155,7 +174,7 @@ def cmd_results(args) -> int:
 def cmd_history(args) -> int:
     from dhflow.runtime import inspect
 
-    plan = _load(args)
+    plan = _load_head(args)
     path, rows = inspect.history(args.db, plan, args.file, args.limit)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -167,7 +186,7 @@ def cmd_history(args) -> int:
 def cmd_clean(args) -> int:
     from dhflow.runtime import inspect
 
-    plan = _load(args)
+    plan = _load_head(args)
     wf = plan["workflow"]
     path, count = inspect.count_jobs(args.db, plan, args.file)
     if count == 0:
@@ -189,7 +208,7 @@ def cmd_clean(args) -> int:
 def cmd_db(args) -> int:
     from dhflow.runtime import dbadmin
 
-    plan = _load(args) if getattr(args, "file", None) else None
+    plan = _load_head(args) if getattr(args, "file", None) else None
     verb = {"start": dbadmin.start, "stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
     return render.db_state(args.verb, verb(args.db, plan, getattr(args, "file", None)))
 
