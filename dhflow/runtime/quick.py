@@ -35,6 +35,7 @@ def quick_status(db: str | None, path: str):
     from dhflow.compiler.expand.tasks import plan_head
     from dhflow.runtime.inspect import Status, open_existing
 
+    phase("status: start")
     pre = check_file(path)
     if not pre.ok:
         return None
