@@ -116,3 +116,54 @@ def test_streamed_plan_json_writes_through_a_symlink_and_keeps_a_files_mode(tmp_
         assert proc.returncode == 0, proc.stderr
     assert link.is_symlink() and target.read_text().startswith("{\n")
     assert target.stat().st_mode & 0o777 == 0o600
+
+
+RESULTS = """
+workflow scale_results:
+    objective: minimize
+space:
+    x: int(1, 30)
+sample: grid(levels=30)
+rule train:
+    foreach: space
+    shell: "echo {x}"
+    objective: data("loss")
+rule report:
+    after: train
+    shell: "echo done"
+"""
+
+
+def test_streamed_results_json_is_the_in_memory_json(tmp_path):
+    import io
+
+    from dhflow.balsam.jobs import JobView, LeanJob
+    from dhflow.results import objectives
+    from dhflow.results.stream import records, write_json
+
+    path = tmp_path / "r.dhflow"
+    path.write_text(RESULTS)
+    plan = compile_file(str(path)).plan.to_dict()
+    hist = ("[01-02-2026 10:00:00.000000 CREATED]\n[01-02-2026 10:00:01.000000 RUNNING]\n"
+            "[01-02-2026 10:00:03.500000 RUN_DONE]\n")
+    full, lean = {}, {}
+    for i, t in enumerate(plan["tasks"][:25]):
+        if i < 10:  # finished, ties included, one value unreadable
+            data = {"loss": [3.5, 1, 2.25, 1, "x"][i % 5]} if i != 7 else {}
+            job = JobView(str(i), t["name"], "scale_results", "JOB_FINISHED", hist, data, str(tmp_path))
+        elif i < 15:
+            job = JobView(str(i), t["name"], "scale_results", "FAILED",
+                          hist + "[01-02-2026 10:00:04.000000 FAILED] boom\n", {}, str(tmp_path))
+        else:
+            job = JobView(str(i), t["name"], "scale_results", "READY" if i % 2 else "CREATED",
+                          hist if i % 2 else "", {}, str(tmp_path))
+            lean[t["key"]] = LeanJob(job.state, objectives.runtime_seconds(job.state_history))
+        full[t["key"]] = job
+    mixed = {**full, **lean}
+    want = objectives.format_json(objectives.collect(plan, full)) + "\n"
+    got = io.StringIO()
+    write_json(records(plan["tasks"], mixed), plan["objective"], got)
+    assert got.getvalue() == want
+    empty = io.StringIO()
+    write_json(records([t for t in plan["tasks"] if not t.get("objective")], mixed), "minimize", empty)
+    assert empty.getvalue() == objectives.format_json([]) + "\n"

@@ -220,3 +220,52 @@ def rule_state_counts(workflow: str) -> dict[tuple[str, str], int]:
         cur.execute("SELECT coalesce(data->>'dhflow_rule', data->>'dhflow_task', name), state, count(*) "
                     "FROM core_balsamjob WHERE workflow = %s GROUP BY 1, 2", [workflow])
         return {(rule, state): n for rule, state, n in cur.fetchall()}
+
+
+@dataclass
+class LeanJob:
+    """A job whose objective cannot be read yet (not finished, not failed): its state and
+    run time are all a result record needs (a few bytes, for a million of them)."""
+
+    state: str
+    runtime: float | None
+
+
+@database_errors()
+def jobs_for_results(workflow: str) -> dict:
+    """content key -> job of exactly this workflow, streamed from a server-side cursor: a
+    JobView (with its data) for finished and failed jobs, whose objective or failure reason
+    is read; a LeanJob for the others.  The first job of a key wins (as fetch_jobs's callers)."""
+    import sys
+
+    from django.db import connection, transaction
+
+    from dhflow.results.objectives import runtime_seconds
+    from dhflow.target import FAILED_FINAL_STATES
+
+    top = workdir_top()
+    out: dict = {}
+    full = ("JOB_FINISHED", *FAILED_FINAL_STATES)
+    with transaction.atomic():
+        cur = connection.chunked_cursor()  # a named (server-side) cursor on PostgreSQL
+        cur.execute("SELECT data->>'dhflow_key', state, state_history, "
+                    "CASE WHEN state = ANY(%s) THEN job_id::text END, name, user_workdir, application, "
+                    "CASE WHEN state = ANY(%s) THEN data::text END FROM core_balsamjob WHERE workflow = %s",
+                    [list(full), list(full), workflow])
+        while True:
+            rows = cur.fetchmany(20000)
+            if not rows:
+                break
+            for key, state, hist, job_id, name, user_workdir, app, data in rows:
+                if not key or key in out:
+                    continue
+                if job_id is None:
+                    out[key] = LeanJob(sys.intern(state), runtime_seconds(hist) if "RUNNING" in hist else None)
+                    continue
+                data = json_value(data) if data is not None else {}
+                workdir = (user_workdir if user_workdir and os.path.isdir(user_workdir)
+                           else job_dir(top, workflow, name, job_id))
+                out[key] = JobView(job_id, name, workflow, state, hist, data if isinstance(data, dict) else {},
+                                   workdir, app)
+        cur.close()
+    return out

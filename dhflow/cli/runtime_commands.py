@@ -161,10 +161,14 @@ def cmd_results(args) -> int:
     from dhflow.results import objectives
     from dhflow.runtime import inspect
 
+    if args.format == "json":  # streamed: bounded memory for a million tasks, the same bytes
+        from dhflow.runtime.results_json import write_results_json
+
+        loaded = write_results_json(args.db, args.file, sys.stdout)
+        show_diagnostics(loaded.warnings, loaded.source)
+        return 0
     records = _plan_and(args, inspect.results)
-    if args.format == "json":
-        print(objectives.format_json(records))
-    elif args.format == "csv":
+    if args.format == "csv":
         sys.stdout.write(objectives.format_csv(records))
     else:
         print(objectives.format_table(records))
