@@ -269,3 +269,33 @@ def jobs_for_results(workflow: str) -> dict:
                                    workdir, app)
         cur.close()
     return out
+
+
+@database_errors()
+def key_states(workflow: str) -> tuple[dict[str, str], dict[str, int], int]:
+    """(content key -> state of its first job, key -> extra jobs of a duplicated key, number of
+    jobs) of exactly this workflow: two narrow columns through a server-side cursor."""
+    import sys
+
+    from django.db import connection, transaction
+
+    states: dict[str, str] = {}
+    extra: dict[str, int] = {}
+    total = 0
+    with transaction.atomic():
+        cur = connection.chunked_cursor()
+        cur.execute("SELECT data->>'dhflow_key', state FROM core_balsamjob WHERE workflow = %s", [workflow])
+        while True:
+            rows = cur.fetchmany(50000)
+            if not rows:
+                break
+            total += len(rows)
+            for key, state in rows:
+                if key is None:
+                    continue
+                if key in states:
+                    extra[key] = extra.get(key, 0) + 1
+                else:
+                    states[key] = sys.intern(state)
+        cur.close()
+    return states, extra, total
