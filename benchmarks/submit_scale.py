@@ -20,7 +20,8 @@ the end (DHFLOW_TIMING) shows the phases inside the dhflow process.
 
     python benchmarks/submit_scale.py [--sizes 10000,100000] [--repeat 3]
 
-Targets (issue 4): ratio <= 2 and peak <= 400 MB at 100k; resubmit under 2 s writing 0 rows.
+Targets (issue 15): ratio <= 1.5 at 100k and at 1M (peak memory stated); resubmit under 2 s
+writing 0 rows.
 Each figure is the best of --repeat runs (peak memory: the largest).
 """
 from __future__ import annotations
@@ -36,6 +37,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+# 1M-task plans are over the default task limit (200,000): raise it for the benchmark
+os.environ.setdefault("DHFLOW_MAX_TASKS", "2000000")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -217,8 +221,8 @@ def main() -> None:
             if tasks < 100_000:
                 continue
             verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-            print(f"# targets at {tasks} tasks: ratio {ratio:.2f} <= 2 {verdict(ratio <= 2)}; "
-                  f"peak {mb:.0f} MB <= 400 {verdict(mb <= 400)}; resubmit {resub:.2f} s < 2 {verdict(resub < 2)}; "
+            print(f"# targets at {tasks} tasks: ratio {ratio:.2f} <= 1.5 {verdict(ratio <= 1.5)}; "
+                  f"peak {mb:.0f} MB; resubmit {resub:.2f} s < 2 {verdict(resub < 2)}; "
                   f"rows written by resubmit {rows} == 0 {verdict(rows == 0)}")
         for tasks, runs in breakdown.items():
             for what, items in runs.items():

@@ -179,3 +179,126 @@ def held_by_launcher(cur, job_ids: list[str]) -> dict[str, str]:
     cur.execute("SELECT job_id::text, lock FROM core_balsamjob WHERE job_id = ANY(%s::uuid[]) AND lock <> ''",
                 [job_ids])
     return dict(cur.fetchall())
+
+
+# ------------------------------------------------------------------ at scale: aggregated reads
+#: dhflow's own index on Balsam's job table (Balsam indexes ``state`` and ``lock`` but not
+#: ``workflow``): every read of one workflow, and the progress poll's per-state totals (an
+#: index-only scan), use it.  Created IF NOT EXISTS by :func:`ensure_indexes`, which a
+#: submission calls under dhflow's DDL lock: never on a reading command's or a poll's path.
+JOB_INDEXES = (("dhflow_job_workflow_state_idx", "(workflow, state)"),)
+
+
+def missing_indexes(cur) -> list[tuple[str, str]]:
+    """dhflow's indexes that core_balsamjob does not have yet."""
+    cur.execute("SELECT " + ", ".join(["to_regclass(%s)"] * len(JOB_INDEXES)), [n for n, _ in JOB_INDEXES])
+    return [ix for ix, found in zip(JOB_INDEXES, cur.fetchone()) if found is None]
+
+
+def ensure_indexes(cur) -> None:
+    """Create dhflow's indexes on core_balsamjob when missing (caller's transaction, under
+    dhflow's DDL lock: a one-time cost, a few seconds on a table of a million jobs)."""
+    for name, columns in missing_indexes(cur):
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {name} ON core_balsamjob {columns}")
+
+
+@database_errors()
+def state_totals(workflow: str) -> dict[str, int]:
+    """state -> number of jobs of exactly this workflow: one aggregated query, answered from
+    the (workflow, state) index; the progress poll's per-tick query."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT state, count(*) FROM core_balsamjob WHERE workflow = %s GROUP BY state", [workflow])
+        return dict(cur.fetchall())
+
+
+@database_errors()
+def rule_state_counts(workflow: str) -> dict[tuple[str, str], int]:
+    """(rule, state) -> number of jobs of exactly this workflow, aggregated in the server (a
+    job's rule is its data's ``dhflow_rule``, else its task name, as in the plan)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT coalesce(data->>'dhflow_rule', data->>'dhflow_task', name), state, count(*) "
+                    "FROM core_balsamjob WHERE workflow = %s GROUP BY 1, 2", [workflow])
+        return {(rule, state): n for rule, state, n in cur.fetchall()}
+
+
+@dataclass
+class LeanJob:
+    """A job whose objective cannot be read yet (not finished, not failed): its state and
+    run time are all a result record needs (a few bytes, for a million of them)."""
+
+    state: str
+    runtime: float | None
+
+
+@database_errors()
+def jobs_for_results(workflow: str) -> dict:
+    """content key -> job of exactly this workflow, streamed from a server-side cursor: a
+    JobView (with its data) for finished and failed jobs, whose objective or failure reason
+    is read; a LeanJob for the others.  The first job of a key wins (as fetch_jobs's callers)."""
+    import sys
+
+    from django.db import connection, transaction
+
+    from dhflow.results.objectives import runtime_seconds
+    from dhflow.target import FAILED_FINAL_STATES
+
+    top = workdir_top()
+    out: dict = {}
+    full = ("JOB_FINISHED", *FAILED_FINAL_STATES)
+    with transaction.atomic():
+        cur = connection.chunked_cursor()  # a named (server-side) cursor on PostgreSQL
+        cur.execute("SELECT data->>'dhflow_key', state, state_history, "
+                    "CASE WHEN state = ANY(%s) THEN job_id::text END, name, user_workdir, application, "
+                    "CASE WHEN state = ANY(%s) THEN data::text END FROM core_balsamjob WHERE workflow = %s",
+                    [list(full), list(full), workflow])
+        while True:
+            rows = cur.fetchmany(20000)
+            if not rows:
+                break
+            for key, state, hist, job_id, name, user_workdir, app, data in rows:
+                if not key or key in out:
+                    continue
+                if job_id is None:
+                    out[key] = LeanJob(sys.intern(state), runtime_seconds(hist) if "RUNNING" in hist else None)
+                    continue
+                data = json_value(data) if data is not None else {}
+                workdir = (user_workdir if user_workdir and os.path.isdir(user_workdir)
+                           else job_dir(top, workflow, name, job_id))
+                out[key] = JobView(job_id, name, workflow, state, hist, data if isinstance(data, dict) else {},
+                                   workdir, app)
+        cur.close()
+    return out
+
+
+@database_errors()
+def key_states(workflow: str) -> tuple[dict[str, str], dict[str, int], int]:
+    """(content key -> state of its first job, key -> extra jobs of a duplicated key, number of
+    jobs) of exactly this workflow: two narrow columns through a server-side cursor."""
+    import sys
+
+    from django.db import connection, transaction
+
+    states: dict[str, str] = {}
+    extra: dict[str, int] = {}
+    total = 0
+    with transaction.atomic():
+        cur = connection.chunked_cursor()
+        cur.execute("SELECT data->>'dhflow_key', state FROM core_balsamjob WHERE workflow = %s", [workflow])
+        while True:
+            rows = cur.fetchmany(50000)
+            if not rows:
+                break
+            total += len(rows)
+            for key, state in rows:
+                if key is None:
+                    continue
+                if key in states:
+                    extra[key] = extra.get(key, 0) + 1
+                else:
+                    states[key] = sys.intern(state)
+        cur.close()
+    return states, extra, total

@@ -215,16 +215,10 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
               timeout: float | None = None, progress=None, poll: float = 1.0) -> RunOutcome:
     """Run the launcher until every job of the plan is final (Balsam activated)."""
     from dhflow.results import progress as prog
-    from dhflow.balsam import jobs
+    from dhflow.balsam.poll import ProgressPoll
 
     wf = plan["workflow"]
-    names_by_id = {jid: name for name, jid in job_ids.items()}
-    ids = list(job_ids.values())
-
-    def snapshot():
-        states = jobs.state_counts(wf, ids)
-        by_name = {names_by_id[jid]: st for jid, st in states.items()}
-        return prog.rule_counts(plan, by_name)
+    snapshot = ProgressPoll(plan, job_ids).snapshot  # aggregated queries: no job row per tick
 
     start = time.monotonic()
     counts = snapshot()

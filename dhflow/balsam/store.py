@@ -44,7 +44,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from dhflow.balsam import jobs, submissions as subs
+from dhflow.balsam import aggregates, jobs, submissions as subs
 from dhflow.balsam.copy import copy_in, history_line, new_job_stamps, uuid4_stream, uuid4s
 from dhflow.balsam.dberrors import database_errors
 from dhflow.balsam.rows import TaskChecker, app_rows, copy_lines, validate, validate_head
@@ -377,6 +377,8 @@ def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict,
                                                                subs.options_text(prune=prune))
         keys_by_name: dict[str, str] = {}
         parts_of = PartsMaker(head, keys_by_name=keys_by_name)
+        rule_tasks: dict[str, int] = {}  # the plan's tasks per rule, in plan order (for `status`)
+        tasks = aggregates.counted_by_rule(tasks, rule_tasks)
         new_tasks = _claim_or_yield(head, tasks, result, tally, parts_of, keys_by_name, check_task)
         result.rows_written = _write_new(cur, head, new_tasks, result.ids, provenance, sub_id, parts_of,
                                          threaded=True)
@@ -390,7 +392,8 @@ def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict,
         subs.update_counts(cur, sub_id, added=len(result.created), kept=len(result.kept), pruned=result.pruned,
                            orphaned=result.orphaned, input_digest=input_digest,
                            keys_digest=subs.keys_digest(keys_by_name.values()), max_nodes=result.max_nodes,
-                           all_serial=result.all_serial)
+                           all_serial=result.all_serial, keys_sum=aggregates.keys_sum(keys_by_name.values()),
+                           rule_tasks=json.dumps(rule_tasks))
         phase("apply: orphans and history")
     phase("apply: commit")
     return result
@@ -420,15 +423,22 @@ def submit_unchanged(head: dict, input_digest: str, *, command: str = "submit", 
         _, kdigest, max_nodes, all_serial = row
         if accept is not None and not accept(max_nodes, all_serial):
             return None
-        cur.execute("SELECT data->>'dhflow_key' FROM core_balsamjob WHERE workflow = %s", [wf])
-        keys = [k for (k,) in cur.fetchall()]
-        if any(k is None for k in keys) or subs.keys_digest(keys) != kdigest:
-            return None
+        sums = aggregates.latest_sums(cur, wf)
+        ksum, rule_tasks = (sums[1], sums[2]) if sums else (None, None)
+        if ksum:  # the server sums the keys: no key is sent to dhflow
+            if aggregates.workflow_keys_sum(cur, wf) != ksum:
+                return None
+            keys = [""] * int(ksum.split(":")[0])
+        else:  # a submission recorded before the keys' sum: fetch and digest the keys
+            cur.execute("SELECT data->>'dhflow_key' FROM core_balsamjob WHERE workflow = %s", [wf])
+            keys = [k for (k,) in cur.fetchall()]
+            if any(k is None for k in keys) or subs.keys_digest(keys) != kdigest:
+                return None
         phase(f"unchanged: {len(keys)} keys checked")
         # one entry per kept job (their names are not needed)
         result = WriteResult(wf, kept=keys, unchanged_input=True, max_nodes=max_nodes, all_serial=all_serial)
         _sync_apps(head, result, write=True)
         result.submission_id = subs.insert_submission(
             cur, wf, provenance, command, "", kept=len(keys), input_digest=input_digest,
-            keys_digest=kdigest, max_nodes=max_nodes, all_serial=all_serial)
+            keys_digest=kdigest, max_nodes=max_nodes, all_serial=all_serial, keys_sum=ksum, rule_tasks=rule_tasks)
         return result

@@ -48,22 +48,17 @@ def _write(args, data: str | bytes) -> None:
 
 
 def cmd_plan(args) -> int:
+    if args.format == "json" and not getattr(args, "against_db", False):
+        from dhflow.cli.plan_stream import write_plan_json  # streamed: a 1M-task plan is never held
+        return EXIT_OK if write_plan_json(args.file, args.output) else EXIT_DIAGNOSTICS
     result = _compile(args.file)
     if result is None:
         return EXIT_DIAGNOSTICS
     if getattr(args, "against_db", False):
         from dhflow.cli import runtime_commands as runtime_cli
         return runtime_cli.plan_against_db(args, result.plan.to_dict())
-    if args.format == "json":
-        out = open(args.output, "w") if args.output else sys.stdout
-        try:
-            out.writelines(result.plan.iter_json())  # streamed: no second copy of a big plan
-        finally:
-            if args.output:
-                out.close()
-    else:
-        from dhflow.compiler.plan.table import render_table
-        _write(args, render_table(result.plan))
+    from dhflow.compiler.plan.table import render_table
+    _write(args, render_table(result.plan))
     return EXIT_OK
 
 

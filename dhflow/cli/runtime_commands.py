@@ -28,6 +28,18 @@ def _load(args):
     return loaded.plan
 
 
+def _load_head(args):
+    """The plan's head only (workflow, launch, source: parsed and checked, not compiled) when
+    that is all a command needs; the whole plan for plan JSON files and files with errors."""
+    from dhflow.runtime.quick import load_head
+
+    loaded = load_head(args.file)
+    if loaded is None:
+        return _load(args)
+    show_diagnostics(loaded.warnings, loaded.source)
+    return loaded.plan
+
+
 def plan_against_db(args, plan: dict) -> int:
     """`dhflow plan FILE --against-db`: the reconciliation (table, or JSON with ``--format json``)."""
     def handler(a) -> int:
@@ -138,7 +150,14 @@ def cmd_status(args) -> int:
         plan = _load(args)
         inspect.open_existing(args.db, plan, args.file)
         return watch_status(plan, lambda: inspect.jobs_by_key(plan)[0], interval=args.watch)
-    st = _plan_and(args, inspect.status)
+    from dhflow.runtime.quick import quick_status
+
+    quick = quick_status(args.db, args.file)  # an unchanged file: one aggregated query, no compile
+    if quick is not None:
+        st, loaded = quick
+        show_diagnostics(loaded.warnings, loaded.source)
+    else:
+        st = _plan_and(args, inspect.status)
     if getattr(args, "format", "table") == "json":
         print(json.dumps({"workflow": st.workflow, "database": st.path,
                           "rules": {r: dict(c) for r, c in st.counts.items()}, "stale_jobs": st.stale}, indent=2))
@@ -157,10 +176,14 @@ def cmd_results(args) -> int:
     from dhflow.results import objectives
     from dhflow.runtime import inspect
 
+    if args.format == "json":  # streamed: bounded memory for a million tasks, the same bytes
+        from dhflow.runtime.results_json import write_results_json
+
+        loaded = write_results_json(args.db, args.file, sys.stdout)
+        show_diagnostics(loaded.warnings, loaded.source)
+        return 0
     records = _plan_and(args, inspect.results)
-    if args.format == "json":
-        print(objectives.format_json(records))
-    elif args.format == "csv":
+    if args.format == "csv":
         sys.stdout.write(objectives.format_csv(records))
     else:
         print(objectives.format_table(records))
@@ -170,7 +193,7 @@ def cmd_results(args) -> int:
 def cmd_history(args) -> int:
     from dhflow.runtime import inspect
 
-    plan = _load(args)
+    plan = _load_head(args)
     path, rows = inspect.history(args.db, plan, args.file, args.limit)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
@@ -182,7 +205,7 @@ def cmd_history(args) -> int:
 def cmd_clean(args) -> int:
     from dhflow.runtime import inspect
 
-    plan = _load(args)
+    plan = _load_head(args)
     wf = plan["workflow"]
     path, count = inspect.count_jobs(args.db, plan, args.file)
     if count == 0:
@@ -204,7 +227,7 @@ def cmd_clean(args) -> int:
 def cmd_db(args) -> int:
     from dhflow.runtime import dbadmin
 
-    plan = _load(args) if getattr(args, "file", None) else None
+    plan = _load_head(args) if getattr(args, "file", None) else None
     verb = {"start": dbadmin.start, "stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
     return render.db_state(args.verb, verb(args.db, plan, getattr(args, "file", None)))
 

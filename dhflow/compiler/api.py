@@ -116,8 +116,9 @@ class StreamingCompile:
         return self.tasks is not None and not has_errors(self.diagnostics)
 
 
-def compile_file_streaming(path: str) -> StreamingCompile:
-    """Parse, check and sample now; expand lazily, as the caller iterates `tasks`."""
+def compile_file_streaming(path: str, *, as_dicts: bool = True) -> StreamingCompile:
+    """Parse, check and sample now; expand lazily, as the caller iterates `tasks` (task
+    dicts, or with ``as_dicts=False`` the Task records themselves)."""
     try:
         src = SourceFile.read(path)
     except (OSError, UnicodeDecodeError):
@@ -139,8 +140,8 @@ def compile_file_streaming(path: str) -> StreamingCompile:
     head.pop("tasks", None)
     out.head = head
     # The limits are bound now: the tasks may be pulled in another thread (the COPY producer).
-    out.tasks = (t.to_dict() for t in iter_tasks(spec, points, out.diagnostics, stop_on_error=True,
-                                                 limits=current_limits()))
+    tasks = iter_tasks(spec, points, out.diagnostics, stop_on_error=True, limits=current_limits())
+    out.tasks = (t.to_dict() for t in tasks) if as_dicts else tasks
     return out
 
 

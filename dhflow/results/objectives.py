@@ -237,32 +237,38 @@ def read_values(spec: dict, job) -> tuple[tuple[float, ...] | None, str | None]:
     return tuple(values), None
 
 
+def make_record(task: dict, job, *, lean: bool = False) -> dict:
+    """The results record of one task with an objective (its job, or None: not submitted).
+
+    ``lean``: the job carries its state and runtime only (not finished, not failed), so its
+    objective is not read."""
+    spec = task["objective"]
+    if lean:
+        value, error = None, f"not finished (state {job.state})"
+        state, runtime = job.state, job.runtime
+    else:
+        value, error = read_objective(spec, job)
+        state = job.state if job is not None else "NOT_SUBMITTED"
+        runtime = runtime_seconds(job.state_history) if job is not None else None
+    record = {"rule": task.get("rule"), "name": task["name"], "index": task.get("index"),
+              "point": task.get("point"), "state": state, "objective": value, "error": error,
+              "runtime": runtime,
+              "trial": task.get("trial")}  # the proposal number in a search, else None
+    if spec.get("source") == "several":
+        values, _ = read_values(spec, job) if job is not None and not lean else (None, None)
+        record["objectives"] = list(values) if values else None
+    return record
+
+
 def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
     """One record per task that has an objective, best first (no objective: last)."""
     records = []
     order = {}
     for pos, task in enumerate(plan.get("tasks", [])):
-        spec = task.get("objective")
-        if not spec:
+        if not task.get("objective"):
             continue
-        job = jobs_by_key.get(task["key"])
-        value, error = read_objective(spec, job)
-        record = {
-            "rule": task.get("rule"),
-            "name": task["name"],
-            "index": task.get("index"),
-            "point": task.get("point"),
-            "state": job.state if job is not None else "NOT_SUBMITTED",
-            "objective": value,
-            "error": error,
-            "runtime": runtime_seconds(job.state_history) if job is not None else None,
-            "trial": task.get("trial"),  # the proposal number in a search, else None
-        }
-        if spec.get("source") == "several":
-            values, _ = read_values(spec, job) if job is not None else (None, None)
-            record["objectives"] = list(values) if values else None
         order[task["name"]] = pos
-        records.append(record)
+        records.append(make_record(task, jobs_by_key.get(task["key"])))
     sign = -1 if plan.get("objective", "maximize") == "maximize" else 1
 
     def sort_key(rec):

@@ -48,9 +48,14 @@ def status(db: str | None, plan: dict, file: str | None) -> Status:
     """The per-rule state counts, and how many jobs are orphans of older definitions."""
     from dhflow.results import progress
 
+    from dhflow.balsam import jobs
+
     path = open_existing(db, plan, file)
-    by_key, stale = jobs_by_key(plan)
-    return Status(plan["workflow"], path, progress.rule_counts(plan, states_by_name(plan, by_key)), stale)
+    states, extra, total = jobs.key_states(plan["workflow"])  # key and state only, streamed
+    keys = {t["key"] for t in plan["tasks"]}
+    stale = total - sum(1 + extra.get(k, 0) for k in states if k in keys)
+    by_name = {t["name"]: states.get(t["key"]) for t in plan["tasks"]}
+    return Status(plan["workflow"], path, progress.rule_counts(plan, by_name), stale)
 
 
 def results(db: str | None, plan: dict, file: str | None) -> list[dict]:

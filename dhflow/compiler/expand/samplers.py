@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value
 from dhflow.compiler.expand.rng import Stream
+from dhflow.compiler.expand.pointlist import PointList
 from dhflow.compiler.expand.space import coerce, from_unit, grid_levels, mapper
 from dhflow.compiler.check.model import Param, SamplerSpec, Spec
 from dhflow.compiler.expand.budget import check_sampler
@@ -166,15 +167,16 @@ def sample(spec: Spec, limits: Limits | None = None) -> list[Point]:
             points = [p for p in pts if keep(p)] if keep else pts
         elif sampler.kind == "grid":
             gen = _grid_points(params, sampler.levels)
-            points = [p for p in gen if keep(p)] if keep else list(gen)
+            points = PointList((p.name for p in params), (p for p in gen if keep(p)) if keep else gen)
         else:
             count = sampler.count
             stream = Stream(sampler.seed, sampler.kind)
             gen = _random_points(params, stream) if sampler.kind == "random" else _lhs_batches(params, count, stream)
+            # columns, not a dict per point: a million points fit in ~100 MB
             if keep is None:
-                points = list(itertools.islice(gen, count))
+                points = PointList((p.name for p in params), itertools.islice(gen, count))
             else:
-                points = []
+                points = PointList(p.name for p in params)
                 max_draws = limits.max_draws(len(params))
                 for drawn, p in enumerate(gen):
                     if drawn >= _draw_budget(len(points)) or drawn >= max_draws:
@@ -189,6 +191,8 @@ def sample(spec: Spec, limits: Limits | None = None) -> list[Point]:
                             break
     except EvalError as exc:
         raise DiagnosticError([Diagnostic("DH407", f"`where` cannot be evaluated: {exc.message}", exc.span)]) from None
+    if isinstance(points, PointList):
+        points.compact()
     if not points:
         span = sampler.where.span if sampler.where is not None else sampler.span
         raise DiagnosticError([Diagnostic("DH402", "the sampler gives no point" +

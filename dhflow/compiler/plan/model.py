@@ -103,16 +103,23 @@ class Plan:
         return Plan(d["workflow"], d["objective"], tuple(App(**a) for a in d["apps"]), d["launch"],
                     tuple(Task.from_dict(t) for t in d["tasks"]), d.get("source", {}), d.get("description", ""))
 
-    def iter_json(self):
-        """The stable JSON text in pieces (one task per line), for streaming 100k-task plans."""
+    def iter_json(self, tasks: Iterable["Task"] | None = None):
+        """The stable JSON text in pieces (one task per line), for streaming 100k-task plans.
+
+        ``tasks`` (an iterable of Task, e.g. a streaming compile's) replaces the plan's own,
+        so that a plan head and lazily produced tasks print without ever holding them all."""
         yield "{\n"
         for k, v in self._head().items():
             yield f"  {json.dumps(k)}: {plan_line(v)},\n"
         yield '  "tasks": [\n'
-        n = len(self.tasks)
         shared: dict[int, str] = {}
-        for i, t in enumerate(self.tasks):
-            yield "    " + task_json(t, shared) + (",\n" if i < n - 1 else "\n")
+        prev = None
+        for t in self.tasks if tasks is None else tasks:
+            if prev is not None:
+                yield "    " + task_json(prev, shared) + ",\n"
+            prev = t
+        if prev is not None:
+            yield "    " + task_json(prev, shared) + "\n"
         yield "  ]\n}\n"
 
     def to_json(self) -> str:

@@ -1,0 +1,166 @@
+"""Time the reading commands on a database that holds one big workflow (default 1M tasks).
+
+Against a throwaway PostgreSQL (dhflow.balsam.localdb) in a temporary directory, the sweep
+of benchmarks/submit_scale.py is submitted once (`submit --no-launch`), then each reading
+command runs in its own process (wall time, peak memory of that process):
+
+* `status` and `status --format json` of the unchanged file (answered without compiling:
+  one aggregated query), and `status` of the same workflow after a comment was added to the
+  file (a new input digest: the file is compiled and the jobs matched by key);
+* `results --format json > /dev/null`; `history`; `plan --against-db --format json`;
+* the progress poll of `dhflow run` (dhflow.balsam.poll.ProgressPoll, in one process with
+  Balsam activated): a tick (one aggregated per-state query), the per-rule breakdown it
+  refreshes when the totals change, and, for comparison, the former per-job-id query;
+* what Balsam's own launcher asks the database on each of its ticks, on the same jobs:
+  the runnable jobs counted and the first ones fetched in its order (``launch``), and the
+  transitionable jobs counted (its idle-exit check), with the exact workflow filter.
+
+    python benchmarks/read_scale.py [--size 1000000] [--keep]
+
+Targets (issue 15): `status` under 2 s at 1M tasks; the poll's tick far below Balsam's own.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from submit_scale import DB, REPO, SPEC, run_measured  # noqa: E402
+
+# 1M-task plans are over the default task limit (200,000): raise it for the benchmark
+os.environ.setdefault("DHFLOW_MAX_TASKS", "2000000")
+
+POLL = textwrap.dedent("""
+    import json, sys, time
+    from dhflow.compiler.api import check_file
+    from dhflow.compiler.expand.tasks import plan_head
+    from dhflow.runtime import database
+    path, wf = sys.argv[1], sys.argv[2]
+    head = plan_head(check_file(path).spec).to_dict()
+    database.open_database(None, head, path, create=False, quiet=True)
+    from django.db import connection
+    from dhflow.balsam import jobs
+    from dhflow.balsam.poll import ProgressPoll
+    with connection.cursor() as cur:  # the run's own bookkeeping (job id by task, rules): not timed
+        cur.execute("SELECT data->>'dhflow_task', data->>'dhflow_rule', job_id::text FROM core_balsamjob "
+                    "WHERE workflow = %s", [wf])
+        rows = cur.fetchall()
+    plan = {"workflow": wf, "tasks": [{"name": n, "rule": r} for n, r, _ in rows]}
+    ids = {n: j for n, _, j in rows}
+    def best(fn, n=3):
+        out = []
+        for _ in range(n):
+            t0 = time.perf_counter(); fn(); out.append(time.perf_counter() - t0)
+        return min(out)
+    poll = ProgressPoll(plan, ids)
+    fig = {"first": best(poll.snapshot, 1), "tick": best(poll.snapshot, 5), "detail": best(poll._detail),
+           "per_id": best(lambda: jobs.state_counts(wf, list(ids.values())), 1)}
+    from balsam.core import models
+    from balsam.core.models import BalsamJob
+    src = BalsamJob.source  # dhflow's launcher wrapper filters workflow = NAME (exact), as here
+    def runnable():
+        q = src.get_runnable(max_nodes=8, order_by=("-num_nodes", "-wall_time_minutes")).filter(workflow=wf)
+        q.count(); list(q[:8])
+    fig["balsam_launch"] = best(runnable)
+    fig["balsam_exit_check"] = best(lambda: BalsamJob.objects.filter(
+        state__in=models.PROCESSABLE_STATES, workflow=wf).count())
+    fig["balsam_transitions"] = best(lambda: list(src.by_states(models.PROCESSABLE_STATES).filter(
+        lock="", workflow=wf)[:100]))
+    # mid-run: the `train` jobs runnable (PREPROCESSED), as Balsam's transitions leave them
+    with connection.cursor() as cur:
+        cur.execute("UPDATE core_balsamjob SET state = 'PREPROCESSED' WHERE workflow = %s "
+                    "AND data->>'dhflow_rule' = 'train'", [wf])
+        cur.execute("VACUUM ANALYZE core_balsamjob")
+    fig["tick_runnable"] = best(poll.snapshot, 5)
+    fig["balsam_launch_runnable"] = best(runnable)
+    print(json.dumps(fig))
+""")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=1_000_000)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory (the DB stopped)")
+    args = ap.parse_args()
+
+    from dhflow.balsam.localdb import LocalDB
+
+    root = Path(tempfile.mkdtemp(prefix="dhflow-read-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    os.chmod(root, 0o755)  # the PostgreSQL server runs as `postgres` when we are root
+    home = root / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), BALSAM_DB_PATH=str(root / "db"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    env.pop("DHFLOW_BALSAM_HOME", None)
+    saved_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    db = LocalDB(root / "db")
+    py = [sys.executable, "-m", "dhflow"]
+    try:
+        db.ensure_started(quiet=True)
+        os.environ["HOME"] = saved_home or ""
+        wf = f"bench_{args.size}"
+        spec = root / f"{wf}.dhflow"
+        spec.write_text(SPEC.format(count=args.size))
+        wall, mb, err, code = run_measured(py + ["submit", str(spec), "--no-launch"], env)
+        assert code == 0, err
+        print(f"# {args.size + 2} jobs of workflow {wf} submitted in {wall:.1f} s (peak {mb:.0f} MB); "
+              f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+        conn = DB(db.path)
+        conn.vacuum()  # what autovacuum does after a bulk load (visibility map: index-only scans)
+        conn.conn.close()
+        print(f"{'command':<44}  {'wall s':>7}  {'peak MB':>7}")
+        commands = [
+            ("status (unchanged file)", ["status", str(spec)]),
+            ("status --format json (unchanged file)", ["status", str(spec), "--format", "json"]),
+            ("results --format json", ["results", str(spec), "--format", "json"]),
+            ("history", ["history", str(spec)]),
+            ("plan --against-db --format json", ["plan", str(spec), "--against-db", "--format", "json"]),
+        ]
+        for label, argv in commands:
+            wall, mb, err, code = run_measured(py + argv, env)
+            assert code == 0, err
+            print(f"{label:<44}  {wall:>7.2f}  {mb:>7.0f}")
+        edited = root / f"{wf}_edited.dhflow"  # same workflow and tasks, another input digest
+        edited.write_text(spec.read_text() + "# edited\n")
+        wall, mb, err, code = run_measured(py + ["status", str(edited)], env)
+        assert code == 0, err
+        print(f"{'status (edited file: compiled, matched by key)':<44}  {wall:>7.2f}  {mb:>7.0f}")
+        out = tempfile.TemporaryFile()
+        wall, mb, err, code = run_measured([sys.executable, "-c", POLL, str(spec), wf], env, stdout=out)
+        assert code == 0, err
+        out.seek(0)
+        import json
+        fig = json.loads(out.read().decode().strip().splitlines()[-1])
+        print(f"# progress poll of `dhflow run`, per tick: {fig['tick'] * 1000:.1f} ms (per-state totals); "
+              f"per-rule breakdown when they change: {fig['detail'] * 1000:.0f} ms (at most "
+              f"{int(100 * 0.1)}% of the time); first snapshot {fig['first'] * 1000:.0f} ms; "
+              f"former per-job-id query: {fig['per_id'] * 1000:.0f} ms")
+        print(f"# with the `train` jobs runnable: poll tick {fig['tick_runnable'] * 1000:.1f} ms; Balsam's launcher "
+              f"counting and fetching the runnable jobs {fig['balsam_launch_runnable'] * 1000:.0f} ms")
+        print(f"# Balsam's own launcher, per tick: runnable jobs counted and fetched {fig['balsam_launch'] * 1000:.0f} ms"
+              f"; transitionable counted (idle-exit check) {fig['balsam_exit_check'] * 1000:.0f} ms; "
+              f"transitionable fetched (transition processes) {fig['balsam_transitions'] * 1000:.0f} ms")
+    finally:
+        os.environ["HOME"] = str(home)
+        try:
+            if args.keep:
+                db.stop()
+            else:
+                db.destroy()
+        finally:
+            if saved_home is not None:
+                os.environ["HOME"] = saved_home
+            if not args.keep:
+                shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
