@@ -11,6 +11,7 @@ from dhflow.compiler.check.model import (
     APP_KEYS, BLOCKS, LAUNCH_KEYS, RESOURCE_KEYS, RULE_KEYS, SAMPLERS, WORKFLOW_KEYS, AppSpec, LaunchSpec,
     ObjectiveSpec, Param, RuleSpec, SamplerSpec, Spec, TemplateStr,
 )
+from dhflow.compiler.check import fanout
 from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
 from dhflow.compiler.parse import nodes as n
 from dhflow.compiler.source import SourceFile, Span
@@ -113,19 +114,24 @@ class _Builder:
         space = sample = launch = None
         apps: list[AppSpec] = []
         rules: list[RuleSpec] = []
+        values = []
         for st in doc.stmts:
             if st.key not in BLOCKS:
                 self.err("DH010", f"unknown block `{st.key}`", st.key_span,
                          help=did_you_mean(st.key, BLOCKS) or f"the blocks are: {', '.join(BLOCKS)}")
                 continue
-            needs_label = st.key in ("workflow", "app", "rule")
+            needs_label = st.key in ("workflow", "app", "rule", "values")
             if needs_label and st.label is None:
                 self.err("DH013", f"`{st.key}` needs a name: `{st.key} NAME:`", st.key_span)
                 continue
             if not needs_label and st.label is not None:
                 self.err("DH013", f"`{st.key}` takes no name", st.label_span)
                 continue
-            if st.key == "sample":
+            if st.key == "values":
+                if isinstance(st, n.Section) and not st.body:
+                    fanout.empty_values(self, st)
+                    continue
+            elif st.key == "sample":
                 if not isinstance(st, n.Entry):
                     self.err("DH013", "`sample` takes its sampler on the same line: `sample: grid(levels=5)`", st.span)
                     continue
@@ -153,6 +159,8 @@ class _Builder:
                 apps.append(self.app(st))
             elif st.key == "rule":
                 rules.append(self.rule(st))
+            elif st.key == "values":
+                values.append(fanout.build_values(self, st))
 
         if workflow is None:
             self.err("DH012", "no `workflow NAME:` block", Span.point(1, 1),
@@ -172,7 +180,8 @@ class _Builder:
         if workflow is None:
             return None
         return Spec(self.src, workflow.label, workflow.label_span, description, objective, params, sampler,
-                    tuple(apps), tuple(rules), launch_spec, has_space=space is not None)
+                    tuple(apps), tuple(rules), launch_spec, has_space=space is not None,
+                    values=tuple(v for v in values if v is not None))
 
     def space(self, sec: n.Section) -> tuple[Param, ...]:
         params: list[Param] = []
@@ -324,13 +333,9 @@ class _Builder:
     def rule(self, sec: n.Section) -> RuleSpec:
         name = sec.label
         body = self.body_entries(sec, RULE_KEYS, f"rule `{name}`")
-        foreach, foreach_span = False, None
+        foreach, foreach_span, dims = False, None, ()
         if "foreach" in body:
-            v = body["foreach"].value
-            if isinstance(v, n.Name) and v.id == "space":
-                foreach, foreach_span = True, v.span
-            else:
-                self.err("DH206", "`foreach` takes `space`", v.span)
+            foreach, foreach_span, dims = fanout.rule_foreach(self, body["foreach"].value)
         after: list[tuple[str, Span]] = []
         if "after" in body:
             v = body["after"].value
@@ -376,7 +381,7 @@ class _Builder:
             self.err("DH209", f"`objective` needs `foreach: space` (rule `{name}` runs one task)",
                      body["objective"].key_span)
         return RuleSpec(name, sec.label_span, foreach, foreach_span, tuple(after), app, shell, args, resources,
-                        cpu_affinity, retry, env, objective)
+                        cpu_affinity, retry, env, objective, dims=dims, **fanout.rule_files(self, body))
 
     def objective(self, e: n.Expr) -> ObjectiveSpec | None:
         forms = {"stdout": 1, "data": 1, "file": 2}

@@ -17,11 +17,11 @@ from dhflow.compiler.source import SourceFile, Span
 RESOURCE_KEYS = ("nodes", "ranks_per_node", "threads_per_rank", "threads_per_core",
                  "node_packing_count", "wall_time")
 
-BLOCKS = ("workflow", "space", "sample", "app", "rule", "launch")
+BLOCKS = ("workflow", "values", "space", "sample", "app", "rule", "launch")
 WORKFLOW_KEYS = ("description", "objective")
 APP_KEYS = ("executable", "args", "envscript", "preprocess", "postprocess", "env", "description")
 RULE_KEYS = ("foreach", "after", "app", "shell", "args", *RESOURCE_KEYS, "cpu_affinity",
-             "retry_on_timeout", "env", "objective")
+             "retry_on_timeout", "env", "objective", "inputs", "stage_in", "stage_out")
 LAUNCH_KEYS = ("scheduler", "project", "queue", "nodes", "wall_time", "job_mode", "sched_flags")
 SAMPLERS = ("grid", "random", "lhs", "points")
 
@@ -110,6 +110,29 @@ class RuleSpec:
     retry_on_timeout: bool = True
     env: tuple[tuple[str, TemplateStr], ...] = ()
     objective: ObjectiveSpec | None = None
+    # v2 fan-out (compiler/check/fanout.py): every dimension of `foreach:` in written order
+    # (`space` included; `foreach` above stays "fans out over space"), and files
+    dims: tuple[tuple[str, Span], ...] = ()
+    inputs: tuple[TemplateStr, ...] = ()
+    stage_in: TemplateStr | None = None
+    stage_out: tuple[TemplateStr, ...] = ()
+    stage_out_url: TemplateStr | None = None
+    inputs_span: Span | None = None
+
+    @property
+    def value_dims(self) -> tuple[str, ...]:
+        """The `values` dimensions this rule fans out over (not `space`), in written order."""
+        return tuple(d for d, _ in self.dims if d != "space")
+
+
+@dataclass(frozen=True)
+class ValuesSpec:
+    """`values NAME: v1, v2, ...`: a named dimension of literals."""
+
+    name: str
+    span: Span
+    values: tuple = ()
+    value_spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,6 +167,10 @@ class Spec:
     rules: tuple[RuleSpec, ...] = ()
     launch: LaunchSpec | None = None
     has_space: bool = False
+    values: tuple[ValuesSpec, ...] = ()
+
+    def dimension(self, name: str) -> ValuesSpec | None:
+        return next((v for v in self.values if v.name == name), None)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
