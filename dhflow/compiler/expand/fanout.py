@@ -20,66 +20,82 @@ def dims_of(rule: RuleSpec) -> tuple[str, ...]:
     return tuple(d for d, _ in rule.dims) if rule.dims else (("space",) if rule.foreach else ())
 
 
-class Combo(tuple):
-    """(index, point, values, coordinates): index and point when `space` is a dimension, the
-    `values` dimensions' values in order (None without any), and the coordinate of every
-    dimension (the point index for `space`) that `after:` matching compares."""
+#: A task of a rule: (index, point, values, coordinates). Index and point when `space` is a
+#: dimension; the `values` dimensions' values in order (None without any); the coordinate of
+#: every dimension, as a position (the point index, the value's place in its list), which is
+#: what `after:` matching compares (positions: `1`, `1.0` and `true` stay distinct values).
+Combo = tuple
 
-    __slots__ = ()
+
+def count(spec: Spec, rule: RuleSpec, points: list[dict]) -> int:
+    """How many tasks the rule has: the product of its dimensions' sizes."""
+    n = 1
+    for d in dims_of(rule):
+        n *= len(points) if d == "space" else len(spec.dimension(d).values)
+    return n
 
 
-def combos(spec: Spec, rule: RuleSpec, points: list[dict]) -> list[Combo]:
-    """Every task of a rule, in product order: the last dimension varies fastest."""
+def combos(spec: Spec, rule: RuleSpec, points: list[dict]):
+    """Every task of a rule (one at a time), in product order: the last dimension varies fastest."""
     dims = dims_of(rule)
     if not dims:
-        return [Combo((None, None, None, ()))]
-    axes = [range(len(points)) if d == "space" else spec.dimension(d).values for d in dims]
-    out = []
-    has_values = any(d != "space" for d in dims)
+        yield (None, None, None, ())
+        return
+    if dims == ("space",):  # v1: one task per point
+        yield from ((i, p, None, (i,)) for i, p in enumerate(points))
+        return
+    lists = [None if d == "space" else spec.dimension(d).values for d in dims]
+    axes = [range(len(points)) if d == "space" else range(len(lists[k])) for k, d in enumerate(dims)]
     for coord in itertools.product(*axes):
         index = point = None
-        values = {} if has_values else None
-        for d, c in zip(dims, coord):
-            if d == "space":
+        values = {}
+        for k, c in enumerate(coord):
+            if lists[k] is None:
                 index, point = c, points[c]
             else:
-                values[d] = c
-        out.append(Combo((index, point, values, coord)))
-    return out
+                values[dims[k]] = lists[k][c]
+        yield (index, point, values, coord)
 
 
 def task_name(rule: RuleSpec, combo: Combo) -> str:
     """`rule` (one task), `rule.INDEX` (v1), `rule.cifar10.3` (each dimension's value in order)."""
-    index, _, values, coord = combo
+    index, _, values, _ = combo
     if values is None:
         return rule.name if index is None else f"{rule.name}.{index}"
-    return ".".join([rule.name, *(str(c) if d == "space" else value_label(c)
-                                  for d, c in zip(dims_of(rule), coord))])
-
-
-def _coord_key(c) -> tuple:
-    # values compare with their type (1 and 1.0 and true are different values)
-    return (type(c).__name__, c)
+    return ".".join([rule.name, *(str(index) if d == "space" else value_label(values[d])
+                                  for d in dims_of(rule))])
 
 
 class ParentIndex:
-    """The tasks of one parent rule, found by the coordinates a child shares with them."""
+    """The tasks of one parent rule, found by the coordinates a child shares with them.
 
-    def __init__(self, parent: RuleSpec, child: RuleSpec, made: list[tuple[tuple, str, str]]):
+    A rule's tasks are made in product order, so the k-th task's coordinates are k written
+    in the mixed radix of its dimensions' sizes: no per-task table is kept (100k-task sweeps).
+    """
+
+    def __init__(self, spec: Spec, parent: RuleSpec, child: RuleSpec, points: list[dict],
+                 names: list[str], keys: list[str]):
         pdims, cdims = dims_of(parent), dims_of(child)
-        shared = [d for d in cdims if d in pdims]
-        self._child_pos = [cdims.index(d) for d in shared]
-        ppos = [pdims.index(d) for d in shared]
-        self._by: dict[tuple, tuple[list[str], list[str]]] = {}
-        for coord, name, key in made:
-            k = tuple(_coord_key(coord[i]) for i in ppos)
-            names, keys = self._by.setdefault(k, ([], []))
-            names.append(name)
-            keys.append(key)
+        sizes = [len(points) if d == "space" else len(spec.dimension(d).values) for d in pdims]
+        strides = [1] * len(pdims)
+        for k in range(len(pdims) - 2, -1, -1):
+            strides[k] = strides[k + 1] * sizes[k + 1]
+        self._fixed = [(cdims.index(d), strides[k]) for k, d in enumerate(pdims) if d in cdims]
+        extra = [k for k, d in enumerate(pdims) if d not in cdims]
+        # offsets of every combination of the dimensions the child does not have (a gather)
+        self._offsets = [sum(c * strides[k] for c, k in zip(combo, extra))
+                         for combo in itertools.product(*(range(sizes[k]) for k in extra))]
+        self._names, self._keys = names, keys
 
     def parents(self, coord: tuple) -> tuple[list[str], list[str]]:
         """(names, keys) of the parent tasks that agree with `coord` on the shared dimensions."""
-        return self._by.get(tuple(_coord_key(coord[i]) for i in self._child_pos), ([], []))
+        if not self._names:  # the parent rule failed to expand
+            return [], []
+        base = sum(coord[pos] * stride for pos, stride in self._fixed)
+        if len(self._offsets) == 1:
+            k = base + self._offsets[0]
+            return [self._names[k]], [self._keys[k]]
+        return [self._names[base + o] for o in self._offsets], [self._keys[base + o] for o in self._offsets]
 
 
 class RuleFiles:

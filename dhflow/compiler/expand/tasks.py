@@ -301,8 +301,7 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
     iteration raises DiagnosticError at the first error (a streaming consumer must not go on
     writing a plan that will not compile); otherwise it goes on to report every rule's errors.
     """
-    combos = {r.name: fanout.combos(spec, r, points) for r in spec.rules}
-    total = sum(len(c) for c in combos.values())
+    total = sum(fanout.count(spec, r, points) for r in spec.rules)
     if total > MAX_TASKS:
         diags.append(Diagnostic("DH409", f"the plan would have {total:,} tasks (at most {MAX_TASKS:,})",
                                 spec.workflow_span))
@@ -313,7 +312,7 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
     diags.extend(_unsafe_here(spec))
     g = rule_graph(spec)
     order = {r.name: i for i, r in enumerate(spec.rules)}
-    made: dict[str, list[tuple[tuple, str, str]]] = {}  # rule -> (coordinates, name, key) of its tasks
+    made: dict[str, tuple[list[str], list[str]]] = {}  # rule -> names and keys of its tasks, in order
     for rname in nx.lexicographical_topological_sort(g, key=order.get):
         rule = spec.rule(rname)
         app = spec.app(rule.app[0]) if rule.app else None
@@ -324,10 +323,11 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
                          f'"retry":{"true" if rule.retry_on_timeout else "false"},'
                          f'"objective":{canonical(ex.objective)}')
         # `after` matches tasks on the dimensions both rules have: one to one, gather, scatter
-        deps = [fanout.ParentIndex(spec.rule(d), rule, made.get(d, [])) for d, _ in rule.after]
-        mine: list[tuple[tuple, str, str]] = []
+        deps = [fanout.ParentIndex(spec, spec.rule(d), rule, points, *made.get(d, ([], []))) for d, _ in rule.after]
+        my_names: list[str] = []
+        my_keys: list[str] = []
         failed = False
-        for combo in combos[rname]:
+        for combo in fanout.combos(spec, rule, points):
             parents: list[str] = []
             pkeys: list[str] = []
             for d in deps:
@@ -343,8 +343,9 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
                     break
                 continue
             yield t
-            mine.append((combo[3], t.name, t.key))
-        made[rname] = [] if failed else mine
+            my_names.append(t.name)
+            my_keys.append(t.key)
+        made[rname] = ([], []) if failed else (my_names, my_keys)
 
 
 def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic]]:
