@@ -80,6 +80,15 @@ launch:
 """
 
 
+def fanout_spec(spec: str) -> str:
+    """The same sweep as a 10 x N product (v2 fan-out): `foreach: dataset * space` over ten
+    datasets and a tenth of the points, so the task count is the same."""
+    values = "values dataset: " + ", ".join(f'"d{i}"' for i in range(10))
+    return (spec.replace("workflow bench_{count}:", "workflow bench_{count}_x10:")
+            .replace("sample: random(count={count}, seed=2026)", values + "\nsample: random(count={points}, seed=2026)")
+            .replace("    foreach: space", "    foreach: dataset * space"))
+
+
 def run_measured(argv: list[str], env: dict, stdout=subprocess.DEVNULL) -> tuple[float, float, str, int]:
     """(wall s, peak MB of that process, stderr, exit code) of one subprocess."""
     err = tempfile.TemporaryFile()
@@ -162,10 +171,12 @@ def main() -> None:
         figures: dict[int, tuple] = {}
         print(f"{'tasks':>7}  {'submit s':>8}  {'raw COPY s':>10}  {'ratio':>5}  {'peak MB':>7}  {'plan s':>6}  "
               f"{'resubmit s':>10}  {'resub peak MB':>13}  {'rows written by resubmit':>24}")
-        for size in (int(s) for s in args.sizes.split(",")):
-            wf = f"bench_{size}"
+        # each size as one space and as a 10 x N product (v2 fan-out) with as many tasks
+        for size, shape in ((int(s), shape) for s in args.sizes.split(",") for shape in ("space", "10 x space")):
+            wf = f"bench_{size}" + ("_x10" if shape != "space" else "")
             spec = root / f"{wf}.dhflow"
-            spec.write_text(SPEC.format(count=size))
+            spec.write_text(SPEC.format(count=size) if shape == "space"
+                            else fanout_spec(SPEC).format(count=size, points=size // 10))
             dump = root / f"{wf}.copy"
             submit = [sys.executable, "-m", "dhflow", "submit", str(spec), "--no-launch"]
             best = {"submit": 1e9, "copy": 1e9, "plan": 1e9, "resubmit": 1e9}
@@ -209,20 +220,20 @@ def main() -> None:
             conn.clear(wf)
             print(f"{size + 2:>7}  {best['submit']:>8.2f}  {best['copy']:>10.2f}  "
                   f"{best['submit'] / best['copy']:>5.2f}  {peak:>7.0f}  {best['plan']:>6.2f}  "
-                  f"{best['resubmit']:>10.2f}  {resub_peak:>13.0f}  {max(written):>24}")
-            figures[size + 2] = (best["submit"] / best["copy"], peak, best["resubmit"], max(written))
-            breakdown[size + 2] = {k: re.findall(r"dhflow timing: (.*): ([0-9.]+) s", v) for k, v in phases.items()}
+                  f"{best['resubmit']:>10.2f}  {resub_peak:>13.0f}  {max(written):>24}  {shape}")
+            figures[(size + 2, shape)] = (best["submit"] / best["copy"], peak, best["resubmit"], max(written))
+            breakdown[(size + 2, shape)] = {k: re.findall(r"dhflow timing: (.*): ([0-9.]+) s", v) for k, v in phases.items()}
         conn.conn.close()
-        for tasks, (ratio, mb, resub, rows) in figures.items():
+        for (tasks, shape), (ratio, mb, resub, rows) in figures.items():
             if tasks < 100_000:
                 continue
             verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-            print(f"# targets at {tasks} tasks: ratio {ratio:.2f} <= 2 {verdict(ratio <= 2)}; "
+            print(f"# targets at {tasks} tasks ({shape}): ratio {ratio:.2f} <= 2 {verdict(ratio <= 2)}; "
                   f"peak {mb:.0f} MB <= 400 {verdict(mb <= 400)}; resubmit {resub:.2f} s < 2 {verdict(resub < 2)}; "
                   f"rows written by resubmit {rows} == 0 {verdict(rows == 0)}")
-        for tasks, runs in breakdown.items():
+        for (tasks, shape), runs in breakdown.items():
             for what, items in runs.items():
-                print(f"# {tasks} tasks, {what} (best run), inside the dhflow process: "
+                print(f"# {tasks} tasks ({shape}), {what} (best run), inside the dhflow process: "
                       + "; ".join(f"{label} {float(sec):.2f}" for label, sec in items))
     finally:
         os.environ["HOME"] = str(home)
