@@ -68,13 +68,16 @@ def files_without_parents(spec: Spec) -> Iterator[Diagnostic]:
 
 
 def missing_code(spec: Spec) -> Iterator[Diagnostic]:
-    """A `{here}/FILE` in a command that does not exist fails at run time: say so before."""
+    """A `{here}/FILE` in the command of a task that runs first (no `after:`) and does not
+    exist fails at run time: say so before. (A task with parents may run what they build.)"""
     here = spec.source.here
     if spec.source.path.startswith("<"):
         return  # text given without a file: no directory to look in
     seen: set[str] = set()
-    owners = [(f"app `{a.name}`", a, ("executable", "args", "preprocess", "postprocess")) for a in spec.apps]
-    owners += [(f"rule `{r.name}`", r, ("shell", "args")) for r in spec.rules]
+    first = [r for r in spec.rules if not r.after]
+    owners = [(f"app `{a.name}`", a, ("executable", "args", "preprocess", "postprocess")) for a in spec.apps
+              if any(r.app and r.app[0] == a.name for r in first)]
+    owners += [(f"rule `{r.name}`", r, ("shell", "args")) for r in first]
     for who, owner, fields in owners:
         for what in fields:
             t = getattr(owner, what)
