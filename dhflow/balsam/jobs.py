@@ -175,11 +175,14 @@ def jobs_for_reconcile(cur, plan: dict) -> list:
 def record_parts(cur, plan: dict, job_of: dict[str, str], parts_of) -> None:
     """Store the fingerprints of the tasks `job_of` names (task -> job id) on their jobs: a
     job run again records the code it now runs, so the next submission sees it unchanged."""
-    if not job_of:
-        return
-    by_name = {t["name"]: t for t in plan["tasks"] if t["name"] in job_of}
-    cur.executemany("UPDATE core_balsamjob SET data = jsonb_set(data, '{dhflow_parts}', %s::jsonb) "
-                    "WHERE job_id = %s::uuid", [(parts_of.json(by_name[n]), jid) for n, jid in job_of.items()])
+    from psycopg2.extras import execute_values
+
+    # only tasks that name code: the other parts of a job kept by its key cannot have changed
+    rows = [(jid, parts_of.json(t)) for t in plan["tasks"] if (jid := job_of.get(t["name"])) and parts_of.code(t)]
+    if rows:
+        execute_values(cur, "UPDATE core_balsamjob AS j SET data = jsonb_set(j.data, '{dhflow_parts}', "
+                            "v.parts::jsonb) FROM (VALUES %s) AS v(id, parts) WHERE j.job_id = v.id::uuid",
+                       rows, page_size=1000)
 
 
 def held_by_launcher(cur, job_ids: list[str]) -> dict[str, str]:
