@@ -218,3 +218,14 @@ def test_dataset_removed_is_an_orphan_added_is_new(tmp_path):
     got = {(d.name, d.status): d.reasons for d in rec.decisions}
     assert got[("prep.z", "new")] == ("new task",) and got[("prep.x", "unchanged")] == ()
     assert got[("prep.y", "orphaned")] == ("point removed",)
+
+
+def test_only_code_is_fingerprinted(tmp_path):
+    """Data and markers a task writes under {here} are not code: they never rerun anything."""
+    (tmp_path / "marker").write_text("")
+    (tmp_path / "tool").write_text("#!/bin/sh\n")
+    (tmp_path / "tool").chmod(0o755)
+    text = ('workflow m:\nrule r:\n    shell: "test -e {here}/marker; {here}/tool {here}/data.csv '
+            '{here}/absent.py"\n')
+    plan = compile_text(text, str(tmp_path / "m.dhflow")).plan.to_dict()
+    assert sorted(k for k in plan_parts(plan)["r"] if k.startswith("code:")) == ["code:tool"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dhflow.compiler.plan.code import file_digest, rendered_code
 
 PREFIX = "code:"
-MISSING = "missing"
 
 
 class CodeParts:
@@ -22,11 +21,10 @@ class CodeParts:
         self._digests: dict[str, str] = {}
         self._by_app: dict[str, list[str]] = {}
 
-    def _digest(self, rel: str) -> str:
-        d = self._digests.get(rel)
-        if d is None:
-            d = self._digests[rel] = file_digest(self.here, rel) or MISSING
-        return d
+    def _digest(self, rel: str) -> str | None:
+        if rel not in self._digests:
+            self._digests[rel] = file_digest(self.here, rel)  # None: missing, or not code
+        return self._digests[rel]
 
     def __call__(self, task: dict) -> dict[str, str]:
         if not self.here:
@@ -40,7 +38,7 @@ class CodeParts:
         args = task.get("args") or ""
         if self.here in args:
             files = list(dict.fromkeys([*files, *rendered_code(args, self.here)]))
-        return {PREFIX + rel: self._digest(rel) for rel in files}
+        return {PREFIX + rel: d for rel in files if (d := self._digest(rel)) is not None}
 
 
 def changed(recorded: dict | None, mine: dict[str, str]) -> list[str]:

@@ -1,13 +1,12 @@
 """v2 fan-out checks: dimensions named by `foreach`, `values` lists, file keys, named code."""
 from __future__ import annotations
 
-import os
 from typing import Iterator
 
 from dhflow.compiler.check.fanout import value_label
 from dhflow.compiler.check.model import Spec
 from dhflow.compiler.diagnostics import WARNING, Diagnostic, Label, did_you_mean
-from dhflow.compiler.plan.code import file_digest, template_code
+from dhflow.compiler.plan.code import exists, template_code
 
 
 def unknown_dimensions(spec: Spec) -> Iterator[Diagnostic]:
@@ -84,9 +83,7 @@ def missing_code(spec: Spec) -> Iterator[Diagnostic]:
             if t is None:
                 continue
             for rel in template_code(t.text):
-                if rel in seen or rel.endswith("/") or file_digest(here, rel) is not None:
-                    continue
-                if os.path.isdir(os.path.join(here, rel)):
+                if rel in seen or rel.endswith("/") or exists(here, rel):
                     continue
                 seen.add(rel)
                 yield Diagnostic("DH114", f"`{{here}}/{rel}` in the {what} of {who} does not exist", t.span,
