@@ -58,6 +58,15 @@ launch:
     wall_time: 60
 """
 
+
+def fanout_spec(spec: str) -> str:
+    """The same sweep as a 10 x N product (v2 fan-out): `foreach: dataset * space` over ten
+    datasets and a tenth of the points, so the task count is the same."""
+    values = "values dataset: " + ", ".join(f'"d{i}"' for i in range(10))
+    return (spec.replace("workflow bench_{count}:", "workflow bench_{count}_x10:")
+            .replace("sample: random(count={count}, seed=2026)", values + "\nsample: random(count={points}, seed=2026)")
+            .replace("    foreach: space", "    foreach: dataset * space"))
+
 CHILD = textwrap.dedent("""
     import json, resource, sys, time
     t0 = time.perf_counter()
@@ -85,14 +94,17 @@ def main() -> None:
           f"{os.cpu_count()} cpus)")
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
-            path = os.path.join(tmp, f"bench_{size}.dhflow")
-            with open(path, "w") as fh:
-                fh.write(SPEC.format(count=size))
-            runs = [run_once(path) for _ in range(args.repeat)]
-            assert all(r["code"] == 0 for r in runs), runs
-            walls = sorted(r["wall"] for r in runs)
-            peak = max(r["peak_mb"] for r in runs)
-            print(f"{size + 2:>8}  {walls[0]:>11.2f}  {walls[len(walls) // 2]:>9.2f}  {peak:>8.0f}")
+            # the same number of tasks as one space and as a 10 x N product (fan-out)
+            for shape, text in (("space", SPEC.format(count=size)),
+                                ("10 x space", fanout_spec(SPEC).format(count=size, points=size // 10))):
+                path = os.path.join(tmp, f"bench_{size}_{shape[:2]}.dhflow")
+                with open(path, "w") as fh:
+                    fh.write(text)
+                runs = [run_once(path) for _ in range(args.repeat)]
+                assert all(r["code"] == 0 for r in runs), runs
+                walls = sorted(r["wall"] for r in runs)
+                peak = max(r["peak_mb"] for r in runs)
+                print(f"{size + 2:>8}  {walls[0]:>11.2f}  {walls[len(walls) // 2]:>9.2f}  {peak:>8.0f}   {shape}")
 
 
 if __name__ == "__main__":

@@ -122,9 +122,11 @@ def existing_jobs(cur, wf: str) -> list:
     from dhflow.errors import BackendError
     from dhflow.reconcile.decision import ExistingJob
 
-    cur.execute("SELECT job_id::text, NULL, data->>'dhflow_key', state, NULL, NULL, NULL "
-                "FROM core_balsamjob WHERE workflow = %s", [wf])
-    jobs = list(map(ExistingJob._make, cur.fetchall()))
+    # the `code:PATH` fingerprints a job recorded (NULL when none: older jobs, no code named)
+    cur.execute("SELECT job_id::text, NULL, data->>'dhflow_key', state, NULL, NULL, NULL, NULL, "
+                "(SELECT jsonb_object_agg(k, v) FROM jsonb_each_text(data->'dhflow_parts') AS e(k, v) "
+                "WHERE k LIKE 'code:%%') FROM core_balsamjob WHERE workflow = %s", [wf])
+    jobs = [ExistingJob._make((*row[:8], json_value(row[8]))) for row in cur.fetchall()]
     foreign = [j.job_id for j in jobs if not j.key]
     if foreign:
         cur.execute("SELECT name FROM core_balsamjob WHERE job_id = %s::uuid", [foreign[0]])
@@ -140,17 +142,18 @@ def with_details(cur, orphans: list) -> list:
     matched against new tasks, so only they need them)."""
     if not orphans:
         return []
-    cur.execute("SELECT job_id::text, name, data->>'dhflow_rule', data->'dhflow_point', data->'dhflow_parts' "
-                "FROM core_balsamjob WHERE job_id = ANY(%s::uuid[])", [[j.job_id for j in orphans]])
+    cur.execute("SELECT job_id::text, name, data->>'dhflow_rule', data->'dhflow_point', data->'dhflow_parts', "
+                "data->'dhflow_values' FROM core_balsamjob WHERE job_id = ANY(%s::uuid[])",
+                [[j.job_id for j in orphans]])
     got = {}
-    for jid, name, rule, point, parts in cur.fetchall():
+    for jid, name, rule, point, parts, values in cur.fetchall():
         parts = json_value(parts)
-        got[jid] = (name, rule, json_value(point), parts if isinstance(parts, dict) else None)
+        got[jid] = (name, rule, json_value(point), parts if isinstance(parts, dict) else None, json_value(values))
     out = []
     for j in orphans:
         if j.job_id in got:
-            name, rule, point, parts = got[j.job_id]
-            j = j._replace(name=name, rule=rule, point=point, parts=parts)
+            name, rule, point, parts, values = got[j.job_id]
+            j = j._replace(name=name, rule=rule, point=point, parts=parts, values=values)
         out.append(j)
     return out
 
@@ -170,6 +173,19 @@ def jobs_for_reconcile(cur, plan: dict) -> list:
     for pos, j in zip(orphans, with_details(cur, [jobs[p] for p in orphans])):
         jobs[pos] = j
     return jobs
+
+
+def record_parts(cur, plan: dict, job_of: dict[str, str], parts_of) -> None:
+    """Store the fingerprints of the tasks `job_of` names (task -> job id) on their jobs: a
+    job run again records the code it now runs, so the next submission sees it unchanged."""
+    from psycopg2.extras import execute_values
+
+    # only tasks that name code: the other parts of a job kept by its key cannot have changed
+    rows = [(jid, parts_of.json(t)) for t in plan["tasks"] if (jid := job_of.get(t["name"])) and parts_of.code(t)]
+    if rows:
+        execute_values(cur, "UPDATE core_balsamjob AS j SET data = jsonb_set(j.data, '{dhflow_parts}', "
+                            "v.parts::jsonb) FROM (VALUES %s) AS v(id, parts) WHERE j.job_id = v.id::uuid",
+                       rows, page_size=1000)
 
 
 def held_by_launcher(cur, job_ids: list[str]) -> dict[str, str]:

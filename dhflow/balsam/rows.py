@@ -184,7 +184,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     desc_cache: dict[str, str] = {}
     res_cache: dict[tuple, tuple] = {}
     obj_cache: dict[int, tuple] = {}
-    fixed_mid = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
+    no_files = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
     buf: list[str] = []
     for t in tasks:
         name = t["name"]
@@ -209,7 +209,8 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
                 f'"dhflow_rule":{jstr(rule) if rule is not None else "null"},'
                 f'"dhflow_index":{"null" if index is None else int(index)},'
                 f'"dhflow_point":{"null" if point is None else compact(point)},'
-                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{parts_json(t)}' + tail_data)
+                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{parts_json(t)}'
+                + (f',"dhflow_values":{compact(t["values"])}' if t.get("values") is not None else "") + tail_data)
         if "\\" in data:
             data = data.replace("\\", "\\\\")
         # the columns from wall_time_minutes to application: shared by the tasks of a rule
@@ -220,17 +221,24 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
         if mid is None:
             mid = res_cache[rk] = (
                 f"{desc}\t\t{tick}\t",
-                f"\t{fixed_mid}{int(rk[1])}\t{int(rk[2])}\t0\t{int(rk[3])}\t{esc(rk[4] or 'none')}\t"
+                f"\t{int(rk[1])}\t{int(rk[2])}\t0\t{int(rk[3])}\t{esc(rk[4] or 'none')}\t"
                 f"{int(rk[5])}\t{int(rk[6])}\t{int(rk[7])}\t{e_env}\t\t{esc(rk[9])}\t")
         retry = 't' if t.get('auto_timeout_retry', True) else 'f'
         buf.append(
-            f"{ids[name]}\t{e_wf}\t{esc(name)}\t{mid[0]}{parents_json}{mid[1]}{esc(t.get('args') or '')}\t\t"
+            f"{ids[name]}\t{e_wf}\t{esc(name)}\t{mid[0]}{parents_json}\t{_files(t) or no_files}{mid[1][1:]}"
+            f"{esc(t.get('args') or '')}\t\t"
             f"t\tf\tf\t{retry}\tCREATED\t{e_hist}\t{data}\t\\N\n")
         if len(buf) >= chunk_rows:
             yield "".join(buf).encode("utf-8")
             buf.clear()
     if buf:
         yield "".join(buf).encode("utf-8")
+
+
+def _files(t: dict) -> str:
+    """The four file columns (Balsam's stage-in from parents, stage in, stage out), or ''."""
+    cols = [t.get(k) or "" for k in ("input_files", "stage_in_url", "stage_out_files", "stage_out_url")]
+    return "".join(esc(c) + "\t" for c in cols) if any(cols) else ""
 
 
 _INT_COLUMNS = ("wall_time_minutes", "num_nodes", "coschedule_num_nodes", "ranks_per_node", "threads_per_rank",

@@ -256,6 +256,7 @@ def apply(plan: dict, *, rerun: str | None = None, prune: bool = False, dry_run:
                 _delete_jobs(cur, orphan_ids)
             if rerun_ids:
                 moved = _reset_for_rerun(cur, plan, result, rerun_ids, rerun, provenance)
+                jobs.record_parts(cur, plan, dict(zip(result.rerun, rerun_ids)), parts_of)  # code now
             if new_names:
                 by_name = set(new_names)
                 result.rows_written = _write_new(

@@ -158,6 +158,14 @@ def input_digest(spec: Spec) -> str:
             h.update(read_regular(Path(spec.source.here) / spec.sampler.path, MAX_POINTS_FILE_BYTES))
         except OSError:
             h.update(b"<unreadable>")
+    # code the commands name (`{here}/train.py`): editing it must not skip the compile-free
+    # check that finds the tasks to run again
+    from dhflow.compiler.plan.code import file_digest, template_code
+    for owner in (*spec.apps, *spec.rules):
+        for what in ("executable", "args", "preprocess", "postprocess", "shell"):
+            t = getattr(owner, what, None)
+            for rel in template_code(t.text) if t is not None else ():
+                h.update(f"{rel}\0{file_digest(spec.source.here, rel)}\0".encode("utf-8"))
     return h.hexdigest()
 
 

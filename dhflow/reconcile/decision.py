@@ -16,6 +16,7 @@ from typing import Iterable, NamedTuple
 from json.encoder import encode_basestring_ascii as _json_str
 
 from dhflow.compiler.plan.jsonfast import canonical
+from dhflow.reconcile import code as _code
 from dhflow.target import JOB_RESOURCE_FIELDS
 
 NEW, UNCHANGED, RERUN, ORPHANED = "new", "unchanged", "rerun", "orphaned"
@@ -44,8 +45,24 @@ def _h_str(text) -> str:
 
 
 def identity(task: dict) -> str:
-    """What makes a task 'the same task' across edits: its rule and its point."""
-    return canonical([task.get("rule"), task.get("point")])
+    """What makes a task 'the same task' across edits: its rule, its point and (fan-out)
+    its values on the `values` dimensions."""
+    values = task.get("values")
+    if values is None:
+        return canonical([task.get("rule"), task.get("point")])
+    return canonical([task.get("rule"), task.get("point"), values])
+
+
+def _job_identity(j: "ExistingJob") -> str:
+    if j.values is None:
+        return canonical([j.rule, j.point])
+    return canonical([j.rule, j.point, j.values])
+
+
+def _part_reasons(old: dict, mine: dict) -> tuple[str, ...]:
+    reasons = [PART_REASONS[p] for p in PART_REASONS if old.get(p) != mine.get(p)]
+    reasons += [f"code changed: {rel}" for rel in _code.changed(old, mine)]
+    return tuple(reasons) or ("changed definition",)
 
 
 def task_parts(task: dict, keys_by_name: dict[str, str], apps: dict[str, dict]) -> dict[str, str]:
@@ -69,6 +86,7 @@ class PartsMaker:
     """
 
     def __init__(self, plan: dict, keys_by_name: dict[str, str] | None = None):
+        self.code = _code.CodeParts(plan)
         # keys_by_name: given by a streaming writer that fills it as tasks go by (parents
         # come before their children); else built from plan["tasks"] on first use
         self._keys: dict[str, str] | None = keys_by_name
@@ -119,7 +137,7 @@ class PartsMaker:
         h_obj = hit[1]
         h_up = self._upstream(task.get("parents") or ())
         return {"command": _h_str(task.get("args")), "app": h_app, "resources": h_res, "env": h_env,
-                "objective": h_obj, "upstream": h_up}
+                "objective": h_obj, "upstream": h_up, **self.code(task)}
 
 
     def json(self, task: dict) -> str:
@@ -135,7 +153,9 @@ class PartsMaker:
             mid = c[k] = (f'","app":"{p["app"]}","resources":"{p["resources"]}","env":"{p["env"]}",'
                           f'"objective":"{p["objective"]}","upstream":"')
         h_up = self._upstream(task.get("parents") or ())
-        return '{"command":"' + _h_str(task.get("args")) + mid + h_up + '"}'
+        code = self.code(task)
+        tail = "".join(f',"{k}":"{v}"' for k, v in code.items()) if code else ""
+        return '{"command":"' + _h_str(task.get("args")) + mid + h_up + '"' + tail + '}'
 
 
 def plan_parts(plan: dict) -> dict[str, dict[str, str]]:
@@ -156,6 +176,8 @@ class ExistingJob(NamedTuple):
     rule: str | None = None
     point: dict | None = None
     parts: dict | None = None
+    values: dict | None = None  # fan-out tasks: the values on the `values` dimensions
+    code: dict | None = None    # the `code:PATH` fingerprints the job recorded (kept jobs too)
 
 
 @dataclass(slots=True)
@@ -240,16 +262,21 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
     orphan_by_identity: dict[str, ExistingJob] = {}
     for j in orphans:
         if j.rule is not None:
-            orphan_by_identity.setdefault(canonical([j.rule, j.point]), j)
+            orphan_by_identity.setdefault(_job_identity(j), j)
     parts_of = parts_of or PartsMaker(plan)
 
     kept = {t["name"]: by_key[t["key"]] for t in tasks if t["key"] in by_key}
+    by_name = {t["name"]: t for t in tasks}
     if rerun == "all":
         to_rerun = _dependants(plan, set(kept))
     elif rerun == "failed":
         to_rerun = _dependants(plan, {n for n, j in kept.items() if j.state in FAILED_STATES})
     else:
         to_rerun = set()
+    # code a kept job recorded and that changed since: that task and its dependants run again
+    code_changed = {n: c for n, j in kept.items() if j.code and (c := _code.changed(j.code, parts_of.code(
+        by_name[n])))} if any(j.code for j in kept.values()) else {}
+    code_rerun = _dependants(plan, set(code_changed)) - to_rerun if code_changed else set()
 
     result = Reconciliation(plan["workflow"])
     decisions = result.decisions
@@ -257,7 +284,11 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
         name, rule = t["name"], t["rule"]
         job = kept.get(name)
         if job is not None:
-            if name in to_rerun:
+            if name in code_rerun:
+                why = tuple(f"code changed: {f}" for f in code_changed[name]) if name in code_changed \
+                    else ("upstream code changed",)
+                decisions.append(Decision(name, rule, RERUN, why, job.job_id))
+            elif name in to_rerun:
                 why = "failed" if job.state in FAILED_STATES else ("upstream rerun" if rerun == "failed" else "rerun all")
                 decisions.append(Decision(name, rule, RERUN, (why,), job.job_id))
             else:
@@ -267,8 +298,7 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
         if old is None:
             reasons = ("new point",) if t.get("point") is not None else ("new task",)
         elif old.parts:
-            mine = parts_of(t)
-            reasons = tuple(PART_REASONS[p] for p in PART_REASONS if old.parts.get(p) != mine.get(p)) or ("changed definition",)
+            reasons = _part_reasons(old.parts, parts_of(t))
         else:
             reasons = ("changed definition",)
         decisions.append(Decision(name, rule, NEW, reasons))
@@ -278,7 +308,7 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
         for j in orphans:
             if j.rule not in plan_rules:
                 why = "rule removed"
-            elif canonical([j.rule, j.point]) not in plan_identities:
+            elif _job_identity(j) not in plan_identities:
                 why = "point removed"
             elif by_key.get(j.key) is not j and j.key in plan_keys:
                 why = "duplicate job"
@@ -329,6 +359,8 @@ class StreamTally(Reconciliation):
             ident = identity(task)
             self._identities.add(ident)
         if job is not None:
+            if job.code and _code.changed(job.code, getattr(parts_of, "code", lambda t: {})(task)):
+                raise _code.CodeChanged(task["name"])
             self._claimed.add(task["key"])
             self._count(rule, UNCHANGED)
             return job
@@ -348,14 +380,13 @@ class StreamTally(Reconciliation):
         orphan_by_identity: dict[str, ExistingJob] = {}
         for j in orphans:
             if j.rule is not None:
-                orphan_by_identity.setdefault(canonical([j.rule, j.point]), j)
+                orphan_by_identity.setdefault(_job_identity(j), j)
         for rule, ident, has_point, mine in self._pending:
             old = orphan_by_identity.get(ident)
             if old is None:
                 reasons = ("new point",) if has_point else ("new task",)
             elif old.parts:
-                reasons = tuple(PART_REASONS[p] for p in PART_REASONS
-                                if old.parts.get(p) != mine.get(p)) or ("changed definition",)
+                reasons = _part_reasons(old.parts, mine)
             else:
                 reasons = ("changed definition",)
             for why in reasons:
@@ -365,7 +396,7 @@ class StreamTally(Reconciliation):
         for j in orphans:
             if j.rule not in plan_rules:
                 why = "rule removed"
-            elif canonical([j.rule, j.point]) not in self._identities:
+            elif _job_identity(j) not in self._identities:
                 why = "point removed"
             elif self._by_key.get(j.key) is not j and j.key in self._claimed:
                 why = "duplicate job"

@@ -254,6 +254,8 @@ def make_record(task: dict, job, *, lean: bool = False) -> dict:
               "point": task.get("point"), "state": state, "objective": value, "error": error,
               "runtime": runtime,
               "trial": task.get("trial")}  # the proposal number in a search, else None
+    if task.get("values") is not None:  # fan-out: the task's value on each dimension
+        record["values"] = task["values"]
     if spec.get("source") == "several":
         values, _ = read_values(spec, job) if job is not None and not lean else (None, None)
         record["objectives"] = list(values) if values else None
@@ -293,18 +295,26 @@ def format_json(records: list[dict]) -> str:
     return json.dumps(records, indent=2)
 
 
+def _dims(records: list[dict]) -> list[str]:
+    """The fan-out dimensions of the records, in first-seen order (a column each)."""
+    return list(dict.fromkeys(k for rec in records for k in (rec.get("values") or {})))
+
+
 def format_csv(records: list[dict]) -> str:
     params: list[str] = []
     for rec in records:
         for key in (rec["point"] or {}):
             if key not in params:
                 params.append(key)
+    dims = _dims(records)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["rule", "name", "index", *params, "state", "objective", "runtime", "error"])
+    writer.writerow(["rule", "name", "index", *dims, *params, "state", "objective", "runtime", "error"])
     for rec in records:
         point = rec["point"] or {}
+        values = rec.get("values") or {}
         writer.writerow([rec["rule"], rec["name"], "" if rec["index"] is None else rec["index"],
+                         *[values.get(d, "") for d in dims],
                          *[json.dumps(point[p]) if isinstance(point.get(p), (dict, list)) else
                            ("" if p not in point else point[p]) for p in params],
                          rec["state"], "" if rec["objective"] is None else rec["objective"],
@@ -320,11 +330,14 @@ def format_table(records: list[dict]) -> str:
         for key in (rec["point"] or {}):
             if key not in params:
                 params.append(key)
-    header = ["#", "task", *params, "state", "objective", "runtime", "note"]
+    dims = _dims(records)
+    header = ["#", "task", *dims, *params, "state", "objective", "runtime", "note"]
     rows = []
     for rank, rec in enumerate(records, 1):
         point = rec["point"] or {}
-        rows.append([str(rank), rec["name"], *[_fmt_value(point.get(p)) for p in params], rec["state"],
+        values = rec.get("values") or {}
+        rows.append([str(rank), rec["name"], *[_fmt_value(values.get(d)) for d in dims],
+                     *[_fmt_value(point.get(p)) for p in params], rec["state"],
                      _fmt_value(rec["objective"]),
                      "-" if rec["runtime"] is None else f"{rec['runtime']:.1f}s",
                      rec["error"] or ""])

@@ -24,6 +24,7 @@ from dhflow.errors import CompileFailed, phase
 from dhflow.runtime import database, launching
 from dhflow.runtime.launching import LaunchOverrides
 from dhflow.runtime.provenance import provenance
+from dhflow.reconcile.code import CodeChanged
 
 Notify = Callable[[str], None]
 
@@ -176,6 +177,15 @@ def submit_streaming(req: SubmitRequest, notify: Notify) -> SubmitOutcome:
         diags = list(stream.diagnostics)
         diags += [d for d in exc.diagnostics if not any(d is x for x in diags)]
         raise CompileFailed(diags, stream.source) from None
+    except CodeChanged:
+        # a kept job's code changed: the streaming write (rolled back) cannot rerun jobs;
+        # the whole-plan path resets those tasks and their dependants
+        from dhflow.compiler.api import compile_file
+
+        notify("code named by the workflow changed: its tasks and their dependants run again")
+        outcome = submit_plan(req, compile_file(req.file).plan.to_dict())
+        outcome.warnings, outcome.source = list(stream.diagnostics), stream.source
+        return outcome
     mode = explicit or ("serial" if written.all_serial else "mpi")
     return SubmitOutcome(path, written, list(stream.diagnostics), stream.source, opts, mode)
 

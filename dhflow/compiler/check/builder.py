@@ -12,6 +12,7 @@ from dhflow.compiler.check.model import (
     ObjectiveSpec, Param, RuleSpec, SamplerSpec, Spec, TemplateStr,
 )
 from dhflow.compiler.check.search_builder import directions_of, objectives_of, search_of
+from dhflow.compiler.check import fanout
 from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
 from dhflow.compiler.parse import nodes as n
 from dhflow.compiler.source import SourceFile, Span
@@ -114,19 +115,24 @@ class _Builder:
         space = sample = launch = search = None
         apps: list[AppSpec] = []
         rules: list[RuleSpec] = []
+        values = []
         for st in doc.stmts:
             if st.key not in BLOCKS:
                 self.err("DH010", f"unknown block `{st.key}`", st.key_span,
                          help=did_you_mean(st.key, BLOCKS) or f"the blocks are: {', '.join(BLOCKS)}")
                 continue
-            needs_label = st.key in ("workflow", "app", "rule")
+            needs_label = st.key in ("workflow", "app", "rule", "values")
             if needs_label and st.label is None:
                 self.err("DH013", f"`{st.key}` needs a name: `{st.key} NAME:`", st.key_span)
                 continue
             if not needs_label and st.label is not None:
                 self.err("DH013", f"`{st.key}` takes no name", st.label_span)
                 continue
-            if st.key in ("sample", "search"):
+            if st.key == "values":
+                if isinstance(st, n.Section) and not st.body:
+                    fanout.empty_values(self, st)
+                    continue
+            elif st.key in ("sample", "search"):
                 if not isinstance(st, n.Entry):
                     self.err("DH013", "`sample` takes its sampler on the same line: `sample: grid(levels=5)`", st.span)
                     continue
@@ -156,6 +162,8 @@ class _Builder:
                 apps.append(self.app(st))
             elif st.key == "rule":
                 rules.append(self.rule(st))
+            elif st.key == "values":
+                values.append(fanout.build_values(self, st))
 
         if workflow is None:
             self.err("DH012", "no `workflow NAME:` block", Span.point(1, 1),
@@ -179,7 +187,8 @@ class _Builder:
                     tuple(apps), tuple(rules), launch_spec, has_space=space is not None,
                     search=search_of(self, search.value) if search is not None else None,
                     has_search=search is not None,
-                    directions=directions if len(directions) > 1 else ())
+                    directions=directions if len(directions) > 1 else (),
+                    values=tuple(v for v in values if v is not None))
 
     def space(self, sec: n.Section) -> tuple[Param, ...]:
         params: list[Param] = []
@@ -332,13 +341,9 @@ class _Builder:
     def rule(self, sec: n.Section) -> RuleSpec:
         name = sec.label
         body = self.body_entries(sec, RULE_KEYS, f"rule `{name}`")
-        foreach, foreach_span = False, None
+        foreach, foreach_span, dims = False, None, ()
         if "foreach" in body:
-            v = body["foreach"].value
-            if isinstance(v, n.Name) and v.id == "space":
-                foreach, foreach_span = True, v.span
-            else:
-                self.err("DH206", "`foreach` takes `space`", v.span)
+            foreach, foreach_span, dims = fanout.rule_foreach(self, body["foreach"].value)
         after: list[tuple[str, Span]] = []
         if "after" in body:
             v = body["after"].value
@@ -386,7 +391,8 @@ class _Builder:
             self.err("DH209", f"`objective` needs `foreach: space` (rule `{name}` runs one task)",
                      body["objective"].key_span)
         return RuleSpec(name, sec.label_span, foreach, foreach_span, tuple(after), app, shell, args, resources,
-                        cpu_affinity, retry, env, objective, objectives if len(objectives) > 1 else ())
+                        cpu_affinity, retry, env, objective, objectives if len(objectives) > 1 else (),
+                        dims=dims, **fanout.rule_files(self, body))
 
     def objective(self, e: n.Expr) -> ObjectiveSpec | None:
         forms = {"stdout": 1, "data": 1, "file": 2}

@@ -17,11 +17,11 @@ from dhflow.compiler.source import SourceFile, Span
 RESOURCE_KEYS = ("nodes", "ranks_per_node", "threads_per_rank", "threads_per_core",
                  "node_packing_count", "wall_time")
 
-BLOCKS = ("workflow", "space", "sample", "search", "app", "rule", "launch")
+BLOCKS = ("workflow", "values", "space", "sample", "search", "app", "rule", "launch")
 WORKFLOW_KEYS = ("description", "objective")
 APP_KEYS = ("executable", "args", "envscript", "preprocess", "postprocess", "env", "description")
 RULE_KEYS = ("foreach", "after", "app", "shell", "args", *RESOURCE_KEYS, "cpu_affinity",
-             "retry_on_timeout", "env", "objective")
+             "retry_on_timeout", "env", "objective", "inputs", "stage_in", "stage_out")
 LAUNCH_KEYS = ("scheduler", "project", "queue", "nodes", "wall_time", "job_mode", "sched_flags")
 SAMPLERS = ("grid", "random", "lhs", "points")
 
@@ -111,6 +111,29 @@ class RuleSpec:
     env: tuple[tuple[str, TemplateStr], ...] = ()
     objective: ObjectiveSpec | None = None
     objectives: tuple[ObjectiveSpec, ...] = ()  # every source, when the rule lists several
+    # v2 fan-out (compiler/check/fanout.py): every dimension of `foreach:` in written order
+    # (`space` included; `foreach` above stays "fans out over space"), and files
+    dims: tuple[tuple[str, Span], ...] = ()
+    inputs: tuple[TemplateStr, ...] = ()
+    stage_in: TemplateStr | None = None
+    stage_out: tuple[TemplateStr, ...] = ()
+    stage_out_url: TemplateStr | None = None
+    inputs_span: Span | None = None
+
+    @property
+    def value_dims(self) -> tuple[str, ...]:
+        """The `values` dimensions this rule fans out over (not `space`), in written order."""
+        return tuple(d for d, _ in self.dims if d != "space")
+
+
+@dataclass(frozen=True)
+class ValuesSpec:
+    """`values NAME: v1, v2, ...`: a named dimension of literals."""
+
+    name: str
+    span: Span
+    values: tuple = ()
+    value_spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -163,6 +186,10 @@ class Spec:
     search: SearchSpec | None = None
     has_search: bool = False  # a `search:` line was written (even if it did not build)
     directions: tuple[tuple[str, Span], ...] = ()  # `objective: maximize, minimize` (several objectives)
+    values: tuple[ValuesSpec, ...] = ()
+
+    def dimension(self, name: str) -> ValuesSpec | None:
+        return next((v for v in self.values if v.name == name), None)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)

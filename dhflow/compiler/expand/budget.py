@@ -7,6 +7,8 @@ templates: all are known before sampling or expanding, so an over-large request 
 """
 from __future__ import annotations
 
+import math
+
 from dhflow.compiler.check.model import Param, Spec
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError
 from dhflow.compiler.expand.templates import TemplateError, parse_template
@@ -89,17 +91,23 @@ def _text_bytes(spec: Spec, rule, here: int, point_bytes: int, values: dict[str,
 def check_plan(spec: Spec, points: int, limits: Limits) -> None:
     """DH409 when the plan of `points` points would have more tasks, dependencies or task
     text than the limits allow (computed from counts, before any task is built)."""
-    count = {r.name: (points if r.foreach else 1) for r in spec.rules}
+    from dhflow.compiler.expand.fanout import dims_of
+
+    def size(dim: str) -> int:
+        return points if dim == "space" else len(spec.dimension(dim).values)
+
+    dims = {r.name: dims_of(r) for r in spec.rules}
+    count = {r.name: math.prod(size(d) for d in dims[r.name]) for r in spec.rules}
     tasks = sum(count.values())
     fail = lambda msg: DiagnosticError([Diagnostic("DH409", msg, spec.workflow_span, help=help_raise())])  # noqa: E731
     if tasks > limits.max_tasks:
         raise fail(f"the plan would have {tasks:,} tasks (at most {limits.max_tasks:,})")
-    foreach = {r.name: r.foreach for r in spec.rules}
     edges = 0
     for r in spec.rules:
         for dep, _ in r.after:
-            if dep in count:  # one to one between foreach rules, else every pair
-                edges += points if (foreach[dep] and r.foreach) else count[dep] * count[r.name]
+            if dep in count:  # each task waits for the parent tasks that agree on the shared dimensions
+                shared = math.prod(size(d) for d in set(dims[dep]) & set(dims[r.name]))
+                edges += count[r.name] * (count[dep] // shared if shared else 0)
     if edges > limits.max_edges:
         raise fail(f"the plan would have {edges:,} dependencies between tasks (at most {limits.max_edges:,})")
     values = {p.name: max((len(str(v)) for v in p.values), default=24) if p.kind in ("const", "choice") else 24

@@ -21,6 +21,7 @@ from dhflow.compiler.plan.model import App, Plan, Task, content_key, content_key
 from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
 from dhflow.compiler.expand.templates import POINT_COMPACT, Field, parse_template, render, shell_safe
 from dhflow.compiler.check.rules.templates import inner_span
+from dhflow.compiler.expand import fanout
 from dhflow.compiler.expand.budget import check_plan
 from dhflow.compiler.limits import Limits
 from dhflow.compiler.limits import current as current_limits
@@ -47,7 +48,8 @@ class _RuleExpander:
         self.here = spec.source.here
         self.resources = [(k, CompiledExpr(e), e) for k, e in rule.resources]
         self.read_params = tuple(sorted({n for _, fn, _ in self.resources for n in fn.names}
-                                        & {p.name for p in spec.params}))
+                                        & ({p.name for p in spec.params} | set(rule.value_dims))))
+        self.files = fanout.RuleFiles(rule)
         self._memo: dict[tuple, dict[str, int]] = {}
         self._envs: dict[tuple, dict[str, str]] = {}
         self._occurrences: dict[str, int] = {}
@@ -181,11 +183,13 @@ class _RuleExpander:
                     help="pass it inside {point:json}, which keeps every character"))
         return render(parts, ctx)
 
-    def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys) -> Task | None:
-        res = self.resources_for(index, point)
+    def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys,
+             combo: tuple | None = None) -> Task | None:
+        values = combo[2] if combo is not None else None
+        res = self.resources_for(index, point if values is None else {**(point or {}), **values})
         if res is None:
             return None
-        name = task_name(self.rule, index)
+        name = task_name(self.rule, index) if values is None else fanout.task_name(self.rule, combo)
         ctx: dict[str, Any] = {"workflow": self.spec.workflow, "rule": self.rule.name, "task": name,
                                "here": self.here, "cpu_affinity": self.rule.cpu_affinity}
         ctx.update(res)
@@ -195,6 +199,8 @@ class _RuleExpander:
             ctx["point"] = point
             ctx["index"] = index
             point_text = ctx[POINT_COMPACT] = compact(point)  # shared by {point:json} and the key
+        if values is not None:
+            ctx.update(values)
         what = "shell" if self.rule.shell is not None else "args"
         args = self._render(what, self.args_t, self.args_parts, ctx) if self.args_t else ""
         if self.rule.shell is not None:
@@ -220,6 +226,12 @@ class _RuleExpander:
             res_text = self._res_texts[id(res)] = canonical([res[k] for k in RESOURCE_KEYS])
         text = (f'{self.key_prefix},"args":{_ascii_str(args)},"env":{env_text},'
                 f'"resources":{res_text},"point":{point_text}')
+        # v2 parts of the key, only when present: v1 tasks keep their keys byte for byte
+        if values is not None:
+            text += f',"values":{compact(values)}'
+        files = self.files.render(ctx) if self.files.any else ("", "", "", "")
+        if self.files.any:
+            text += f',"files":{canonical(list(files))}'
         key = content_key_text(text + "}", self.here, parent_keys)
         seen = self._occurrences.get(key, 0)
         self._occurrences[key] = seen + 1
@@ -230,7 +242,7 @@ class _RuleExpander:
         return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
                     res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
                     self.rule.cpu_affinity, res["wall_time"], self.rule.retry_on_timeout, env, parents,
-                    self.objective, key)
+                    self.objective, key, values, *files)
 
 
 def objective_dict(rule: RuleSpec) -> dict | None:
@@ -309,9 +321,7 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
     diags.extend(_unsafe_here(spec))
     g = rule_graph(spec)
     order = {r.name: i for i, r in enumerate(spec.rules)}
-    names_of: dict[str, list[str]] = {}
-    keys_of: dict[str, list[str]] = {}
-    foreach = {r.name: r.foreach for r in spec.rules}
+    made: dict[str, tuple[list[str], list[str]]] = {}  # rule -> names and keys of its tasks, in order
     for rname in nx.lexicographical_topological_sort(g, key=order.get):
         rule = spec.rule(rname)
         app = spec.app(rule.app[0]) if rule.app else None
@@ -321,24 +331,21 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
                          f'"cpu_affinity":{_ascii_str(rule.cpu_affinity)},'
                          f'"retry":{"true" if rule.retry_on_timeout else "false"},'
                          f'"objective":{canonical(ex.objective)}')
-        deps = [d for d, _ in rule.after]
-        my_names, my_keys = [], []
+        # `after` matches tasks on the dimensions both rules have: one to one, gather, scatter
+        deps = [fanout.ParentIndex(spec, spec.rule(d), rule, points, *made.get(d, ([], []))) for d, _ in rule.after]
+        my_names: list[str] = []
+        my_keys: list[str] = []
         failed = False
-        count = len(points) if rule.foreach else 1
-        for i in range(count):
+        for combo in fanout.combos(spec, rule, points):
             parents: list[str] = []
             pkeys: list[str] = []
             for d in deps:
-                dn, dk = names_of.get(d, []), keys_of.get(d, [])
-                if foreach[d] and rule.foreach:
-                    if i < len(dn):  # one to one, by point
-                        parents.append(dn[i])
-                        pkeys.append(dk[i])
-                else:  # scatter, gather, or single -> single
-                    parents.extend(dn)
-                    pkeys.extend(dk)
-            t = ex.task((i if indices is None else indices[i]) if rule.foreach else None,
-                        points[i] if rule.foreach else None, tuple(parents), pkeys)
+                dn, dk = d.parents(combo[3])
+                parents.extend(dn)
+                pkeys.extend(dk)
+            if indices is not None and combo[0] is not None:  # a search: the point's trial number
+                combo = (indices[combo[0]], *combo[1:])
+            t = ex.task(combo[0], combo[1], tuple(parents), pkeys, combo)
             if t is None:
                 failed = True
                 if stop_on_error:
@@ -349,9 +356,7 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
             yield t
             my_names.append(t.name)
             my_keys.append(t.key)
-        names_of[rname], keys_of[rname] = my_names, my_keys
-        if failed:
-            names_of[rname] = []
+        made[rname] = ([], []) if failed else (my_names, my_keys)
 
 
 def expand(spec: Spec, points: list[dict]) -> tuple[Plan | None, list[Diagnostic]]:

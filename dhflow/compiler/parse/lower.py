@@ -138,6 +138,10 @@ class _Lower(Transformer):
     def where(self, meta, c):
         return n.Where(c[0], c[1], self._span(meta))
 
+    @v_args(meta=True)
+    def to(self, meta, c):
+        return n.To(tuple(c[:-1]), c[-1], self._span(meta))
+
     # -- statements
     @v_args(meta=True)
     def entry(self, meta, c):

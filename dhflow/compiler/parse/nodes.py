@@ -100,7 +100,16 @@ class Where:
     span: Span
 
 
-Expr = Union[Num, Str, Bool, Name, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, TupleExpr, Where]
+@dataclass(frozen=True)
+class To:
+    """`"a", "b" to "URL"` (`stage_out:`): items and a destination."""
+
+    items: tuple["Expr", ...]
+    url: "Expr"
+    span: Span
+
+
+Expr = Union[Num, Str, Bool, Name, Call, BinOp, UnaryOp, BoolOp, Compare, IfExp, TupleExpr, Where, To]
 
 
 # ---- statements --------------------------------------------------------------------------
@@ -155,3 +164,5 @@ def walk(expr: Expr):
             stack.extend(e.items)
         elif isinstance(e, Where):
             stack.extend((e.base, e.cond))
+        elif isinstance(e, To):
+            stack.extend((*e.items, e.url))

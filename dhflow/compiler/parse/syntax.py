@@ -53,7 +53,7 @@ _TOKEN_NAMES = {
     "LPAR": "`(`", "RPAR": "`)`", "COMMA": "`,`", "_NL": "end of line", "_INDENT": "an indented block",
     "_DEDENT": "end of block", "EQUAL": "`=`", "COMP_OP": "a comparison", "ADD_OP": "`+`/`-`",
     "MUL_OP": "`*`, `/`, `//` or `%`", "POW_OP": "`**`", "$END": "end of file",
-    "IF": "`if`", "ELSE": "`else`", "WHERE": "`where`", "TRUE": "`true`", "FALSE": "`false`",
+    "IF": "`if`", "ELSE": "`else`", "WHERE": "`where`", "TO": "`to`", "TRUE": "`true`", "FALSE": "`false`",
     "AND": "`and`", "OR": "`or`", "NOT": "`not`",
 }
 

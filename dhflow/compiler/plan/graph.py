@@ -37,7 +37,9 @@ def rule_graph(plan: Plan) -> nx.DiGraph:
         if t.rule in g:
             g.nodes[t.rule]["tasks"] += 1
         else:
-            g.add_node(t.rule, tasks=1)
+            # v2: the dimensions a rule fans out over (none for v1 plans: labels unchanged)
+            dims = (*t.values, *(("space",) if t.index is not None else ())) if t.values else ()
+            g.add_node(t.rule, tasks=1, dims=dims)
     for t in plan.tasks:
         for p in t.parents:
             g.add_edge(rule_of[p], t.rule)
@@ -61,7 +63,9 @@ def _q(s: str) -> str:
 def _label(g: nx.DiGraph, node: str, rules: bool) -> str:
     if rules:
         n = g.nodes[node]["tasks"]
-        return f"{node} ({n} task{'s' if n != 1 else ''})"
+        dims = g.nodes[node].get("dims")
+        over = f" per {' x '.join(dims)}" if dims else ""
+        return f"{node}{over} ({n} task{'s' if n != 1 else ''})"
     return node
 
 

@@ -15,6 +15,7 @@ from dhflow.compiler.plan.jsonfast import canonical as _canonical, plan_line, st
 TASK_FIELDS = ("name", "rule", "index", "point", "app", "args", "num_nodes", "ranks_per_node",
                "threads_per_rank", "threads_per_core", "node_packing_count", "cpu_affinity",
                "wall_time_minutes", "auto_timeout_retry", "environ_vars", "parents", "objective", "key")
+V2_FILE_FIELDS = ("input_files", "stage_in_url", "stage_out_files", "stage_out_url")
 APP_FIELDS = ("name", "executable", "envscript", "preprocess", "postprocess", "description")
 
 
@@ -55,6 +56,12 @@ class Task:
     parents: tuple[str, ...]
     objective: dict | None
     key: str
+    # v2 (fan-out and files): written to the plan JSON only when set, so v1 plans are unchanged
+    values: dict | None = None
+    input_files: str = ""
+    stage_in_url: str = ""
+    stage_out_files: str = ""
+    stage_out_url: str = ""
 
     def to_dict(self) -> dict:
         # Written out (not a loop over TASK_FIELDS): this runs once per task of 100k-task plans.
@@ -64,12 +71,24 @@ class Task:
                 "threads_per_core": self.threads_per_core, "node_packing_count": self.node_packing_count,
                 "cpu_affinity": self.cpu_affinity, "wall_time_minutes": self.wall_time_minutes,
                 "auto_timeout_retry": self.auto_timeout_retry, "environ_vars": self.environ_vars,
-                "parents": list(self.parents), "objective": self.objective, "key": self.key}
+                "parents": list(self.parents), "objective": self.objective, "key": self.key,
+                **self.v2_dict()}
+
+    def v2_dict(self) -> dict:
+        """The fan-out and file fields that are set (none for a v1 task)."""
+        out: dict = {}
+        if self.values is not None:
+            out["values"] = self.values
+        for f in V2_FILE_FIELDS:
+            if getattr(self, f):
+                out[f] = getattr(self, f)
+        return out
 
     @staticmethod
     def from_dict(d: dict) -> "Task":
         vals = {f: d[f] for f in TASK_FIELDS}
         vals["parents"] = tuple(d["parents"])
+        vals.update({f: d[f] for f in ("values", *V2_FILE_FIELDS) if f in d})
         return Task(**vals)
 
 
@@ -182,4 +201,9 @@ def task_json(t: Task, cache: dict[int, str] | None = None) -> str:
             f'"environ_vars": {_shared(t.environ_vars, cache) if t.environ_vars else "{}"}, '
             f'"parents": {"[" + ", ".join(map(_str, t.parents)) + "]"}, '
             f'"objective": {"null" if t.objective is None else _shared(t.objective, cache)}, '
-            f'"key": {_str(t.key)}}}')
+            f'"key": {_str(t.key)}' + (_v2_json(t) if t.values is not None or t.input_files or t.stage_in_url
+                                        or t.stage_out_files or t.stage_out_url else "") + "}")
+
+
+def _v2_json(t: Task) -> str:
+    return "".join(f", {json.dumps(k)}: {plan_line(v)}" for k, v in t.v2_dict().items())

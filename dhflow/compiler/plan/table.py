@@ -18,7 +18,8 @@ def render_table(plan: Plan) -> str:
     """A fixed-width table of tasks and a per-rule summary with total node-minutes."""
     rows = [("TASK", "RULE", "POINT", "NODES x RANKS x THREADS", "WALL", "PARENTS")]
     for t in plan.tasks:
-        rows.append((t.name, t.rule, _point_text(t.point),
+        # a fan-out task shows its dimensions' values before its point
+        rows.append((t.name, t.rule, _point_text({**t.values, **(t.point or {})} if t.values else t.point),
                      f"{t.num_nodes} x {t.ranks_per_node} x {t.threads_per_rank}",
                      f"{t.wall_time_minutes}m", str(len(t.parents))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

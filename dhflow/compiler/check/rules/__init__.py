@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dhflow.compiler.diagnostics import Diagnostic
 from dhflow.compiler.check.model import Spec
-from dhflow.compiler.check.rules import dependencies, expressions, references, sampling, search, templates
+from dhflow.compiler.check.rules import dependencies, expressions, fanout, references, sampling, search, templates
 
 CHECKS = (
     *references.CHECKS,
@@ -16,6 +16,7 @@ CHECKS = (
     *expressions.CHECKS,
     *templates.CHECKS,
     *search.CHECKS,
+    *fanout.CHECKS,
 )
 
 

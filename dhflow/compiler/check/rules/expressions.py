@@ -20,6 +20,7 @@ def resource_names(spec: Spec) -> Iterator[Diagnostic]:
             allowed = set(above) | {k for k in RESOURCE_KEYS if k not in written}
             if rule.foreach:
                 allowed |= set(params)
+            allowed |= set(rule.value_dims)
             if isinstance(expr, (TupleExpr, Where)):
                 yield Diagnostic("DH203", f"`{key}` takes one expression", expr.span)
                 continue
@@ -33,6 +34,11 @@ def resource_names(spec: Spec) -> Iterator[Diagnostic]:
                     if e.id in written:
                         msg = f"`{key}` uses `{e.id}`, which is defined below it in rule `{rule.name}`"
                         hint = f"move `{e.id}` above `{key}`"
+                    elif spec.dimension(e.id) is not None:
+                        yield Diagnostic("DH112", f"`{key}` uses `{e.id}`, but rule `{rule.name}` does not fan out "
+                                                  f"over `{e.id}`", e.span,
+                                         help=f"add `{e.id}` to the rule's `foreach`")
+                        continue
                     elif e.id in params:
                         msg = f"`{key}` uses parameter `{e.id}`, but rule `{rule.name}` has no `foreach: space`"
                         hint = "a rule without foreach runs one task, with no point"

@@ -39,6 +39,7 @@ def context_names(spec: Spec, rule: RuleSpec) -> tuple[str, ...]:
     names = list(BASE_NAMES)
     if rule.foreach:
         names += ["point", "index"] + [p.name for p in spec.params]
+    names += list(rule.value_dims)  # v2: each `values` dimension the rule fans out over
     return tuple(names)
 
 
@@ -50,6 +51,8 @@ def _rule_templates(rule: RuleSpec, app: AppSpec | None):
         out.append(("args", rule.args, False))
     for k, v in rule.env:
         out.append((f"env {k}", v, False))
+    out += [("inputs", t, False) for t in rule.inputs] + [("stage_out", t, False) for t in rule.stage_out]
+    out += [(w, t, False) for w, t in (("stage_in", rule.stage_in), ("stage_out", rule.stage_out_url)) if t]
     if app is not None:
         for what in ("executable", "args", "envscript", "preprocess", "postprocess"):
             t = getattr(app, what)
@@ -90,6 +93,11 @@ def template_names(spec: Spec) -> Iterator[Diagnostic]:
                     msg = (f"`{{{f.name}}}` cannot be used in the app's {what}: it is one "
                            f"ApplicationDefinition shared by every task")
                     hint = "only {here} and {workflow} may appear here; move per-task values into `args`"
+                elif spec.dimension(f.name) is not None and not static:
+                    msg = f"`{{{f.name}}}` in {what}, but rule `{rule.name}` does not fan out over `{f.name}`"
+                    hint = f"write `foreach: {' * '.join([*rule.value_dims, f.name] + (['space'] if rule.foreach else []))}`"
+                    yield Diagnostic("DH112", msg, inner_span(t, f.start, f.end), help=hint)
+                    continue
                 elif (f.name in params or f.name in ("point", "index")) and not rule.foreach:
                     msg = f"`{{{f.name}}}` in {what} needs a point, but rule `{rule.name}` has no `foreach: space`"
                     hint = None
