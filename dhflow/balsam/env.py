@@ -329,6 +329,9 @@ def check_db_dir(db_path: str | os.PathLike) -> str:
                            "(BALSAM_DB_PATH must name a Balsam DB created by `balsam init` or `dhflow db start`)")
     if not os.path.exists(os.path.join(path, "server-info")):
         raise BackendError(f"{path} is not a Balsam database: it has no server-info file")
+    from dhflow.balsam.serverinfo import read_server_info
+
+    read_server_info(path)  # Balsam's settings would fail on it with a bare JSONDecodeError
     return path
 
 

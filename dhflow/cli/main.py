@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> int:
     def handler(a) -> int:
         try:
             return a.func(a)
+        except BrokenPipeError:
+            raise  # the reader went away: guarded() ends quietly
         except OSError as exc:  # e.g. `-o` into a directory that does not exist
             where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
             print(f"dhflow: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)

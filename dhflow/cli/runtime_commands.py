@@ -81,7 +81,11 @@ def cmd_run(args) -> int:
     note(f"workflow {plan['workflow']} done in {summary.outcome.seconds:.0f} s"
          + (f": {len(failed)} of {len(plan['tasks'])} tasks failed "
             "(`dhflow run FILE --rerun failed` runs them and their dependants again)" if failed else ""))
-    return EXIT_TASKS_FAILED if failed else 0
+    for name, reason in summary.unread[:10]:
+        note(f"task {name} finished, but its objective could not be read: {reason}")
+    if summary.unread:
+        err(f"{len(summary.unread)} objectives could not be read (see the notes above)")
+    return EXIT_TASKS_FAILED if failed or summary.unread else 0
 
 
 def _submit_request(args):
