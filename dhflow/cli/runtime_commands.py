@@ -194,7 +194,11 @@ def cmd_db(args) -> int:
     from dhflow.runtime import dbadmin
 
     plan = _load(args) if getattr(args, "file", None) else None
-    verb = {"start": dbadmin.start, "stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
+    if args.listen is not None and args.verb != "start":
+        raise UsageError("--listen goes with `dhflow db start`")
+    if args.verb == "start":
+        return render.db_state("start", dbadmin.start(args.db, plan, args.file, args.listen))
+    verb = {"stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
     return render.db_state(args.verb, verb(args.db, plan, getattr(args, "file", None)))
 
 
@@ -302,5 +306,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("db", help="the project-local Balsam database")
     p.add_argument("verb", choices=("start", "stop", "status", "show"))
     p.add_argument("file", metavar="FILE", nargs="?", help="a .dhflow file (its directory holds .dhflow/db)")
+    p.add_argument("--listen", metavar="ADDRESS", default=None,
+                   help="start: serve the DB to compute nodes on this address of this machine (* for every "
+                        "interface), from now on; every connection needs the password kept in server-info")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_db))

@@ -156,7 +156,7 @@ def _connect(db_path):
 
     info = json.loads((Path(db_path) / "server-info").read_text())
     conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
-                            user=os.environ.get("BALSAM_USER") or getpass.getuser())
+                            user=os.environ.get("BALSAM_USER") or getpass.getuser(), password=info.get("password"))
     conn.autocommit = True
     return conn
 
