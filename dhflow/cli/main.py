@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from dhflow import __version__
-from dhflow.cli import compile_commands, runtime_commands
+from dhflow.cli import compile_commands, emit_command, runtime_commands
 from dhflow.cli.errors import EXIT_USAGE, guarded
 
 
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     compile_commands.register(sub)
     runtime_commands.register(sub)
+    emit_command.register(sub)
     return p
 
 

@@ -46,6 +46,7 @@ CODES: dict[str, str] = {
     "DH209": "objective on a rule without foreach",
     "DH210": "invalid template",
     "DH211": "environment value not representable in Balsam",
+    "DH212": "preprocess or postprocess is not a single executable path",
     "DH301": "dependency cycle",
     "DH401": "foreach without a usable sampler",
     "DH402": "the sampler gives no usable point",

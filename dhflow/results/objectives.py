@@ -188,6 +188,11 @@ def json_int(text: str):
     return int(text) if len(text) <= MAX_INT_DIGITS else text
 
 
+def as_number(value, what: str) -> tuple[float | int | None, str | None]:
+    """(number, None) or (None, why not): the rules every objective source follows."""
+    return _number(value, what)
+
+
 def _marks(line: str, marker: str) -> bool:
     """The line starts with the marker as a whole word (`DH-OUTPUT:` or `DH-OUTPUT 0.5`, not
     `DH-OUTPUT_STD: ...`)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dhflow.compiler.diagnostics import Diagnostic
 from dhflow.compiler.check.model import Spec
-from dhflow.compiler.check.rules import dependencies, expressions, references, sampling, templates
+from dhflow.compiler.check.rules import apps, dependencies, expressions, references, sampling, templates
 
 CHECKS = (
     *references.CHECKS,
@@ -15,6 +15,7 @@ CHECKS = (
     *sampling.CHECKS,
     *expressions.CHECKS,
     *templates.CHECKS,
+    *apps.CHECKS,
 )
 
 
