@@ -105,7 +105,9 @@ def failure_reason(job) -> str:
         # Balsam's own message carries the output's tail through `tail`, which breaks on
         # paths with spaces: the program's last output line, read by dhflow, comes first.
         detail = _tail_of_output(job) or _one_line(re.sub(r"^nonzero return -?\d+:\s*", "", msg.strip()))
-        missing = _missing_executable(job) if code and code.group(1) in NOT_STARTED_CODES else None
+        # a program that does not exist is the reason, whatever the launcher made of it
+        # (serial mode: code 12345; mpirun: "execvp error ... No such file or directory")
+        missing = _missing_executable(job)
         if missing:
             return missing
         text = f"exited with code {code.group(1)}" if code else "run error"
@@ -115,9 +117,6 @@ def failure_reason(job) -> str:
     return f"job {job.state.lower()}"
 
 
-#: Balsam's launchers report a process they could not start as code 12345 (their
-#: FailedToStartProcess); a shell reports a command it could not find as 127.
-NOT_STARTED_CODES = ("12345", "127")
 _ENVSCRIPT_WRAPPED = re.compile(r"""^/bin/sh -c '\. "\$0" && exec "\$@"' ('[^']*'|\S+) """)
 
 
