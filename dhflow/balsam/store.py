@@ -92,6 +92,9 @@ class WriteResult:
             if self.orphaned_pending:
                 text += (f"; {self.orphaned_pending} of them have not finished and a launcher of this "
                          "workflow would still run them")
+        if self.apps_migrated:
+            text += (f"; {self.apps_migrated} jobs moved to this workflow's own app names "
+                     "(written by an earlier dhflow; nothing reruns)")
         if self.unchanged_input:
             text += " (file and jobs unchanged since the last submission: not recompiled)"
         if self.submission_id is not None:

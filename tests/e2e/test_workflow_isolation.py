@@ -82,6 +82,7 @@ def test_jobs_of_an_earlier_version_move_to_the_workflow_s_own_app(balsam_db, e2
         assert json.loads(proc.stdout)["rules"]["train"]["unchanged"] == 2
     proc = run_dhflow(["submit", spec, "--no-launch"], env)
     assert proc.returncode == 0 and "0 new jobs written, 2 unchanged" in proc.stderr, proc.stderr
+    assert "2 jobs moved to this workflow's own app names" in proc.stderr
     assert set(job_apps(db_path, "isomig").values()) == {"isomig.trainer"}
     assert apps(db_path, "isomig.trainer")["isomig.trainer"] == "/bin/echo M"
     # same jobs, same data (content keys): nothing reruns
