@@ -111,7 +111,7 @@ class DB:
 
         info = json.loads((path / "server-info").read_text())
         self.conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
-                                     user=os.environ.get("BALSAM_USER") or getpass.getuser())
+                                     user=os.environ.get("BALSAM_USER") or getpass.getuser(), password=info.get("password"))
 
     def q(self, sql, params=()):
         with self.conn.cursor() as cur:

@@ -47,6 +47,7 @@ class LaunchOptions:
     wall_time: int | None
     job_mode: str
     sched_flags: str
+    setup: str = ""  # `launch: setup:` shell lines run in the batch script before the launcher
 
     def missing(self) -> list[str]:
         """The options a batch submission needs and does not have (flag and key names)."""

@@ -24,6 +24,7 @@ class JobView:
     data: dict
     workdir: str
     application: str = ""
+    executable: str = ""  # the app's executable (to say which one could not be started)
 
     @property
     def key(self) -> str | None:
@@ -31,10 +32,19 @@ class JobView:
         return (self.data or {}).get("dhflow_key")
 
 
+def _int_or_text(digits: str):
+    """``parse_int``: an app may store an integer of any size in its data; Python refuses to
+    convert more than a few thousand digits, so those stay text (the reader says why)."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
+
+
 def json_value(value):
     """jsonb from psycopg2: Django 3.1+ makes the driver return it as text."""
     if isinstance(value, (str, bytes, bytearray)):
-        return json.loads(value)
+        return json.loads(value, parse_int=_int_or_text)
     return value
 
 
@@ -54,10 +64,12 @@ def job_dir(top: str, workflow: str, name: str, job_id: str) -> str:
 @database_errors()
 def fetch_jobs(workflow: str) -> list[JobView]:
     """Every job of exactly this workflow (Balsam must be activated); plain rows, no ORM objects."""
-    from balsam.core.models import BalsamJob
+    from balsam.core.models import ApplicationDefinition, BalsamJob
 
     top = workdir_top()
     out = []
+    exes = dict(ApplicationDefinition.objects.filter(
+        name__in=BalsamJob.objects.filter(workflow=workflow).values("application")).values_list("name", "executable"))
     for job_id, name, wf, state, hist, data, user_workdir, app in BalsamJob.objects.filter(
             workflow=workflow).values_list("job_id", "name", "workflow", "state", "state_history", "data",
                                            "user_workdir", "application").iterator(chunk_size=5000):
@@ -67,7 +79,7 @@ def fetch_jobs(workflow: str) -> list[JobView]:
         else:
             workdir = job_dir(top, wf, name, str(job_id))
         out.append(JobView(str(job_id), name, wf, state, hist, data if isinstance(data, dict) else {},
-                           workdir, app))
+                           workdir, app, exes.get(app, "")))
     return out
 
 

@@ -138,7 +138,10 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
                    time_limit_minutes: float | None = None, pass_fds=()) -> subprocess.Popen:
     from dhflow.balsam import env as envmod
 
+    from dhflow.balsam.emit import command_dir
+
     extra_path, extra_env = launcher_path_dirs(db_path)
+    extra_path = [*extra_path, command_dir(db_path)]  # `dhflow emit` in the jobs
     env = envmod.subprocess_env(db_path, "local", extra_path=extra_path)
     env.update(extra_env)
     # the launcher must find this dhflow (the wrapper imports dhflow.balsam.shims)

@@ -3,15 +3,17 @@
 Layout (a standard Balsam DB directory, so ``BALSAM_DB_PATH=<dir> balsam ls`` works)::
 
     <dir>/                      BALSAM_DB_PATH; default <dir of the .dhflow file>/.dhflow/db
-        server-info             {"host": "127.0.0.1", "port": PORT}   (read by Balsam)
+        server-info             {"host", "port", "user", "password"}, mode 0600 (read by Balsam)
         balsamdb/               the PostgreSQL data directory (Balsam's own name for it)
         postgres.log            the server log
         dhflow/localdb.json     what dhflow knows: data dir, OS user running the server, DB superuser
         dhflow/home-*/          Balsam settings homes (see dhflow.balsam.env)
         data/ log/ qsubmit/     created by Balsam: job working directories, logs, batch scripts
 
-The server listens on 127.0.0.1 only, on a free port chosen at each start, with ``trust``
-authentication and no Unix socket.  Its database superuser is the name Balsam connects
+The server listens on 127.0.0.1 only (or on the address given once to ``dhflow db start
+--listen ADDRESS``, kept in ``localdb.json`` for every later start), on a free port chosen
+at each start, with no Unix socket and a password for every TCP connection
+(scram-sha-256, see :mod:`dhflow.balsam.auth`).  Its database superuser is the name Balsam connects
 with (``$BALSAM_USER`` or the login name).  ``initdb`` refuses to run as root, so when
 dhflow runs as root the server runs as the unprivileged ``postgres`` user through
 ``runuser -u postgres --`` and the data directory is chown'ed to it.  That user must be
@@ -36,18 +38,19 @@ import os
 import pwd
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dhflow.balsam import auth
+from dhflow.balsam.serverinfo import write_server_info
+from dhflow.balsam.pgbin import _traversable_by, find_pg_binary, pg_binaries  # noqa: F401 (re-exported)
 from dhflow.errors import BackendError
 
 DEFAULT_SUBDIR = Path(".dhflow") / "db"
 META = Path("dhflow") / "localdb.json"
-PG_BINARIES = ("initdb", "pg_ctl", "postgres")
 RUN_AS_WHEN_ROOT = "postgres"
 
 
@@ -74,47 +77,6 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         try:
             sock.bind((host, port))
         except OSError:
-            return False
-    return True
-
-
-def find_pg_binary(name: str) -> str | None:
-    """``$DHFLOW_PG_BIN/<name>`` when that is set, else PATH, else Debian's server directory."""
-    pinned = os.environ.get("DHFLOW_PG_BIN")
-    if pinned:
-        exe = os.path.join(pinned, name)
-        return exe if os.access(exe, os.X_OK) else None
-    exe = shutil.which(name)
-    if exe:
-        return exe
-    # Debian/Ubuntu keep the server binaries off PATH
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
-    return str(candidates[0]) if candidates else None
-
-
-def pg_binaries() -> dict[str, str]:
-    found = {name: find_pg_binary(name) for name in PG_BINARIES}
-    missing = [name for name, path in found.items() if path is None]
-    if missing:
-        raise BackendError(
-            "PostgreSQL server binaries not found (" + ", ".join(missing) + "): install PostgreSQL "
-            "(Debian/Ubuntu: apt-get install postgresql) or set BALSAM_DB_PATH to an existing Balsam DB")
-    return found  # type: ignore[return-value]
-
-
-def _traversable_by(path: Path, uid: int, gids: set[int]) -> bool:
-    """Can user uid (groups gids) reach path (execute bit on every directory above)?"""
-    for parent in [path, *path.parents]:
-        if not parent.exists():
-            continue
-        st = parent.stat()
-        if st.st_uid == uid:
-            ok = st.st_mode & stat.S_IXUSR
-        elif st.st_gid in gids:
-            ok = st.st_mode & stat.S_IXGRP
-        else:
-            ok = st.st_mode & stat.S_IXOTH
-        if not ok:
             return False
     return True
 
@@ -172,11 +134,7 @@ class LocalDB:
         return bool(self.meta().get("ready"))
 
     def _mark_ready(self) -> None:
-        meta = self.meta()
-        meta["ready"] = True
-        tmp = self.meta_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, indent=1) + "\n")
-        os.replace(tmp, self.meta_path)
+        self._set_meta(ready=True)
 
     @staticmethod
     def is_managed(path: str | os.PathLike) -> bool:
@@ -188,12 +146,25 @@ class LocalDB:
         except (OSError, ValueError):
             return {}
 
-    def _write_server_info(self, host: str, port: int | str) -> None:
+    def _write_server_info(self, host: str, port: int | str, **extra) -> None:
         data = self.server_info()
-        data.update({"host": host, "port": port})
-        tmp = self.server_info_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data))
-        os.replace(tmp, self.server_info_path)
+        data.update({"host": host, "port": port}, **extra)
+        write_server_info(self.path, data)  # mode 0600: it holds the password
+
+    def _set_meta(self, **values) -> None:
+        meta = self.meta()
+        meta.update(values)
+        tmp = self.meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, indent=1) + "\n")
+        os.replace(tmp, self.meta_path)
+
+    def _owner(self) -> tuple[int, int] | None:
+        """(uid, gid) of the server's user when that is not us (root runs it as postgres)."""
+        user = self._run_as()
+        return (pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid) if user else None
+
+    def _connect_args(self) -> dict:
+        return auth.connect_args(self.server_info(), db_superuser())
 
     # ------------------------------------------------------------- processes
     def _run_as(self) -> str | None:
@@ -271,8 +242,15 @@ class LocalDB:
                             os.chmod(d, 0o755)
                 os.chown(pgdata, pw.pw_uid, pw.pw_gid)
                 os.chmod(pgdata, 0o700)
-            self._pg([bins["initdb"], "-D", str(pgdata), "-U", db_superuser(), "--auth=trust",
-                      "-E", "UTF8", "--no-instructions"], timeout=300)
+            password = auth.new_password()
+            pw_path = auth.pwfile(password, self._owner())
+            try:
+                self._pg([bins["initdb"], "-D", str(pgdata), "-U", db_superuser(), f"--auth={auth.METHOD}",
+                          f"--pwfile={pw_path}", "-E", "UTF8", "--no-instructions"], timeout=300)
+            finally:
+                os.unlink(pw_path)
+            auth.write_hba(pgdata, self._owner())
+            self._write_server_info("", "", user=db_superuser(), password=password)
             with open(pgdata / "postgresql.conf", "a") as fp:
                 fp.write("\n# --- dhflow project-local Balsam DB ---\n"
                          "listen_addresses = '127.0.0.1'\n"
@@ -282,7 +260,8 @@ class LocalDB:
                          "fsync = off\n"
                          "full_page_writes = off\n")
         meta = {"created_by": "dhflow", "pgdata": str(pgdata), "run_as": user,
-                "db_superuser": db_superuser(), "created": time.time()}
+                "db_superuser": db_superuser(), "created": time.time(),
+                "auth": auth.METHOD if self.server_info().get("password") else None}
         self.meta_path.write_text(json.dumps(meta, indent=1) + "\n")
         if not self.server_info_path.exists():
             self._write_server_info("", "")
@@ -298,11 +277,9 @@ class LocalDB:
     def _create_database(self) -> None:
         import psycopg2
 
-        info = self.server_info()
         conn = None
         try:
-            conn = psycopg2.connect(host=info["host"], port=info["port"], user=db_superuser(),
-                                    dbname="postgres", connect_timeout=10)
+            conn = psycopg2.connect(**self._connect_args(), dbname="postgres", connect_timeout=10)
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute("SELECT 1 FROM pg_database WHERE datname = 'balsam'")
@@ -348,37 +325,58 @@ class LocalDB:
         if not info.get("host") or not info.get("port"):
             return False
         try:
-            conn = psycopg2.connect(host=info["host"], port=info["port"], user=db_superuser(),
-                                    dbname="balsam", connect_timeout=timeout)
+            conn = psycopg2.connect(**self._connect_args(), dbname="balsam", connect_timeout=timeout)
         except psycopg2.Error:
             return False
         conn.close()
         return True
 
-    def _start_locked(self) -> None:
+    def _start_locked(self, loopback: bool = False) -> None:
         bins = pg_binaries()
+        listen = None if loopback else self.meta().get("listen")
+        host = auth.advertised_host(listen)
         if self.running():
-            if self.reachable():
+            if self.server_info().get("host") == host and self.reachable():
                 return
             self._pg([bins["pg_ctl"], "stop", "-D", str(self.pgdata), "-m", "fast", "-w"], check=False)
         old = self.server_info().get("port")
         port = int(old) if isinstance(old, int) or (isinstance(old, str) and old.isdigit()) else 0
-        if not port or not port_is_free(port):
-            port = free_port()
+        bind = auth.bind_host(listen)
+        if not port or not port_is_free(port, bind):
+            port = free_port(bind)
         self._pg([bins["pg_ctl"], "start", "-w", "-t", "60", "-D", str(self.pgdata), "-l", str(self.log_path),
-                  "-o", f"-p {port} -c listen_addresses=127.0.0.1"], timeout=120)
-        self._write_server_info("127.0.0.1", port)
+                  "-o", f"-p {port} -c listen_addresses='{listen or '127.0.0.1'}'"], timeout=120)
+        self._write_server_info(host, port)
 
-    def ensure_started(self, *, create: bool = True, quiet: bool = False) -> bool:
-        """Create (if allowed) and start the server; True when it was created now."""
+    def _secure_legacy(self) -> None:
+        """A DB of an earlier dhflow (``trust`` on 127.0.0.1): set a password, then require it."""
+        info = self.server_info()
+        password = info.get("password") or auth.new_password()
+        auth.set_password(info["host"], info["port"], db_superuser(), password, current=info.get("password"))
+        self._write_server_info(info["host"], info["port"], user=db_superuser(), password=password)
+        auth.write_hba(self.pgdata, self._owner())
+        self._pg([pg_binaries()["pg_ctl"], "reload", "-D", str(self.pgdata)])
+        self._set_meta(auth=auth.METHOD)
+
+    def ensure_started(self, *, create: bool = True, quiet: bool = False, listen: str | None = None) -> bool:
+        """Create (if allowed) and start the server; True when it was created now.  ``listen``:
+        serve on that address from now on (kept for every later start)."""
         with self.lock():
+            if listen is not None and self.meta_path.exists():
+                self._set_meta(listen=auth.check_listen(listen))
             if not self.exists():
                 if not create:
                     raise BackendError(f"no Balsam database at {self.path} (run `dhflow run` or `dhflow db start`)")
                 if not quiet:
                     print(f"dhflow: creating a project-local Balsam DB in {self.path}", file=sys.stderr)
                 self.create(quiet=quiet)
+                if listen is not None:
+                    self._set_meta(listen=auth.check_listen(listen))
+                    self._start_locked()
                 return True
+            if self.meta().get("auth") != auth.METHOD:
+                self._start_locked(loopback=True)  # its pg_hba.conf still trusts: not on the network
+                self._secure_legacy()
             self._start_locked()
             if not self.ready() and self.meta().get("created_by") == "dhflow":
                 # A creation that was interrupted after initdb: finish it (both steps are

@@ -8,7 +8,8 @@ its output, so that a dry run shows exactly the rows a submission writes.
 
 Job fields
 ----------
-``workflow, name, description, application, args, num_nodes, ranks_per_node,
+``workflow, name, description, application`` (``<workflow>.<app>``, see
+:mod:`dhflow.balsam.apps`), ``args, num_nodes, ranks_per_node,
 threads_per_rank, threads_per_core, node_packing_count, cpu_affinity, wall_time_minutes,
 auto_timeout_retry, environ_vars ("K=V:K2=V2"), parents`` (a JSON list of the job ids dhflow
 assigns with uuid4) and ``data``::
@@ -41,6 +42,7 @@ import os
 import shlex
 from collections.abc import Collection
 
+from dhflow.balsam.apps import balsam_name
 from dhflow.balsam.copy import decode_lines, esc, new_job_stamps, uuid4s
 from dhflow.balsam.submissions import job_provenance
 from dhflow.errors import PlanRejected
@@ -91,7 +93,7 @@ def app_rows(plan: dict) -> list[dict]:
     rows = []
     for app in plan.get("apps", []):
         rows.append({
-            "name": app["name"],
+            "name": balsam_name(plan["workflow"], app["name"]),
             "description": app.get("description") or "",
             "executable": app_executable(app, here),
             "envscript": "",
@@ -222,7 +224,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
             mid = res_cache[rk] = (
                 f"{desc}\t\t{tick}\t",
                 f"\t{int(rk[1])}\t{int(rk[2])}\t0\t{int(rk[3])}\t{esc(rk[4] or 'none')}\t"
-                f"{int(rk[5])}\t{int(rk[6])}\t{int(rk[7])}\t{e_env}\t\t{esc(rk[9])}\t")
+                f"{int(rk[5])}\t{int(rk[6])}\t{int(rk[7])}\t{e_env}\t\t{esc(balsam_name(wf, rk[9]))}\t")
         retry = 't' if t.get('auto_timeout_retry', True) else 'f'
         buf.append(
             f"{ids[name]}\t{e_wf}\t{esc(name)}\t{mid[0]}{parents_json}\t{_files(t) or no_files}{mid[1][1:]}"

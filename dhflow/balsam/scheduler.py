@@ -33,7 +33,33 @@ def template_conf(opts: LaunchOptions, workflow: str, db_path: str) -> dict:
                 time_minutes=opts.wall_time or 1, job_mode=opts.job_mode,
                 wf_filter=f"wf-filter={workflow}", sched_flags=opts.sched_flags or "",
                 balsam_bin=balsam_bin, balsam_db_path=db_path,
-                pg_bin=os.path.dirname(pg) if pg else "")
+                pg_bin=os.path.dirname(pg) if pg else "", dhflow_setup=setup_text(opts.setup))
+
+
+def setup_text(setup) -> str:
+    """``launch: setup:`` as the lines the batch script runs before the launcher."""
+    lines = setup.splitlines() if isinstance(setup, str) else list(setup or ())
+    return "\n".join(line.strip() for line in lines if line.strip())
+
+
+@contextlib.contextmanager
+def _setup_in_template(setup: list[str]):
+    """Balsam renders the job template with its own variables only: while it renders this
+    submission's script, add ``dhflow_setup`` (the ``launch: setup:`` lines)."""
+    from balsam.service.schedulers.JobTemplate import ScriptTemplate
+
+    original = ScriptTemplate.qlaunch_to_dict
+
+    def with_setup(self, qlaunch):
+        conf = original(self, qlaunch)
+        conf["dhflow_setup"] = setup_text(setup)
+        return conf
+
+    ScriptTemplate.qlaunch_to_dict = with_setup
+    try:
+        yield
+    finally:
+        ScriptTemplate.qlaunch_to_dict = original
 
 
 def render_script(opts: LaunchOptions, workflow: str, db_path: str) -> str:
@@ -47,8 +73,9 @@ def render_script(opts: LaunchOptions, workflow: str, db_path: str) -> str:
     return jinja2.Environment().from_string(text).render(template_conf(opts, workflow, db_path))
 
 
-def submit_scheduler(opts: LaunchOptions, workflow: str) -> tuple[int, str]:
-    """Balsam's submit-launch for an activated profile; returns (scheduler id, script path)."""
+def submit_scheduler(opts: LaunchOptions, workflow: str, setup: list[str] = ()) -> tuple[int, str]:
+    """Balsam's submit-launch for an activated profile; returns (scheduler id, script path).
+    ``setup``: shell lines the script runs before the launcher (``launch: setup:``)."""
     from django.db import DatabaseError, connection, transaction
     from balsam.core import models
     from balsam.service import service
@@ -69,7 +96,7 @@ def submit_scheduler(opts: LaunchOptions, workflow: str) -> tuple[int, str]:
                 wall_minutes=opts.wall_time, job_mode=opts.job_mode, wf_filter=workflow,
                 sched_flags=opts.sched_flags or "", prescheduled_only=False)
             qlaunch.save()
-            with contextlib.redirect_stdout(sys.stderr):
+            with contextlib.redirect_stdout(sys.stderr), _setup_in_template(list(setup)):
                 service.submit_qlaunch(qlaunch, verbose=False)
             return qlaunch.scheduler_id, qlaunch.command
     except DatabaseError as exc:

@@ -45,9 +45,10 @@ import os
 from dataclasses import dataclass, field
 
 from dhflow.balsam import aggregates, jobs, submissions as subs
+from dhflow.balsam.apps import sync_apps as _sync_apps
 from dhflow.balsam.copy import copy_in, history_line, new_job_stamps, uuid4_stream, uuid4s
 from dhflow.balsam.dberrors import database_errors
-from dhflow.balsam.rows import TaskChecker, app_rows, copy_lines, validate, validate_head
+from dhflow.balsam.rows import TaskChecker, copy_lines, validate, validate_head
 from dhflow.errors import BackendError, phase
 from dhflow.target import FINAL_STATES, serial_fits
 
@@ -66,6 +67,7 @@ class WriteResult:
     rows_written: int = 0
     apps_created: list[str] = field(default_factory=list)
     apps_updated: list[str] = field(default_factory=list)
+    apps_migrated: int = 0          # jobs moved off an app name of an earlier dhflow (dhflow.balsam.apps)
     ids: dict[str, str] = field(default_factory=dict)
     submission_id: int | None = None
     reconciliation: object = None  # dhflow.reconcile.decision.Reconciliation
@@ -90,6 +92,9 @@ class WriteResult:
             if self.orphaned_pending:
                 text += (f"; {self.orphaned_pending} of them have not finished and a launcher of this "
                          "workflow would still run them")
+        if self.apps_migrated:
+            text += (f"; {self.apps_migrated} jobs moved to this workflow's own app names "
+                     "(written by an earlier dhflow; nothing reruns)")
         if self.unchanged_input:
             text += " (file and jobs unchanged since the last submission: not recompiled)"
         if self.submission_id is not None:
@@ -145,36 +150,6 @@ def _write_new(cur, plan: dict, tasks, ids: dict[str, str], provenance: dict, su
     tick, history = new_job_stamps(submission)
     return copy_in(cur, copy_lines(plan, tasks, ids, provenance_json=prov_json, tick=tick, history=history,
                                    parts_of=parts_of, chunk_rows=200), threaded=threaded)
-
-
-def _sync_apps(plan: dict, result: WriteResult, *, write: bool) -> None:
-    """ApplicationDefinitions created or updated to match; rows that match are not touched."""
-    from balsam.core.models import ApplicationDefinition
-
-    apps = app_rows(plan)
-    fields = ("description", "executable", "envscript", "preprocess", "postprocess")
-    current = {a.name: a for a in ApplicationDefinition.objects.filter(name__in=[r["name"] for r in apps])}
-    changed = []
-    for row in apps:
-        app = current.get(row["name"])
-        if app is None:
-            result.apps_created.append(row["name"])
-        elif any(getattr(app, f) != row[f] for f in fields):
-            changed.append(row)
-            result.apps_updated.append(row["name"])
-    if not write:
-        return
-    new = [ApplicationDefinition(**r) for r in apps if r["name"] in result.apps_created]
-    if new:
-        ApplicationDefinition.objects.bulk_create(new)
-    if changed:
-        locked = {a.name: a for a in ApplicationDefinition.objects.select_for_update()
-                  .filter(name__in=[r["name"] for r in changed])}
-        for row in changed:
-            app = locked[row["name"]]
-            for f in fields:
-                setattr(app, f, row[f])
-        ApplicationDefinition.objects.bulk_update(list(locked.values()), list(fields))
 
 
 # ------------------------------------------------------------------ a whole plan

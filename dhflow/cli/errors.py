@@ -59,6 +59,8 @@ def guarded(handler):
             err("interrupted")
             return EXIT_INTERRUPTED
         except BrokenPipeError:
+            # the reader went away (`dhflow results ... | head`): stop quietly, as Unix tools do
+            _discard_stdout()
             return EXIT_OK
         except ModuleNotFoundError as exc:
             if (exc.name or "").split(".")[0] in _BACKEND_MODULES:
@@ -77,6 +79,17 @@ def guarded(handler):
                 return EXIT_RUNTIME
             return _internal(exc)
     return run
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of what is still
+    buffered cannot fail again ("Exception ignored ... BrokenPipeError", exit 120)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _internal(exc: BaseException) -> int:

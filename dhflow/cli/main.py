@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from dhflow import __version__
-from dhflow.cli import compile_commands, limits_option, runtime_commands
+from dhflow.cli import compile_commands, emit_command, limits_option, runtime_commands
 from dhflow.cli.errors import EXIT_USAGE, guarded
 from dhflow.compiler.limits import using as using_limits
 
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     compile_commands.register(sub)
     runtime_commands.register(sub)
+    emit_command.register(sub)
     return p
 
 
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with using_limits(limits):
                 return a.func(a)
+        except BrokenPipeError:
+            raise  # the reader went away: guarded() ends quietly
         except OSError as exc:  # e.g. `-o` into a directory that does not exist
             where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
             print(f"dhflow: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)

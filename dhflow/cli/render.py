@@ -106,6 +106,8 @@ def db_state(verb: str, state) -> int:
     if verb == "start":
         st = state.status
         print(f"Balsam DB {'created and ' if state.created else ''}running on {st.host}:{st.port}")
+        if state.listen:
+            print(f"served on {state.listen} (password required; it is in {path}/server-info)")
         print(f"export BALSAM_DB_PATH={path}")
         return 0
     if verb == "stop":
@@ -119,6 +121,8 @@ def db_state(verb: str, state) -> int:
     st = state.status
     print(f"Balsam DB: {path}")
     print(f"state: {st.message}")
+    print("served to compute nodes: " + (f"on {state.listen}" if state.listen else
+                                         "no (127.0.0.1 only; `dhflow db start --listen ADDRESS`)"))
     if st.exists:
         print(f"data directory: {state.pgdata}")
     if st.reachable:

@@ -98,7 +98,11 @@ def cmd_run(args) -> int:
     note(f"workflow {plan['workflow']} done in {summary.outcome.seconds:.0f} s"
          + (f": {len(failed)} of {len(plan['tasks'])} tasks failed "
             "(`dhflow run FILE --rerun failed` runs them and their dependants again)" if failed else ""))
-    return EXIT_TASKS_FAILED if failed else 0
+    for name, reason in summary.unread[:10]:
+        note(f"task {name} finished, but its objective could not be read: {reason}")
+    if summary.unread:
+        err(f"{len(summary.unread)} objectives could not be read (see the notes above)")
+    return EXIT_TASKS_FAILED if failed or summary.unread else 0
 
 
 def _submit_request(args):
@@ -228,7 +232,11 @@ def cmd_db(args) -> int:
     from dhflow.runtime import dbadmin
 
     plan = _load_head(args) if getattr(args, "file", None) else None
-    verb = {"start": dbadmin.start, "stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
+    if args.listen is not None and args.verb != "start":
+        raise UsageError("--listen goes with `dhflow db start`")
+    if args.verb == "start":
+        return render.db_state("start", dbadmin.start(args.db, plan, args.file, args.listen))
+    verb = {"stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
     return render.db_state(args.verb, verb(args.db, plan, getattr(args, "file", None)))
 
 
@@ -341,6 +349,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("db", help="the project-local Balsam database")
     p.add_argument("verb", choices=("start", "stop", "status", "show"))
     p.add_argument("file", metavar="FILE", nargs="?", help="a .dhflow file (its directory holds .dhflow/db)")
+    p.add_argument("--listen", metavar="ADDRESS", default=None,
+                   help="start: serve the DB to compute nodes on this address of this machine (* for every "
+                        "interface), from now on; every connection needs the password kept in server-info")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_db))
 

@@ -57,6 +57,7 @@ CODES: dict[str, str] = {
     "DH212": "empty values",
     "DH213": "values of mixed types",
     "DH214": "values that give the same task name",
+    "DH215": "preprocess or postprocess is not a single executable path",
     "DH301": "dependency cycle",
     "DH302": "inputs on a rule without parents",
     "DH401": "foreach without a usable sampler",

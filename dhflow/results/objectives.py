@@ -26,11 +26,16 @@ import json
 import math
 import os
 import re
+import shlex
+import shutil
 from datetime import datetime
 
 from dhflow.target import BALSAM_TIME_FORMAT, FAILED_FINAL_STATES
 
 STATE_LINE = re.compile(r"^\[(\d+-\d+-\d{4}\s+\d+:\d+:\d+\.\d+)\s+(\w+)\s*\]\s?(.*)$")
+#: The longest integer objective kept exactly (Python refuses to convert longer digit strings
+#: to int and back, and no ranking needs more): longer ones are refused with the reason.
+MAX_INT_DIGITS = 4000
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?|inf|nan|infinity)", re.I | re.A)
 
 
@@ -100,11 +105,37 @@ def failure_reason(job) -> str:
         # Balsam's own message carries the output's tail through `tail`, which breaks on
         # paths with spaces: the program's last output line, read by dhflow, comes first.
         detail = _tail_of_output(job) or _one_line(re.sub(r"^nonzero return -?\d+:\s*", "", msg.strip()))
+        # a program that does not exist is the reason, whatever the launcher made of it
+        # (serial mode: code 12345; mpirun: "execvp error ... No such file or directory")
+        missing = _missing_executable(job)
+        if missing:
+            return missing
         text = f"exited with code {code.group(1)}" if code else "run error"
         return text + (f": {detail}" if detail else "")
     if failed.strip():
         return _one_line(failed)
     return f"job {job.state.lower()}"
+
+
+_ENVSCRIPT_WRAPPED = re.compile(r"""^/bin/sh -c '\. "\$0" && exec "\$@"' ('[^']*'|\S+) """)
+
+
+def _missing_executable(job) -> str | None:
+    """"executable not found: PATH" (or not executable) when the job's program cannot be
+    started; None when it exists (the code then came from the program itself)."""
+    command = _ENVSCRIPT_WRAPPED.sub("", (getattr(job, "executable", "") or "").strip())
+    try:
+        exe = shlex.split(command)[0] if command else ""
+    except ValueError:
+        exe = command.split()[0] if command.split() else ""
+    if not exe:
+        return None
+    found = exe if os.sep in exe else shutil.which(exe)
+    if not found or not os.path.exists(found):
+        return f"executable not found: {exe}"
+    if os.path.isdir(found) or not os.access(found, os.X_OK):
+        return f"not an executable file: {exe}"
+    return None
 
 
 def _tail_of_output(job) -> str:
@@ -120,6 +151,11 @@ def _tail_of_output(job) -> str:
     return _one_line(text)
 
 
+def _shown(text: str, limit: int = 60) -> str:
+    """A value quoted for a reason line, shortened when long."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 def _number(value, what: str) -> tuple[float | None, str | None]:
     if isinstance(value, bool) or value is None:
         return None, f"{what} is {json.dumps(value)}, not a number"
@@ -131,14 +167,29 @@ def _number(value, what: str) -> tuple[float | None, str | None]:
         text = value.strip()
         # Plain ASCII numbers only (float() would also take `1_000` or other scripts' digits).
         if not _NUMBER.fullmatch(text):
-            return None, f"{what} is {value!r}, not a number"
+            return None, f"{what} is {_shown(value)}, not a number"
         if re.fullmatch(r"[+-]?\d+", text):
-            return int(text), None  # exact, however many digits
+            digits = len(text.lstrip("+-"))
+            if digits > MAX_INT_DIGITS:
+                return None, (f"{what} is an integer of {digits} digits, too large to rank "
+                              f"(at most {MAX_INT_DIGITS})")
+            return int(text), None  # exact
         number = float(text)
         if not math.isfinite(number):
-            return None, f"{what} is {value!r}, not a finite number"
+            return None, f"{what} is {_shown(value)}, not a finite number"
         return number, None
     return None, f"{what} is a {type(value).__name__}, not a number"
+
+
+def json_int(text: str):
+    """``parse_int`` for ``json.loads``: an int, or the digits as text when there are too many
+    to convert (:func:`_number` then refuses them with the reason instead of crashing)."""
+    return int(text) if len(text) <= MAX_INT_DIGITS else text
+
+
+def as_number(value, what: str) -> tuple[float | int | None, str | None]:
+    """(number, None) or (None, why not): the rules every objective source follows."""
+    return _number(value, what)
 
 
 def _marks(line: str, marker: str) -> bool:
@@ -186,7 +237,7 @@ def read_file(job, relpath: str, key: str) -> tuple[float | None, str | None]:
     path = relpath if os.path.isabs(relpath) else os.path.join(job.workdir, relpath)
     try:
         with open(path, encoding="utf-8") as fp:
-            content = json.load(fp)
+            content = json.load(fp, parse_int=json_int)
     except FileNotFoundError:
         return None, f"no file {relpath} in the job's working directory"
     except (OSError, ValueError) as exc:

@@ -80,3 +80,31 @@ def open_database(explicit: str | None, plan: dict | None, file_arg: str | None,
     path = ready(locate(explicit, plan, file_arg), create=create, quiet=quiet)
     env.activate(path, profile)
     return path
+
+
+def require_reachable_from_nodes(explicit: str | None, plan: dict | None, file_arg: str | None) -> None:
+    """Refuse, before anything is written, a batch submission whose database the compute
+    nodes cannot reach: a dhflow-managed DB never served with ``dhflow db start --listen``
+    (it listens on 127.0.0.1 only), or another Balsam DB whose server-info names a loopback
+    host."""
+    from dhflow.balsam import auth
+    from dhflow.balsam.localdb import LocalDB
+
+    where = locate(explicit, plan, file_arg)
+    if where.managed:
+        if LocalDB(where.path).meta().get("listen"):
+            return
+        target = file_arg or "FILE"
+        raise BackendError(
+            f"the project-local Balsam DB {where.path} listens on 127.0.0.1 only: the compute nodes "
+            f"could not reach it (nothing was written); serve it first with `dhflow db start {target} "
+            "--listen ADDRESS` (this machine's address on the cluster network, or * for every interface; "
+            "127.0.0.1 when the scheduler runs jobs on this machine), or set BALSAM_DB_PATH to a DB "
+            "the compute nodes can reach")
+    if where.exists:
+        from dhflow.balsam.serverinfo import read_server_info
+
+        host = read_server_info(where.path).get("host")
+        if host and auth.is_loopback(str(host)):
+            raise BackendError(f"the Balsam DB {where.path} listens on {host}, which the compute nodes "
+                               "cannot reach (nothing was written): serve it on an address they can reach")

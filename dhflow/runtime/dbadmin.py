@@ -19,6 +19,7 @@ class DbState:
     status: object = None        # dhflow.balsam.localdb.Status (managed databases)
     server_info: dict | None = None   # foreign (not dhflow's) databases
     pgdata: str | None = None
+    listen: str | None = None         # the address it serves compute nodes on (`--listen`)
 
 
 def _foreign(path: str) -> bool:
@@ -27,8 +28,9 @@ def _foreign(path: str) -> bool:
     return os.path.exists(os.path.join(path, "server-info")) and not LocalDB.is_managed(path)
 
 
-def start(db: str | None, plan: dict | None, file: str | None) -> DbState:
-    """Start (creating when needed) the database; refuses one dhflow did not create."""
+def start(db: str | None, plan: dict | None, file: str | None, listen: str | None = None) -> DbState:
+    """Start (creating when needed) the database; refuses one dhflow did not create.
+    ``listen``: serve it on that address from now on, password required (``--listen``)."""
     from dhflow.balsam.localdb import LocalDB
 
     path = database.locate(db, plan, file).path
@@ -36,8 +38,8 @@ def start(db: str | None, plan: dict | None, file: str | None) -> DbState:
         raise UsageError(f"{path} is a Balsam DB not created by dhflow: start it with Balsam's tools "
                          "(`balsam server --connect`)")
     local = LocalDB(path)
-    created = local.start()
-    return DbState(path, True, created=created, status=local.status())
+    created = local.ensure_started(create=True, listen=listen)
+    return DbState(path, True, created=created, status=local.status(), listen=local.meta().get("listen"))
 
 
 def stop(db: str | None, plan: dict | None, file: str | None) -> DbState:
@@ -59,4 +61,5 @@ def describe(db: str | None, plan: dict | None, file: str | None) -> DbState:
     if _foreign(path):
         return DbState(path, False, server_info=local.server_info())
     st = local.status()
-    return DbState(path, True, status=st, pgdata=str(local.pgdata) if st.exists else None)
+    return DbState(path, True, status=st, pgdata=str(local.pgdata) if st.exists else None,
+                   listen=local.meta().get("listen"))

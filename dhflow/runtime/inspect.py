@@ -97,6 +97,11 @@ def against_db(db: str | None, plan: dict, file: str | None, rerun: str | None):
     from dhflow.runtime.submit import reconcile_if_reachable
 
     rows.validate(plan)
+    where = database.locate(db, plan, file)
+    if not where.exists:  # nothing submitted yet: every task is new
+        from dhflow.reconcile.decision import reconcile
+
+        return reconcile(plan, [], rerun), f"{where.path}: not created yet, every task is new"
     rec, path, why = reconcile_if_reachable(db, file, plan, rerun)
     if rec is None:
         raise BackendError(why)

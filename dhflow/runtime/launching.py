@@ -74,7 +74,12 @@ def launch_options(plan: dict, overrides: LaunchOverrides) -> LaunchOptions:
     job_mode = overrides.job_mode or launch.get("job_mode") or choose_job_mode(plan, None)
     return LaunchOptions(scheduler, pick("project", "project"), pick("queue", "queue"),
                          pick("nodes", "nodes"), pick("wall_time", "wall_time"), job_mode,
-                         pick("sched_flags", "sched_flags") or "")
+                         pick("sched_flags", "sched_flags") or "", launch.get("setup") or "")
+
+
+def setup_lines(opts: LaunchOptions) -> list[str]:
+    """The ``launch: setup:`` shell lines (e.g. ``module load ...``) of a batch script, in order."""
+    return [line.strip() for line in (opts.setup or "").splitlines() if line.strip()]
 
 
 def checked_options(plan: dict, overrides: LaunchOverrides) -> LaunchOptions:

@@ -64,6 +64,12 @@ class RunSummary:
     records: list
     failed: list = field(default_factory=list)   # (name, state, reason)
 
+    @property
+    def unread(self) -> list:
+        """(name, reason) of the finished tasks whose objective could not be read."""
+        return [(r["name"], r["error"]) for r in self.records
+                if r["objective"] is None and r["state"] == "JOB_FINISHED"]
+
 
 def prepare(req: RunRequest, plan: dict) -> PreparedRun:
     """Check that the plan can run here, start (or create) the database and write the jobs."""

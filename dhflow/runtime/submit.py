@@ -85,14 +85,16 @@ def launch_after_submit(req: SubmitRequest, opts, job_mode: str, path: str, wf: 
         pid, log = launcher.start_background(wf, path, job_mode, time_limit_minutes=opts.wall_time)
         return LaunchReport("local", job_mode, pid=pid, log=log)
     from dhflow.balsam import scheduler
-    from dhflow.balsam.localdb import LocalDB
 
-    if LocalDB.is_managed(path):
-        notify(f"warning: the project-local DB {path} listens on 127.0.0.1 only; compute nodes cannot reach it "
-               "(set BALSAM_DB_PATH to a Balsam DB reachable from the compute nodes)")
-    sched_id, script = scheduler.submit_scheduler(opts, wf)
+    sched_id, script = scheduler.submit_scheduler(opts, wf, setup=launching.setup_lines(opts))
     return LaunchReport(opts.scheduler, job_mode, scheduler_id=sched_id, script=script, nodes=opts.nodes,
                         wall_time=opts.wall_time)
+
+
+def _require_reachable(req: SubmitRequest, opts, head: dict) -> None:
+    """A launcher on compute nodes needs a database they can reach: checked before any write."""
+    if opts.scheduler != "local" and not req.no_launch:
+        database.require_reachable_from_nodes(req.db, head, req.file)
 
 
 def _task_checker(opts, mode_for_checks: str):
@@ -124,6 +126,7 @@ def _try_unchanged(req: SubmitRequest, notify: Notify):
     head.pop("tasks", None)
     opts = launching.checked_options({"launch": head.get("launch"), "tasks": ()}, req.overrides)
     explicit = _explicit_job_mode(req, head)
+    _require_reachable(req, opts, head)
     where = database.locate(req.db, head, req.file)
     if not where.exists:  # a database that has never been created has no earlier submission
         return None, None, digest0
@@ -163,6 +166,7 @@ def submit_streaming(req: SubmitRequest, notify: Notify) -> SubmitOutcome:
     opts = launching.checked_options(head | {"tasks": ()}, req.overrides)
     explicit = _explicit_job_mode(req, head)
     check_task = _task_checker(opts, explicit or "mpi")  # chosen from the tasks: only node counts can fail
+    _require_reachable(req, opts, head)
     if path is None:
         path = database.open_database(req.db, head, req.file, create=True, profile=opts.profile)
         phase("database up, Balsam activated")
@@ -202,6 +206,7 @@ def submit_plan(req: SubmitRequest, plan: dict) -> SubmitOutcome:
     else:
         launching.check_scheduler_resources(plan, int(opts.nodes), opts.job_mode)
     phase("validate and check resources")
+    _require_reachable(req, opts, plan)
     path = database.open_database(req.db, plan, req.file, create=True, profile=opts.profile)
     phase("database up, Balsam activated")
     written = store.apply(plan, rerun=req.rerun, prune=req.prune, command="submit", validated=True,

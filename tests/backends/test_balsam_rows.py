@@ -32,7 +32,7 @@ def test_rows_carry_every_plan_field(plan):
     assert all(uuid.UUID(r["job_id"]).version == 4 for r in rows) and len(set(by_name.values())) == 4
     assert all(tuple(r) == JOB_COLUMNS for r in rows)            # every column Balsam stores
     t0 = rows[1]
-    assert t0["workflow"] == "wf" and t0["application"] == "run"
+    assert t0["workflow"] == "wf" and t0["application"] == "wf.run"
     assert t0["args"] == "'{\"x\":1}'"
     assert t0["environ_vars"] == "A=1:B=two"
     assert t0["cpu_affinity"] == "none" and t0["auto_timeout_retry"] is True

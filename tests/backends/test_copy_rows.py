@@ -59,7 +59,7 @@ def test_every_column_is_given_and_matches_the_plan(plan):
     t0 = rows[1]
     assert t0["job_id"] == ids["train.0"] and t0["workflow"] == "wf"
     assert t0["args"] == plan["tasks"][1]["args"]                  # escapes round-trip
-    assert t0["environ_vars"] == "A=1:B=two" and t0["application"] == "run"
+    assert t0["environ_vars"] == "A=1:B=two" and t0["application"] == "wf.run"
     assert (t0["lock"], t0["input_files"], t0["stage_in_url"], t0["mpi_flags"], t0["user_workdir"]) == ("",) * 5
     assert t0["state"] == "CREATED" and t0["queued_launch_id"] is None
     assert (t0["wait_for_parents"], t0["post_error_handler"], t0["post_timeout_handler"],

@@ -51,7 +51,9 @@ def balsam_db(e2e_root):
     old_home = os.environ.get("HOME")
     os.environ["HOME"] = str(home)
     try:
-        db.ensure_started(quiet=True)
+        # served with --listen's authentication (a password on every TCP connection): the
+        # tests that submit to stub batch schedulers need a DB served to "compute nodes"
+        db.ensure_started(quiet=True, listen="127.0.0.1")
     finally:
         if old_home is not None:
             os.environ["HOME"] = old_home
@@ -85,7 +87,7 @@ def db_query(db_path, sql, params=()):
 
     info = json.loads((Path(db_path) / "server-info").read_text())
     conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
-                            user=os.environ.get("BALSAM_USER") or getpass.getuser())
+                            user=os.environ.get("BALSAM_USER") or getpass.getuser(), password=info.get("password"))
     try:
         with conn.cursor() as cur:
             cur.execute(sql, params)

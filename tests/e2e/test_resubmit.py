@@ -156,7 +156,7 @@ def _connect(db_path):
 
     info = json.loads((Path(db_path) / "server-info").read_text())
     conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
-                            user=os.environ.get("BALSAM_USER") or getpass.getuser())
+                            user=os.environ.get("BALSAM_USER") or getpass.getuser(), password=info.get("password"))
     conn.autocommit = True
     return conn
 
@@ -318,8 +318,17 @@ def test_plan_against_db(balsam_db, e2e_root):
     assert out["rules"]["report"] == {"new": 1, "unchanged": 0, "rerun": 0, "orphaned": 1}
     # nothing was written by looking
     assert db_query(db_path, "SELECT count(*) FROM core_balsamjob WHERE workflow = 'rsa'")[0][0] == 5
-    # no reachable database: exit 3, one line
+    # no database yet (nothing submitted): every task is new, exit 0
     dead = dict(env, BALSAM_DB_PATH=str(e2e_root / "no-db-here"))
     proc = subprocess.run([sys.executable, "-c", script, str(spec), "--against-db"], env=dead,
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 3 and "no Balsam database" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.returncode == 0 and "not created yet, every task is new" in proc.stdout, proc.stderr
+    train = [ln for ln in proc.stdout.splitlines() if ln.startswith("train")][0].split()
+    assert train[1:5] == ["4", "0", "0", "0"]
+    # a database that exists but cannot be reached: exit 3, one line
+    unreachable = e2e_root / "db-not-running"
+    unreachable.mkdir(exist_ok=True)
+    (unreachable / "server-info").write_text(json.dumps({"host": "127.0.0.1", "port": 1}))
+    proc = subprocess.run([sys.executable, "-c", script, str(spec), "--against-db"],
+                          env=dict(env, BALSAM_DB_PATH=str(unreachable)), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr

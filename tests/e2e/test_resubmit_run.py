@@ -33,7 +33,7 @@ rule train:
 rule score:
     foreach: space
     after: prep
-    shell: "echo score {x}"
+    shell: "dhflow emit objective {x}"
     objective: data("dh_objective")
 rule report:
     after: train

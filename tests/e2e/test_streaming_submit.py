@@ -97,7 +97,7 @@ def check_against_plan(db_path, wf, plan, kept=()):
         (description, application, args, num_nodes, ranks_per_node, threads_per_rank, threads_per_core,
          node_packing_count, cpu_affinity, wall_time, retry, environ_vars, parents, state) = r["fields"]
         assert description == f"dhflow {wf}/{t['rule']}"
-        assert application == t["app"] and args == (t.get("args") or "")
+        assert application == f"{plan['workflow']}.{t['app']}" and args == (t.get("args") or "")
         assert (num_nodes, ranks_per_node, threads_per_rank, threads_per_core, node_packing_count) == \
             (t["num_nodes"], t["ranks_per_node"], t["threads_per_rank"], t["threads_per_core"],
              t["node_packing_count"])

@@ -422,7 +422,7 @@ class _Builder:
         return LaunchSpec(sec.key_span, scheduler, s("project"), s("queue"), nodes,
                           body["nodes"].value.span if "nodes" in body else None, wall,
                           body["wall_time"].value.span if "wall_time" in body else None, job_mode,
-                          s("sched_flags"))
+                          s("sched_flags"), s("setup"))
 
 
 def build_spec(src: SourceFile, doc: n.Document) -> tuple[Spec | None, list[Diagnostic]]:

@@ -22,7 +22,7 @@ WORKFLOW_KEYS = ("description", "objective")
 APP_KEYS = ("executable", "args", "envscript", "preprocess", "postprocess", "env", "description")
 RULE_KEYS = ("foreach", "after", "app", "shell", "args", *RESOURCE_KEYS, "cpu_affinity",
              "retry_on_timeout", "env", "objective", "inputs", "stage_in", "stage_out")
-LAUNCH_KEYS = ("scheduler", "project", "queue", "nodes", "wall_time", "job_mode", "sched_flags")
+LAUNCH_KEYS = ("scheduler", "project", "queue", "nodes", "wall_time", "job_mode", "sched_flags", "setup")
 SAMPLERS = ("grid", "random", "lhs", "points")
 
 
@@ -163,11 +163,15 @@ class LaunchSpec:
     wall_time_span: Span | None = None
     job_mode: str | None = None
     sched_flags: str | None = None
+    setup: str | None = None  # shell lines for the batch script, before the launcher
 
     def to_dict(self) -> dict:
-        return {"scheduler": self.scheduler, "project": self.project, "queue": self.queue,
-                "nodes": self.nodes, "wall_time": self.wall_time, "job_mode": self.job_mode,
-                "sched_flags": self.sched_flags}
+        out = {"scheduler": self.scheduler, "project": self.project, "queue": self.queue,
+               "nodes": self.nodes, "wall_time": self.wall_time, "job_mode": self.job_mode,
+               "sched_flags": self.sched_flags}
+        if self.setup:  # (only when given: plans without it stay as they were)
+            out["setup"] = self.setup
+        return out
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dhflow.compiler.diagnostics import Diagnostic
 from dhflow.compiler.check.model import Spec
-from dhflow.compiler.check.rules import dependencies, expressions, fanout, references, sampling, search, templates
+from dhflow.compiler.check.rules import apps, dependencies, expressions, fanout, references, sampling, search, templates
 
 CHECKS = (
     *references.CHECKS,
@@ -17,6 +17,7 @@ CHECKS = (
     *templates.CHECKS,
     *search.CHECKS,
     *fanout.CHECKS,
+    *apps.CHECKS,
 )
 
 

@@ -1,0 +1,126 @@
+"""Password authentication of the project-local PostgreSQL server (scram-sha-256).
+
+Every TCP connection, loopback included, must give the password: ``pg_hba.conf`` holds
+nothing but ``host ... scram-sha-256`` lines (and the server has no Unix socket), so a
+database served to compute nodes (``dhflow db start --listen ADDRESS``) cannot be written
+by anyone else on the cluster, and there is never ``trust`` on TCP.
+
+The password is generated once per database (``secrets``), set on the database superuser
+Balsam connects as, and kept in the DB directory's ``server-info`` as ``"user"`` and
+``"password"`` (mode 0600), where legacy Balsam's Django settings read it.  Databases made
+by earlier versions (``trust`` on 127.0.0.1) are converted the next time dhflow starts them.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import secrets
+import socket
+import tempfile
+
+from dhflow.errors import BackendError, UsageError
+
+METHOD = "scram-sha-256"
+
+HBA = (
+    "# Written by dhflow: a password (scram-sha-256) for every TCP connection, loopback included;\n"
+    "# the server has no Unix socket.\n"
+    "host    all    all    0.0.0.0/0    scram-sha-256\n"
+    "host    all    all    ::/0         scram-sha-256\n"
+)
+
+#: What ``--listen`` accepts: host names, IPv4/IPv6 addresses, ``*`` (all interfaces).
+_ADDRESS = re.compile(r"^(\*|[A-Za-z0-9][A-Za-z0-9.\-]*|[0-9A-Fa-f:.]+)$")
+_ALL = ("*", "0.0.0.0", "::")
+
+
+def new_password() -> str:
+    """A fresh random password (URL-safe text, 32 bytes of entropy)."""
+    return secrets.token_urlsafe(32)
+
+
+def check_listen(address: str) -> str:
+    """The ``--listen`` value, checked (one address; UsageError otherwise)."""
+    address = (address or "").strip()
+    if not _ADDRESS.match(address):
+        raise UsageError(f"--listen {address!r}: give one host name or IP address of this machine "
+                         "(or * for every interface)")
+    return address
+
+
+def advertised_host(listen: str | None) -> str:
+    """The host clients are told to connect to (server-info's ``host``)."""
+    if not listen:
+        return "127.0.0.1"
+    if listen in _ALL:
+        return socket.getfqdn()
+    return listen
+
+
+def bind_host(listen: str | None) -> str:
+    """The address to test a port on before the server takes it."""
+    if not listen:
+        return "127.0.0.1"
+    return "" if listen in _ALL else listen
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether clients on other machines cannot reach ``host``."""
+    if not host or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def pwfile(password: str, owner: tuple[int, int] | None) -> str:
+    """A private temporary file holding the password (for ``initdb --pwfile``); the caller
+    deletes it.  ``owner``: (uid, gid) of the server's user when that is not us."""
+    fd, path = tempfile.mkstemp(prefix="dhflow-pw-")
+    with os.fdopen(fd, "w") as fp:
+        fp.write(password + "\n")
+    if owner is not None:
+        os.chown(path, *owner)
+    return path
+
+
+def write_hba(pgdata: str | os.PathLike, owner: tuple[int, int] | None) -> None:
+    """Replace ``pg_hba.conf`` with password-only TCP rules (:data:`HBA`)."""
+    path = os.path.join(str(pgdata), "pg_hba.conf")
+    tmp = path + ".dhflow-tmp"
+    with open(tmp, "w") as fp:
+        fp.write(HBA)
+    os.chmod(tmp, 0o600)
+    if owner is not None:
+        os.chown(tmp, *owner)
+    os.replace(tmp, path)
+
+
+def set_password(host: str, port, user: str, password: str, *, current: str | None = None) -> None:
+    """Set the superuser's password (SCRAM), connecting with ``current`` (None: as before)."""
+    import psycopg2
+
+    conn = None
+    try:
+        conn = psycopg2.connect(host=host, port=port, user=user, password=current, dbname="postgres",
+                                connect_timeout=10)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SET password_encryption = 'scram-sha-256'")
+            # psycopg2 quotes the literal client-side, as ALTER ROLE needs
+            cur.execute(f'ALTER ROLE "{user}" PASSWORD %s', [password])
+    except psycopg2.Error as exc:
+        raise BackendError(f"cannot set the database password: {str(exc).strip().splitlines()[0]}") from None
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+def connect_args(info: dict, user: str) -> dict:
+    """psycopg2.connect keyword arguments for a server-info (password when it has one)."""
+    args = {"host": info.get("host"), "port": info.get("port"), "user": info.get("user") or user}
+    if info.get("password"):
+        args["password"] = info["password"]
+    return args
