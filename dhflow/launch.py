@@ -291,10 +291,13 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
         lock_fd = acquire_serial_lock(announce=lambda m: print(f"dhflow: {m}", file=sys.stderr))
     proc = None
     previous = _raise_on_termination()
+    from dhflow.shims.pg_wakeup import Waker
+
+    waker = Waker(signals=False)  # woken by the launcher's job notifications; `poll` is the fallback
     try:
         proc = start_launcher(db_path, wf, job_mode, log_path=log_path)
         while True:
-            time.sleep(poll)
+            waker.paced_wait(poll, 0.1)
             counts = snapshot()
             elapsed = time.monotonic() - start
             if progress:
@@ -316,6 +319,7 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
         # whatever ends dhflow, the launcher must be stopped here, uninterrupted.
         ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _TERMINATING}
         try:
+            waker.close_db()
             if proc is not None:
                 stop_launcher(proc)
             if lock_fd is not None:

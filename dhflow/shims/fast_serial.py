@@ -1,0 +1,168 @@
+"""Balsam's serial-mode ensemble (``balsam/launcher/serial_mode_timed.py``) without its fixed
+waits.  Run by :mod:`balsam_serial` (the ensemble dhflow's launcher wrapper starts).
+
+Balsam's ensemble has three loops that sleep 1 s each, in series on every task's path:
+
+* the master's ``JobSource`` fetches runnable jobs from the database once a second;
+* each ``Worker`` sleeps 1 s after each round trip to the master, so a task's start and its
+  end are noticed up to 1 s late;
+* the master's ``StatusUpdater`` waits 1 s to batch the RUNNING/RUN_DONE updates.
+
+Here the job source waits for a job notification (:mod:`dhflow.shims.pg_wakeup`), a worker
+waits for a task's exit (SIGCHLD) or a short idle period that doubles from 10 ms up to
+:data:`WORKER_IDLE_MAX` while nothing happens (it asks the master for new jobs each time),
+and the status updater batches for 20 ms.  Everything else (the ZMQ protocol, the job specs,
+the state updates, the retries) is Balsam's code, run from Balsam's module.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import time
+
+from dhflow.shims import fast_launcher, pg_wakeup
+
+#: The longest an idle worker goes without asking the master for jobs (one round trip on
+#: the local ZMQ socket; Balsam: 1 s always).
+WORKER_IDLE_MAX = 0.2
+WORKER_IDLE_MIN = 0.01
+#: How long the status updater collects messages before writing them (Balsam: 1 s).
+STATUS_BATCH = 0.02
+#: The job source's fallback poll; short, because the master's exit request is an Event
+#: that no notification announces.
+SOURCE_POLL = 0.25
+
+
+def _status_updater_run(self):
+    """``StatusUpdater.run`` with a 20 ms batching window instead of 1 s."""
+    from django.db import connections
+
+    connections.close_all()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    while True:
+        updates = [self.queue.get(block=True, timeout=None)]
+        time.sleep(STATUS_BATCH)
+        while True:
+            try:
+                updates.append(self.queue.get(block=False))
+            except queue.Empty:
+                break
+        self.perform_updates(updates)
+        if "exit" in updates:
+            break
+    self._on_exit()
+
+
+def _job_source_run(self):
+    """``JobSource.run``: fetch at once, then whenever a job changes (not once a second)."""
+    from django.db import connections
+
+    connections.close_all()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    waker = pg_wakeup.Waker(signals=False)
+    while not self._exit_flag.is_set():
+        fetch_count = max(0, self.prefetch_depth - self.queue.qsize())
+        if fetch_count:
+            for job in self._acquire_jobs(fetch_count):
+                self.queue.put_nowait(job)
+        waker.wait(SOURCE_POLL)
+    waker.close_db()
+    self._on_exit()
+
+
+def _worker_main(self):
+    """``Worker.main``: the same round trips, but the 1 s sleep after each becomes a wait for
+    a task's exit (SIGCHLD) or an idle period growing from 10 ms to WORKER_IDLE_MAX."""
+    from django.db import connections
+
+    smt = _module()
+    log = smt.logger
+    connections.close_all()
+    self.socket.connect(self.master_address)
+    waker = pg_wakeup.Waker(signals=True, sigchld=True, listen=False)  # workers never use the DB
+    idle = WORKER_IDLE_MIN
+    while True:
+        done_pks, errors, active = self.poll_processes()
+        started_pks = self.start_jobs()
+        request_num_jobs = max(0, self.prefetch_count - len(self.runnable_cache))
+        msg = {"source": self.hostname, "started": started_pks, "done": done_pks, "error": errors,
+               "active": active, "request_num_jobs": request_num_jobs}
+        self.socket.send_json(msg)
+        response_msg = self.socket.recv_json()
+        new_jobs = response_msg.get("new_jobs")
+        if new_jobs:
+            self.runnable_cache.update({job["pk"]: job for job in new_jobs})
+        if response_msg.get("exit"):
+            log.info(f"Worker {self.hostname} received exit message: break")
+            self.exit()
+        if self.EXIT_FLAG and self.master_subproc is not None:
+            log.info("Signal: forwarding SIGTERM to master subprocess.")
+            self.master_subproc.terminate()
+        if started_pks or done_pks or errors or new_jobs:
+            idle = WORKER_IDLE_MIN  # something moved: report it / start the new jobs at once
+            continue
+        if waker.wait(idle) == "timeout":
+            idle = min(WORKER_IDLE_MAX, idle * 2)
+        else:
+            idle = WORKER_IDLE_MIN
+
+
+_SMT = None
+
+
+def _module():
+    return _SMT
+
+
+def patch(smt) -> None:
+    """Replace the three waits in Balsam's serial-mode module (imported, not run)."""
+    global _SMT
+    _SMT = smt
+    fast_launcher.install_notifications()
+    smt.StatusUpdater.run = _status_updater_run
+    smt.JobSource.run = _job_source_run
+    smt.Worker.main = _worker_main
+
+
+def main() -> None:
+    """The ``__main__`` block of Balsam's serial_mode_timed.py, on the patched module."""
+    import importlib
+
+    from balsam import config_logging
+
+    smt = importlib.import_module("balsam.launcher.serial_mode_timed")
+    patch(smt)
+    args = smt.parse_args()
+    hostname = socket.gethostname()
+    if args.run_master:
+        config_logging("serial-launcher", filename=args.log_filename + ".master", buffer_capacity=128)
+        master = smt.Master(args)
+
+        def handle_master_term(signum, stack):
+            master.EXIT_FLAG = True
+
+        signal.signal(signal.SIGINT, handle_master_term)
+        signal.signal(signal.SIGTERM, handle_master_term)
+        master.main()
+        return
+    config_logging("serial-launcher", filename=args.log_filename + "." + hostname, buffer_capacity=128)
+    master_proc = None
+    if hostname == args.master_host:
+        smt.logger.debug(f"Worker starting Master on {args.master_address}")
+        master_proc = smt.launch_master_subprocess()
+    worker = smt.Worker(args, hostname=hostname, master_subproc=master_proc)
+
+    def handle_worker_term(signum, stack):
+        worker.EXIT_FLAG = True
+
+    signal.signal(signal.SIGINT, handle_worker_term)
+    signal.signal(signal.SIGTERM, handle_worker_term)
+    worker.main()
+
+
+if __name__ == "__main__":  # pragma: no cover - run through balsam_serial.py
+    raise SystemExit("run dhflow/shims/balsam_serial.py")
