@@ -204,6 +204,7 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
         raise BackendError(f"cannot start the Balsam launcher: {exc}") from None
     finally:
         out.close()
+    proc.dhflow_mpirun_standin = bool(extra_path)  # reported in the run summary
     return proc
 
 
@@ -241,6 +242,7 @@ class RunOutcome:
     counts: dict
     timed_out: bool = False
     launcher_log: str = ""
+    mpirun_standin: bool = False  # tasks ran under dhflow's mpirun stand-in (no MPI installed)
 
 
 _TERMINATING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -296,6 +298,7 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
     waker = Waker(signals=False)  # woken by the launcher's job notifications; `poll` is the fallback
     try:
         proc = start_launcher(db_path, wf, job_mode, log_path=log_path)
+        standin = proc.dhflow_mpirun_standin
         while True:
             waker.paced_wait(poll, 0.1)
             counts = snapshot()
@@ -303,17 +306,18 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
             if progress:
                 progress.update(counts, elapsed)
             if prog.all_final(counts):
-                return RunOutcome(True, elapsed, counts, launcher_log=str(log_path))
+                return RunOutcome(True, elapsed, counts, launcher_log=str(log_path), mpirun_standin=standin)
             if proc.poll() is not None:
                 time.sleep(1.0)  # the launcher may have written its last states just now
                 counts = snapshot()
                 if prog.all_final(counts):
-                    return RunOutcome(True, elapsed, counts, launcher_log=str(log_path))
+                    return RunOutcome(True, elapsed, counts, launcher_log=str(log_path), mpirun_standin=standin)
                 tail = log_tail(log_path)
                 raise BackendError(f"the Balsam launcher exited (code {proc.returncode}) before workflow {wf} "
                                    f"finished; log: {log_path}" + (f" [{tail}]" if tail else ""))
             if timeout is not None and elapsed > timeout:
-                return RunOutcome(False, elapsed, counts, timed_out=True, launcher_log=str(log_path))
+                return RunOutcome(False, elapsed, counts, timed_out=True, launcher_log=str(log_path),
+                                  mpirun_standin=standin)
     finally:
         # The launcher runs in its own session (so a terminal's Ctrl-C reaches dhflow only):
         # whatever ends dhflow, the launcher must be stopped here, uninterrupted.

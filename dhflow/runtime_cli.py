@@ -295,6 +295,9 @@ def cmd_run(args, compile_plan: CompileFn) -> int:
         _note(f"task {name} {job.state}: {results.failure_reason(job)}")
     if len(failed) > 10:
         _note(f"... and {len(failed) - 10} more failed tasks (`dhflow status`)")
+    if outcome.mpirun_standin:
+        _note("no MPI found: tasks ran under dhflow's mpirun stand-in (a task of R ranks ran as R separate "
+              "processes with PMI_RANK/PMI_SIZE set, without MPI communication); install MPICH for real MPI")
     if outcome.timed_out:
         _err(f"timed out after {args.timeout:g} s with tasks still pending; the launcher was stopped "
              "(the jobs stay in the database: `dhflow run` again resumes them)")

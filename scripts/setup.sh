@@ -5,10 +5,23 @@
 #   bash scripts/setup.sh --no-demo  # venv + install only
 #
 # Needs: python3 (>= 3.10) with venv, and the PostgreSQL server binaries (initdb, pg_ctl)
-# for the Balsam database (Debian: postgresql). No MPI needed: dhflow brings a small mpirun
-# stand-in for local runs when none is installed.
+# for the Balsam database (Debian: postgresql). MPI: run as root on Debian/Ubuntu, this
+# installs the distribution's MPICH when no mpirun is on PATH (real MPI for `dhflow run`);
+# otherwise dhflow falls back to its mpirun stand-in (one process per rank, no MPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if ! command -v mpirun >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing MPICH (apt-get install mpich)"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y -q mpich >/dev/null 2>&1 \
+            || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q mpich >/dev/null 2>&1; } \
+            || echo "setup: could not install mpich: dhflow will use its mpirun stand-in"
+    else
+        echo "setup: no mpirun: dhflow will use its stand-in (one process per rank, no MPI); for real MPI: sudo apt-get install mpich"
+    fi
+fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

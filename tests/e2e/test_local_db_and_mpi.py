@@ -17,7 +17,7 @@ workflow localmpi:
     objective: maximize
 
 rule wide:
-    shell: "echo ranks=$DHFLOW_MPI_NUM_RANKS; echo DH-OUT 7"
+    shell: "echo ranks=$PMI_SIZE; echo DH-OUT 7"
     ranks_per_node: 2
 
 rule after:
