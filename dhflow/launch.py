@@ -220,7 +220,10 @@ def stop_launcher(proc: subprocess.Popen, grace: float = 30.0) -> int | None:
     # stragglers of the launcher's own session (ensemble workers, transition processes)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # usually empty at once: no fixed 0.5 s wait
+            time.sleep(0.02)
+            os.killpg(proc.pid, 0)  # ProcessLookupError once the group is gone
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
