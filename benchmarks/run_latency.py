@@ -120,6 +120,14 @@ def figures(events: dict, t0: float, kind: str, wall: float) -> dict:
         levels = sorted(events)
         starts = [first(n, "RUNNING") for n in levels]
         fig["per_level"] = (starts[-1] - starts[0]) / max(1, len(levels) - 1)
+        # where a level's time goes: mean latency of each hop of Balsam's state machine
+        hops = {"parent JOB_FINISHED -> PREPROCESSED": [
+                    first(child, "PREPROCESSED") - first(parent, "JOB_FINISHED")
+                    for parent, child in zip(levels, levels[1:])],
+                "PREPROCESSED -> RUNNING": [first(n, "RUNNING") - first(n, "PREPROCESSED") for n in levels],
+                "RUNNING -> RUN_DONE": [first(n, "RUN_DONE") - first(n, "RUNNING") for n in levels],
+                "RUN_DONE -> JOB_FINISHED": [first(n, "JOB_FINISHED") - first(n, "RUN_DONE") for n in levels]}
+        fig["hops"] = {hop: statistics.mean(v) for hop, v in hops.items() if None not in v and v}
     if kind == "fan":
         fig["tasks_per_s"] = len(events) / max(1e-9, max(finished) - min(running))
     return fig
@@ -245,7 +253,9 @@ def main(argv=None) -> int:
         results = {}
         for kind, (wf, _) in specs.items():
             runs = [run_dhflow(paths[kind], wf, kind, env, jobs, rerun=i > 0) for i in range(args.repeat)]
-            merged = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k != "waited"}
+            merged = {k: statistics.median(r[k] for r in runs) for k in runs[0] if k not in ("waited", "hops")}
+            if "hops" in runs[0]:
+                merged["hops"] = {h: statistics.median(r["hops"][h] for r in runs) for h in runs[0]["hops"]}
             merged["waited"] = any(r["waited"] for r in runs)
             results[("dhflow run", kind)] = merged
             print(f"  dhflow run   {kind:5} done: {merged['wall']:.2f} s", flush=True)
@@ -264,6 +274,12 @@ def main(argv=None) -> int:
                 tps = f"{fig['tasks_per_s']:10.1f}" if "tasks_per_s" in fig else f"{'-':>10}"
                 print(f"{runner + ' ' + label:28}{fmt(fig['startup'], ' s', 10)}"
                       f"{fmt(fig.get('per_level'), ' s', 11)}{tps}{fmt(fig['wall'], ' s', 10)}{note}")
+        print()
+        print(f"where a chain level's time goes (mean per hop, from Balsam's state history):")
+        for hop in results[("dhflow run", "chain")]["hops"]:
+            stock = results.get(("stock", "chain"), {}).get("hops", {}).get(hop)
+            print(f"  {hop:38} dhflow run {results[('dhflow run', 'chain')]['hops'][hop]:6.2f} s"
+                  + (f"   stock {stock:6.2f} s" if stock is not None else ""))
         fast = {k: results[("dhflow run", k)] for k, _ in rows}
         print()
         print("goals: start-up < 2 s: {}; per level < 1 s: {}; {} tasks < 20 s: {}".format(

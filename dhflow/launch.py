@@ -5,15 +5,17 @@ Local runs (``dhflow run``, ``dhflow submit`` with ``scheduler: local``)
 dhflow starts Balsam's launcher (``balsam launcher --wf-filter NAME --job-mode M``)
 through :mod:`dhflow.shims.balsam_launcher`, a thin wrapper that makes the workflow
 filter exact (Balsam's is a substring match: the launcher of ``demo`` would also run
-``demo2``'s jobs).  ``dhflow run`` polls the database until every job of the plan is
+``demo2``'s jobs; the wrapper also makes Balsam's waits event-driven, see
+:mod:`dhflow.shims.fast_launcher`).  ``dhflow run`` watches the database (woken by the
+launcher's job notifications, :mod:`dhflow.shims.pg_wakeup`) until every job of the plan is
 final (JOB_FINISHED, FAILED or USER_KILLED), printing per-rule counts, then stops the
 launcher with SIGTERM (Balsam's serial mode would otherwise linger 120 s idle) and, if it
 has not exited after a grace period, kills its process group.
 
 * MPI: Balsam starts every job through ``mpirun`` (serial mode starts its ensemble with
   ``mpirun -n 1``).  When no real ``mpirun`` is on PATH, dhflow puts
-  ``dhflow/shims/bin`` first on the launcher's PATH: its ``mpirun`` runs the command once,
-  in place (see that file).  A real mpirun is always preferred; Open MPI gets
+  ``dhflow/shims/bin`` first on the launcher's PATH: its ``mpirun`` starts one process per
+  rank with ``PMI_RANK``/``PMI_SIZE`` set (see that file); ``DHFLOW_MPIRUN_SHIM=1`` forces it.  A real mpirun is always preferred; Open MPI gets
   ``OMPI_ALLOW_RUN_AS_ROOT`` when dhflow runs as root.
 * Job mode: ``--job-mode`` if given, else ``launch.job_mode`` when the file's launcher is
   ``local``, else ``serial`` when every task is single-rank on one node (Balsam's serial
