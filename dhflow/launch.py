@@ -304,9 +304,12 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
     try:
         proc = start_launcher(db_path, wf, job_mode, log_path=log_path)
         standin = proc.dhflow_mpirun_standin
+        cost = 0.0
         while True:
-            waker.paced_wait(poll, 0.1)
+            waker.paced_wait(poll, max(0.1, cost))  # a big workflow's snapshot paces itself
+            taken = time.monotonic()
             counts = snapshot()
+            cost = time.monotonic() - taken
             elapsed = time.monotonic() - start
             if progress:
                 progress.update(counts, elapsed)

@@ -32,6 +32,10 @@ from dhflow.shims import pg_wakeup
 ENV_SWITCH = "DHFLOW_LAUNCHER_FAST"
 #: The longest any process waits without looking at the database (a lost notification).
 FALLBACK_POLL = 1.0
+#: A transition pass longer than this is followed by a rest as long as the pass (at most
+#: MAX_PASS_REST, Balsam's own re-selection period): passes then use at most half the time.
+PASS_COST_FLOOR = 0.05
+MAX_PASS_REST = 5.0
 #: Balsam paces MPI task starts by 0.1 s (for big machines' job launchers); one host: 10 ms.
 MPI_RUN_DELAY = 0.01
 #: The MPI launcher's idle-exit counter counts at most one idle check per this many seconds
@@ -108,6 +112,7 @@ def _transition_loop(thread_idx: int, num_threads: int) -> None:
     waker = pg_wakeup.Waker(ignore_releases_from=("t",))
     job_cache: list = []
     while not tr.EXIT_FLAG:
+        started = time.monotonic()
         if len(job_cache) < tr.JOBCACHE_LIMIT:
             tr.refresh_cache(job_cache, num_threads, thread_idx)
         tr.fast_forward(job_cache)
@@ -126,6 +131,12 @@ def _transition_loop(thread_idx: int, num_threads: int) -> None:
                 break
         tr.update_states_from_cache(job_cache)
         job_cache = tr.release_jobs(job_cache)
+        cost = time.monotonic() - started
+        if cost > PASS_COST_FLOOR and not tr.EXIT_FLAG:
+            # a big DAG makes a pass expensive (one parent query per waiting job): rest as
+            # long as it took, at most Balsam's 5 s, so a burst of notifications cannot keep
+            # the database busy; changes meanwhile are still seen at the next pass
+            time.sleep(min(cost, MAX_PASS_REST))
         if not job_cache and not tr.EXIT_FLAG:
             waker.wait(FALLBACK_POLL)
     tr.logger.info("EXIT_FLAG: exiting main loop")

@@ -79,8 +79,7 @@ def _worker_main(self):
     a task's exit (SIGCHLD) or an idle period growing from 10 ms to WORKER_IDLE_MAX."""
     from django.db import connections
 
-    smt = _module()
-    log = smt.logger
+    log = _SMT.logger
     connections.close_all()
     self.socket.connect(self.master_address)
     waker = pg_wakeup.Waker(signals=True, sigchld=True, listen=False)  # workers never use the DB
@@ -111,11 +110,7 @@ def _worker_main(self):
             idle = WORKER_IDLE_MIN
 
 
-_SMT = None
-
-
-def _module():
-    return _SMT
+_SMT = None  # Balsam's serial-mode module, once patched
 
 
 def patch(smt) -> None:
