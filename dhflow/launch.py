@@ -15,8 +15,9 @@ has not exited after a grace period, kills its process group.
 * MPI: Balsam starts every job through ``mpirun`` (serial mode starts its ensemble with
   ``mpirun -n 1``).  When no real ``mpirun`` is on PATH, dhflow puts
   ``dhflow/shims/bin`` first on the launcher's PATH: its ``mpirun`` starts one process per
-  rank with ``PMI_RANK``/``PMI_SIZE`` set (see that file); ``DHFLOW_MPIRUN_SHIM=1`` forces it.  A real mpirun is always preferred; Open MPI gets
-  ``OMPI_ALLOW_RUN_AS_ROOT`` when dhflow runs as root.
+  rank with ``PMI_RANK``/``PMI_SIZE`` set (see that file); ``DHFLOW_MPIRUN_SHIM=1`` forces
+  it.  A real mpirun is otherwise preferred; Open MPI gets ``OMPI_ALLOW_RUN_AS_ROOT`` when
+  dhflow runs as root.
 * Job mode: ``--job-mode`` if given, else ``launch.job_mode`` when the file's launcher is
   ``local``, else ``serial`` when every task is single-rank on one node (Balsam's serial
   mode runs only those), else ``mpi``.  This machine is one Balsam worker: a task needing
@@ -166,6 +167,11 @@ def acquire_serial_lock(wait: float | None = None, announce=None) -> int:
             if not told and announce:
                 announce(f"waiting for another serial-mode launcher on this host to finish (ZMQ port {SERIAL_PORT})")
                 told = True
+            if deadline is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks; the kernel wakes us the moment it is free
+                if announce:
+                    announce("the other serial-mode launcher is done: starting")
+                break
             time.sleep(1.0)
     # the lock is ours; is the port really free (a launcher not started by dhflow)?
     for _ in range(20):
