@@ -136,7 +136,7 @@ def _transition_loop(thread_idx: int, num_threads: int) -> None:
             # a big DAG makes a pass expensive (one parent query per waiting job): rest as
             # long as it took, at most Balsam's 5 s, so a burst of notifications cannot keep
             # the database busy; changes meanwhile are still seen at the next pass
-            time.sleep(min(cost, MAX_PASS_REST))
+            waker.rest(min(cost, MAX_PASS_REST))
         if not job_cache and not tr.EXIT_FLAG:
             waker.wait(FALLBACK_POLL)
     tr.logger.info("EXIT_FLAG: exiting main loop")

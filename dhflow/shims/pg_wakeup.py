@@ -90,12 +90,14 @@ class Waker:
 
     # -------------------------------------------------------------- signals
     def _install_signal_pipe(self, sigchld: bool) -> None:
+        r, w = os.pipe()
         try:
-            r, w = os.pipe()
             for fd in (r, w):
                 fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_NONBLOCK)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         except (ValueError, OSError):  # not the main thread: wait without it
+            os.close(r)
+            os.close(w)
             return
         self._pipe = (r, w)
         if sigchld and signal.getsignal(signal.SIGCHLD) in (signal.SIG_DFL, None):
@@ -156,6 +158,18 @@ class Waker:
         result = self.wait(max(0.0, timeout - max(gap, 0.0)))
         self._returned_at = time.monotonic()
         return result
+
+    def rest(self, seconds: float) -> None:
+        """Sleep, but return early on a signal (SIGTERM must not wait for the end of a rest)."""
+        if self._pipe is None:
+            time.sleep(max(0.0, seconds))
+            return
+        with contextlib.suppress(OSError, ValueError):
+            ready, _, _ = select.select([self._pipe[0]], [], [], max(0.0, seconds))
+            if ready:
+                with contextlib.suppress(OSError):
+                    while os.read(self._pipe[0], 512):
+                        pass
 
     def wait(self, timeout: float) -> str:
         """Block until a notification ("notify"), a signal ("signal") or ``timeout`` s ("timeout")."""
