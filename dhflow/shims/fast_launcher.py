@@ -252,6 +252,41 @@ def _serial_run(self):
     log.info("ensemble.out file closed.")
 
 
+# --------------------------------------------------------------- stopping
+_POOLS: list = []
+
+
+def _patch_stop(launcher) -> None:
+    """SIGTERM/SIGINT to the launcher also stops its transition processes at once.
+
+    Balsam stops them only after the job runners have exited; its transition processes
+    were then asleep, so the tasks the runners had just marked RUN_TIMEOUT stayed
+    RUN_TIMEOUT.  Event-driven transition processes would handle those at once (to
+    RESTART_READY or FAILED): stopping them first keeps what a stopped launcher leaves
+    behind as it was.  (A time-limit exit is not a signal and is unchanged.)
+    """
+    from balsam.core import transitions
+
+    init = transitions.TransitionProcessPool.__init__
+
+    def pool_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        _POOLS.append(self)
+
+    def sig_handler(signum, stack):
+        launcher.EXIT_FLAG = True
+        for pool in _POOLS:
+            for proc in pool.procs:
+                if proc.pid:
+                    try:
+                        os.kill(proc.pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+
+    transitions.TransitionProcessPool.__init__ = pool_init
+    launcher.sig_handler = sig_handler  # looked up by launcher.main() when it installs it
+
+
 # ------------------------------------------------------------------ entry
 def install(launcher) -> None:
     """Patch Balsam's launcher module (already imported and configured) in this process."""
@@ -259,6 +294,7 @@ def install(launcher) -> None:
 
     install_notifications()
     transitions.main = transition_process_main
+    _patch_stop(launcher)
     _patch_mpi(launcher)
     launcher.SerialLauncher.run = _serial_run
     logger.info("dhflow fast launcher: event-driven waits (DHFLOW_LAUNCHER_FAST=0 turns them off)")

@@ -30,6 +30,9 @@ WORKER_IDLE_MAX = 0.2
 WORKER_IDLE_MIN = 0.01
 #: How long the status updater collects messages before writing them (Balsam: 1 s).
 STATUS_BATCH = 0.02
+#: How long the death of a task by a signal goes unreported (Balsam's worker period): long
+#: enough for the worker's own SIGTERM to arrive when a launcher is being stopped.
+KILLED_GRACE = 1.0
 #: The job source's fallback poll; short, because the master's exit request is an Event
 #: that no notification announces.
 SOURCE_POLL = 0.25
@@ -84,8 +87,13 @@ def _worker_main(self):
     self.socket.connect(self.master_address)
     waker = pg_wakeup.Waker(signals=True, sigchld=True, listen=False)  # workers never use the DB
     idle = WORKER_IDLE_MIN
+    killed_at: dict = {}
     while True:
-        done_pks, errors, active = self.poll_processes()
+        held = _hold_killed_tasks(self, killed_at)
+        try:
+            done_pks, errors, active = self.poll_processes()
+        finally:
+            self.processes.update(held)
         started_pks = self.start_jobs()
         request_num_jobs = max(0, self.prefetch_count - len(self.runnable_cache))
         msg = {"source": self.hostname, "started": started_pks, "done": done_pks, "error": errors,
@@ -111,6 +119,31 @@ def _worker_main(self):
 
 
 _SMT = None  # Balsam's serial-mode module, once patched
+
+
+def _hold_killed_tasks(worker, killed_at: dict) -> dict:
+    """Take the tasks killed by a signal out of ``worker.processes`` for this round, while
+    the worker is being stopped or for KILLED_GRACE after their death.
+
+    When a launcher is stopped, mpirun passes SIGTERM to the worker and to its tasks at once.
+    Balsam's worker, sleeping 1 s per round, in practice never reported those deaths: the
+    master shut down first and marked the tasks RUN_TIMEOUT (to run again), not RUN_ERROR
+    (failed).  A worker woken by SIGCHLD would report them first; holding them back keeps
+    Balsam's outcome.  A task killed while nobody stops the launcher (a crash, the OOM
+    killer) is reported KILLED_GRACE later, as an error, as before.
+    """
+    now = time.monotonic()
+    held = {}
+    for pk, proc in list(worker.processes.items()):
+        code = proc.poll()
+        if code is None or code >= 0:
+            continue
+        first = killed_at.setdefault(pk, now)
+        if worker.EXIT_FLAG or now - first < KILLED_GRACE:
+            held[pk] = worker.processes.pop(pk)
+    for pk in [pk for pk in killed_at if pk not in worker.processes and pk not in held]:
+        del killed_at[pk]
+    return held
 
 
 def patch(smt) -> None:
