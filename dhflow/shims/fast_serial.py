@@ -87,14 +87,10 @@ def _worker_main(self):
     self.socket.connect(self.master_address)
     waker = pg_wakeup.Waker(signals=True, sigchld=True, listen=False)  # workers never use the DB
     idle = WORKER_IDLE_MIN
-    killed_at: dict = {}
     while True:
-        held = _hold_killed_tasks(self, killed_at)
-        try:
-            done_pks, errors, active = self.poll_processes()
-        finally:
-            self.processes.update(held)
-        started_pks = self.start_jobs()
+        done_pks, errors, active = self.poll_processes()
+        # a worker being stopped starts nothing new (its tasks would outlive the stop)
+        started_pks = [] if self.EXIT_FLAG else self.start_jobs()
         request_num_jobs = max(0, self.prefetch_count - len(self.runnable_cache))
         msg = {"source": self.hostname, "started": started_pks, "done": done_pks, "error": errors,
                "active": active, "request_num_jobs": request_num_jobs}
@@ -121,39 +117,48 @@ def _worker_main(self):
 _SMT = None  # Balsam's serial-mode module, once patched
 
 
-def _hold_killed_tasks(worker, killed_at: dict) -> dict:
-    """Take the tasks killed by a signal out of ``worker.processes`` for this round, while
-    the worker is being stopped or for KILLED_GRACE after their death.
+#: Exit statuses of a task stopped by SIGHUP/SIGINT/SIGKILL/SIGTERM: negative from Python,
+#: 128 + signal when a shell in between reports it.
+_STOP_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGKILL, signal.SIGTERM)
+_STOPPED_CODES = frozenset([-int(s) for s in _STOP_SIGNALS] + [128 + int(s) for s in _STOP_SIGNALS])
+
+
+def _check_retcodes(self):
+    """``Worker._check_retcodes``, except that a task stopped by a signal is reported as
+    still running while the worker is being stopped, or for KILLED_GRACE after its end.
 
     When a launcher is stopped, mpirun passes SIGTERM to the worker and to its tasks at once.
-    Balsam's worker, sleeping 1 s per round, in practice never reported those deaths: the
+    Balsam's worker, sleeping 1 s per round, in practice never reported those ends: the
     master shut down first and marked the tasks RUN_TIMEOUT (to run again), not RUN_ERROR
     (failed).  A worker woken by SIGCHLD would report them first; holding them back keeps
-    Balsam's outcome.  A task killed while nobody stops the launcher (a crash, the OOM
-    killer) is reported KILLED_GRACE later, as an error, as before.
+    Balsam's outcome.  A task killed while nobody stops the launcher (the OOM killer, a
+    user's kill) is reported KILLED_GRACE later, as an error, as before.
     """
     now = time.monotonic()
-    held = {}
-    for pk, proc in list(worker.processes.items()):
+    stopped_at = self.__dict__.setdefault("_dhflow_stopped_at", {})
+    for pk in [pk for pk in stopped_at if pk not in self.processes]:
+        del stopped_at[pk]
+    result = []
+    for pk, proc in self.processes.items():
         code = proc.poll()
-        if code is None or code >= 0:
-            continue
-        first = killed_at.setdefault(pk, now)
-        if worker.EXIT_FLAG or now - first < KILLED_GRACE:
-            held[pk] = worker.processes.pop(pk)
-    for pk in [pk for pk in killed_at if pk not in worker.processes and pk not in held]:
-        del killed_at[pk]
-    return held
+        if code is not None and code in _STOPPED_CODES:
+            first = stopped_at.setdefault(pk, now)
+            if self.EXIT_FLAG or now - first < KILLED_GRACE:
+                code = None
+        result.append((pk, code))
+    return result
 
 
 def patch(smt) -> None:
-    """Replace the three waits in Balsam's serial-mode module (imported, not run)."""
+    """Replace the three waits in Balsam's serial-mode module (imported, not run), and keep
+    a stopped launcher's tasks RUN_TIMEOUT (:func:`_check_retcodes`)."""
     global _SMT
     _SMT = smt
     fast_launcher.install_notifications()
     smt.StatusUpdater.run = _status_updater_run
     smt.JobSource.run = _job_source_run
     smt.Worker.main = _worker_main
+    smt.Worker._check_retcodes = _check_retcodes
 
 
 class _ForkedMaster:
