@@ -302,6 +302,7 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
     lock_fd = None
     if job_mode == "serial":
         lock_fd = acquire_serial_lock(announce=lambda m: print(f"dhflow: {m}", file=sys.stderr))
+        start = time.monotonic()  # --timeout is this run's time: not the wait for another launcher
     proc = None
     previous = _raise_on_termination()
     from dhflow.shims.pg_wakeup import Waker
