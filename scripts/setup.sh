@@ -5,17 +5,34 @@
 #   bash scripts/setup.sh --no-demo  # venv + install only
 #
 # Needs: python3 (>= 3.10) with venv, and the PostgreSQL server binaries (initdb, pg_ctl)
-# for the Balsam database (Debian: postgresql). No MPI needed: dhflow brings a small mpirun
-# stand-in for local runs when none is installed. Chromium (with its chromedriver) draws the
-# report's images and runs the report's browser tests: installed here when running as root
-# on Debian and missing.
+# for the Balsam database (Debian: postgresql). Run as root on Debian, it also installs what
+# is missing of: Debian's MPICH (real MPI for `dhflow run`; without any MPI dhflow falls back
+# to its mpirun stand-in, one process per rank, no MPI communication), and Chromium with its
+# chromedriver (the report's images and its browser tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null \
-        && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver fonts-liberation >/dev/null
+mpi=""
+command -v mpirun >/dev/null 2>&1 || mpi="mpich"
+missing=""
+{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } \
+    || missing="$missing chromium chromium-driver fonts-liberation"
+if [ -n "$mpi$missing" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing $mpi$missing (apt-get)"
+        apt-get update -qq
+        export DEBIAN_FRONTEND=noninteractive
+        if [ -n "$mpi" ]; then
+            apt-get install -y -qq mpich >/dev/null || echo "setup: could not install mpich: dhflow will use its mpirun stand-in"
+        fi
+        if [ -n "$missing" ]; then
+            # shellcheck disable=SC2086
+            apt-get install -y -qq --no-install-recommends $missing >/dev/null
+        fi
+    else
+        [ -z "$mpi" ] || echo "setup: no mpirun: dhflow will use its stand-in (one process per rank, no MPI); for real MPI: sudo apt-get install mpich"
+        [ -z "$missing" ] || echo "setup: the report's images and browser tests need chromium: sudo apt-get install$missing"
+    fi
 fi
 
 PY=${PYTHON:-python3}

@@ -5,16 +5,19 @@ Local runs (``dhflow run``, ``dhflow submit`` with ``scheduler: local``)
 dhflow starts Balsam's launcher (``balsam launcher --wf-filter NAME --job-mode M``)
 through :mod:`dhflow.balsam.shims.balsam_launcher`, a thin wrapper that makes the workflow
 filter exact (Balsam's is a substring match: the launcher of ``demo`` would also run
-``demo2``'s jobs).  ``dhflow run`` polls the database until every job of the plan is
+``demo2``'s jobs; the wrapper also makes Balsam's waits event-driven, see
+:mod:`dhflow.balsam.shims.fast_launcher`).  ``dhflow run`` watches the database (woken by the
+launcher's job notifications, :mod:`dhflow.balsam.shims.pg_wakeup`) until every job of the plan is
 final (JOB_FINISHED, FAILED or USER_KILLED), printing per-rule counts, then stops the
 launcher with SIGTERM (Balsam's serial mode would otherwise linger 120 s idle) and, if it
 has not exited after a grace period, kills its process group.
 
 * MPI: Balsam starts every job through ``mpirun`` (serial mode starts its ensemble with
   ``mpirun -n 1``).  When no real ``mpirun`` is on PATH, dhflow puts
-  ``dhflow/balsam/shims/bin`` first on the launcher's PATH: its ``mpirun`` runs the command once,
-  in place (see that file).  A real mpirun is always preferred; Open MPI gets
-  ``OMPI_ALLOW_RUN_AS_ROOT`` when dhflow runs as root.
+  ``dhflow/balsam/shims/bin`` first on the launcher's PATH: its ``mpirun`` starts one process per
+  rank with ``PMI_RANK``/``PMI_SIZE`` set (see that file); ``DHFLOW_MPIRUN_SHIM=1`` forces
+  it.  A real mpirun is otherwise preferred; Open MPI gets ``OMPI_ALLOW_RUN_AS_ROOT`` when
+  dhflow runs as root.
 * Job mode: ``--job-mode`` if given, else ``launch.job_mode`` when the file's launcher is
   ``local``, else ``serial`` when every task is single-rank on one node (Balsam's serial
   mode runs only those), else ``mpi``.  This machine is one Balsam worker: a task needing
@@ -112,6 +115,11 @@ def acquire_serial_lock(wait: float | None = None, announce=None) -> int:
             if not told and announce:
                 announce(f"waiting for another serial-mode launcher on this host to finish (ZMQ port {SERIAL_PORT})")
                 told = True
+            if deadline is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # blocks; the kernel wakes us the moment it is free
+                if announce:
+                    announce("the other serial-mode launcher is done: starting")
+                break
             time.sleep(1.0)
     # the lock is ours; is the port really free (a launcher not started by dhflow)?
     for _ in range(20):
@@ -155,6 +163,7 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
         raise BackendError(f"cannot start the Balsam launcher: {exc}") from None
     finally:
         out.close()
+    proc.dhflow_mpirun_standin = bool(extra_path)  # reported in the run summary
     return proc
 
 
@@ -170,7 +179,10 @@ def stop_launcher(proc: subprocess.Popen, grace: float = 30.0) -> int | None:
     # stragglers of the launcher's own session (ensemble workers, transition processes)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGTERM)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:  # usually empty at once: no fixed 0.5 s wait
+            time.sleep(0.02)
+            os.killpg(proc.pid, 0)  # ProcessLookupError once the group is gone
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
@@ -192,6 +204,7 @@ class RunOutcome:
     counts: dict
     timed_out: bool = False
     launcher_log: str = ""
+    mpirun_standin: bool = False  # tasks ran under dhflow's mpirun stand-in (no MPI installed)
 
 
 _TERMINATING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -234,33 +247,43 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
     lock_fd = None
     if job_mode == "serial":
         lock_fd = acquire_serial_lock(announce=lambda m: print(f"dhflow: {m}", file=sys.stderr))
+        start = time.monotonic()  # --timeout is this run's time: not the wait for another launcher
     proc = None
     previous = _raise_on_termination()
+    from dhflow.balsam.shims.pg_wakeup import Waker
+
+    waker = Waker(signals=False)  # woken by the launcher's job notifications; `poll` is the fallback
     try:
         proc = start_launcher(db_path, wf, job_mode, log_path=log_path)
+        standin = proc.dhflow_mpirun_standin
+        cost = 0.0
         while True:
-            time.sleep(poll)
+            waker.paced_wait(poll, max(0.1, cost))  # a big workflow's snapshot paces itself
+            taken = time.monotonic()
             counts = snapshot()
+            cost = time.monotonic() - taken
             elapsed = time.monotonic() - start
             if progress:
                 progress.update(counts, elapsed)
             if prog.all_final(counts):
-                return RunOutcome(True, elapsed, counts, launcher_log=str(log_path))
+                return RunOutcome(True, elapsed, counts, launcher_log=str(log_path), mpirun_standin=standin)
             if proc.poll() is not None:
                 time.sleep(1.0)  # the launcher may have written its last states just now
                 counts = snapshot()
                 if prog.all_final(counts):
-                    return RunOutcome(True, elapsed, counts, launcher_log=str(log_path))
+                    return RunOutcome(True, elapsed, counts, launcher_log=str(log_path), mpirun_standin=standin)
                 tail = log_tail(log_path)
                 raise BackendError(f"the Balsam launcher exited (code {proc.returncode}) before workflow {wf} "
                                    f"finished; log: {log_path}" + (f" [{tail}]" if tail else ""))
             if timeout is not None and elapsed > timeout:
-                return RunOutcome(False, elapsed, counts, timed_out=True, launcher_log=str(log_path))
+                return RunOutcome(False, elapsed, counts, timed_out=True, launcher_log=str(log_path),
+                                  mpirun_standin=standin)
     finally:
         # The launcher runs in its own session (so a terminal's Ctrl-C reaches dhflow only):
         # whatever ends dhflow, the launcher must be stopped here, uninterrupted.
         ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in _TERMINATING}
         try:
+            waker.close_db()
             if proc is not None:
                 stop_launcher(proc)
             if lock_fd is not None:

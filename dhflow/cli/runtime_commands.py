@@ -90,6 +90,9 @@ def cmd_run(args) -> int:
         note(f"task {name} {state}: {reason}")
     if len(summary.failed) > 10:
         note(f"... and {len(summary.failed) - 10} more failed tasks (`dhflow status`)")
+    if summary.outcome.mpirun_standin:
+        note("no MPI found: tasks ran under dhflow's mpirun stand-in (a task of R ranks ran as R separate "
+             "processes with PMI_RANK/PMI_SIZE set, without MPI communication); install MPICH for real MPI")
     if summary.outcome.timed_out:
         err(f"timed out after {args.timeout:g} s with tasks still pending; the launcher was stopped "
             "(the jobs stay in the database: `dhflow run` again resumes them)")

@@ -17,12 +17,12 @@ from .conftest import make_plan
 SHIM = Path(env.shim_bin_dir()) / "mpirun"
 
 
-def test_mpirun_shim_runs_the_command_once():
+def test_mpirun_shim_runs_the_command_once_per_rank():
     proc = subprocess.run([str(SHIM), "-n", "4", "--ppn", "2", "--env", "FOO=a b", "sh", "-c",
                            'echo "$FOO|$DHFLOW_MPI_NUM_RANKS|$DHFLOW_MPI_PPN|$1"', "zero", "one"],
                           capture_output=True, text=True)
     assert proc.returncode == 0
-    assert proc.stdout == "a b|4|2|one\n"
+    assert proc.stdout == "a b|4|2|one\n" * 4
     assert subprocess.run([str(SHIM), "-n", "1", "false"]).returncode == 1
     bad = subprocess.run([str(SHIM), "--frobnicate", "x"], capture_output=True, text=True)
     assert bad.returncode == 2 and "unsupported option" in bad.stderr
@@ -34,7 +34,7 @@ def test_mpirun_shim_understands_balsam_mpich_lines():
     line = "mpirun -n 2 --ppn 2      echo hello"
     argv = shlex.split(line)
     proc = subprocess.run([str(SHIM), *argv[1:]], capture_output=True, text=True)
-    assert proc.stdout == "hello\n"
+    assert proc.stdout == "hello\n" * 2
 
 
 def test_settings_have_every_default_key(tmp_path):

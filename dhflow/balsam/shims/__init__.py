@@ -3,6 +3,8 @@
 * ``bin/mpirun``: a POSIX-sh stand-in for ``mpirun`` on machines without MPI (see its header).
 * ``balsam_launcher.py``: Balsam's real launcher with an exact workflow filter.
 * ``balsam_serial.py``: Balsam's serial-mode ensemble runner with the same exact filter.
+* ``fast_launcher.py``, ``fast_serial.py``: Balsam's waits in those two made event-driven;
+  ``pg_wakeup.py``: the LISTEN/NOTIFY and signal wake-ups they (and ``dhflow run``) wait on.
 * ``pbs_scheduler.py``: a PBS scheduler class for Balsam's submit-launch machinery.
 
 The two wrappers are run as scripts by path (Balsam builds their command lines), so they

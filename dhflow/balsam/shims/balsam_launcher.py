@@ -110,9 +110,14 @@ def main():
 
     launcher.SerialLauncher.ZMQ_ENSEMBLE_EXE = os.path.join(HERE, "balsam_serial.py")
     patch_mpi_exit_check(launcher)
+    from dhflow.balsam.shims import fast_launcher
+
+    if fast_launcher.enabled():  # event-driven waits instead of Balsam's 1-5 s periods
+        fast_launcher.install(launcher)
     args = launcher.get_args()
     config_logging("launcher")
-    launcher.logger.info("Loading Balsam Launcher (dhflow wrapper: exact --wf-filter)")
+    launcher.logger.info("Loading Balsam Launcher (dhflow wrapper: exact --wf-filter"
+                         + (", fast waits)" if fast_launcher.enabled() else ")"))
     launcher.main(args)
 
 
