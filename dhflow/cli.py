@@ -106,11 +106,12 @@ def cmd_graph(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    code = args.code.upper()
-    if code not in CODES:
+    from dhflow.explain import explain_code
+    page = explain_code(args.code)
+    if page is None:
         print(f"dhflow: unknown code {args.code}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{code}: {CODES[code]}")
+    print(page, end="")
     return EXIT_OK
 
 
@@ -151,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     if runtime_cli is not None:
         runtime_cli.register(sub, compile_plan)
+    from dhflow.fmt.command import register as register_fmt  # editor support: fmt, lsp, init
+    from dhflow.lsp.command import register as register_lsp
+    from dhflow.scaffold.command import register as register_init
+    for register in (register_fmt, register_lsp, register_init):
+        register(sub)
     return p
 
 
