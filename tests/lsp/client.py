@@ -79,7 +79,7 @@ class LspClient:
                 p = msg.get("params", {})
                 if msg.get("method") == "textDocument/publishDiagnostics" and p.get("uri") == uri \
                         and (version is None or p.get("version") == version):
-                    del self.notifications[:i + 1]
+                    del self.notifications[i]
                     return p["diagnostics"]
             self._note(self._next(timeout))
 
