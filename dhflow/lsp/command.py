@@ -8,7 +8,8 @@ EXIT_OK, EXIT_USAGE = 0, 2
 
 def register(subparsers) -> None:
     """Add the `lsp` subcommand to the dhflow argument parser."""
-    c = subparsers.add_parser("lsp", help="run the language server on stdin/stdout (for editors)")
+    c = subparsers.add_parser("lsp", help="run the language server on stdin/stdout (for editors)",
+                              description="Run the dhflow language server over stdin/stdout; editors start it.")
     c.add_argument("--stdio", action="store_true", help="talk over stdin/stdout (the default and only mode)")
     c.set_defaults(func=run)
 
