@@ -10,7 +10,7 @@ import sys
 
 from . import __version__
 from .api import CompileResult, compile_file
-from .diagnostics import CODES, has_errors, render_all
+from .diagnostics import has_errors, render_all
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_RUNTIME, EXIT_INTERNAL = 0, 1, 2, 3, 4
 

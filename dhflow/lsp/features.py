@@ -221,7 +221,9 @@ def completions(ol: Outline, offset: int) -> list[Completion]:
         if owner is None:
             return [Completion(b, "keyword", "block", f"{b} ${{1:name}}:" if b in ("app", "rule") else None)
                     for b in BLOCKS]
-        keys = BLOCK_KEYS.get(owner.key.text, ())
+        line_start = offset - len(before)
+        given = {c.key.text for c in owner.children if not line_start <= c.key.start <= offset}
+        keys = [k for k in BLOCK_KEYS.get(owner.key.text, ()) if k not in given]
         return [Completion(k, "property", f"{owner.key.text} key") for k in keys]
     key = before.split(":", 1)[0].split()[0] if before.split(":", 1)[0].split() else ""
     after = before.split(":", 1)[1]

@@ -66,15 +66,17 @@ def _offset(src: SourceFile, line: int, col: int) -> int:
     return min(starts[line - 1] + col - 1, len(src.text))
 
 
-def _lsp_diagnostic(doc: TextDocument, uri: str, src: SourceFile, d) -> tuple[t.Diagnostic, tuple]:
+def _lsp_diagnostic(doc: TextDocument, uri: str, src: SourceFile, d, shift: int) -> tuple[t.Diagnostic, tuple]:
+    """The LSP form of a compiler diagnostic; `shift` is 1 when the editor's text starts with
+    a byte-order mark the compiler does not see."""
     if d.span is None:
-        start = end = 0
+        start = end = shift
     else:
-        start = _offset(src, d.span.line, d.span.col)
-        end = _offset(src, d.span.end_line, d.span.end_col)
+        start = _offset(src, d.span.line, d.span.col) + shift
+        end = _offset(src, d.span.end_line, d.span.end_col) + shift
     related = [t.DiagnosticRelatedInformation(
-        t.Location(uri, _range(doc, _offset(src, lb.span.line, lb.span.col),
-                               _offset(src, lb.span.end_line, lb.span.end_col))), lb.message)
+        t.Location(uri, _range(doc, _offset(src, lb.span.line, lb.span.col) + shift,
+                               _offset(src, lb.span.end_line, lb.span.end_col) + shift)), lb.message)
         for lb in d.labels]
     diag = t.Diagnostic(
         range=_range(doc, start, end), message=d.message, code=d.code, source="dhflow",
@@ -86,8 +88,8 @@ def _lsp_diagnostic(doc: TextDocument, uri: str, src: SourceFile, d) -> tuple[t.
 def check_document(ls: DhflowServer, uri: str) -> None:
     """Compile the document and publish its diagnostics (an empty list clears them)."""
     doc = ls.workspace.get_text_document(uri)
-    text = doc.source.lstrip("\ufeff")
-    src = SourceFile.from_text(text, _path(uri))
+    shift = 1 if doc.source.startswith("\ufeff") else 0
+    src = SourceFile.from_text(doc.source[shift:], _path(uri))
     try:
         diags = sorted(compile_source(src).diagnostics, key=sort_key)
     except Exception as exc:  # a compiler bug must not take the editor session down
@@ -95,7 +97,7 @@ def check_document(ls: DhflowServer, uri: str) -> None:
         ls.window_log_message(t.LogMessageParams(t.MessageType.Warning,
                                                  f"dhflow: internal error: {type(exc).__name__}: {exc}"))
         diags = []
-    pairs = [_lsp_diagnostic(doc, uri, src, d) for d in diags]
+    pairs = [_lsp_diagnostic(doc, uri, src, d, shift) for d in diags]
     ls.last[uri] = [p[1] for p in pairs]
     ls.text_document_publish_diagnostics(
         t.PublishDiagnosticsParams(uri=uri, diagnostics=[p[0] for p in pairs], version=doc.version))
