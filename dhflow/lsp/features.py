@@ -61,8 +61,9 @@ def _symbol(st: Stmt) -> Symbol:
     else:
         kind = "key"
     sel = st.label or st.key
-    end = max([st.end] + [_symbol(c).end for c in st.children])
-    return Symbol(name, kind, st.key.start, end, sel.start, sel.end, [_symbol(c) for c in st.children])
+    children = [_symbol(c) for c in st.children]
+    end = max([st.end] + [c.end for c in children])
+    return Symbol(name, kind, st.key.start, end, sel.start, sel.end, children)
 
 
 def symbols(ol: Outline) -> list[Symbol]:
