@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..checks.templates import BASE_NAMES
+from ..checks.templates import APP_STATIC_FIELDS, APP_STATIC_NAMES, BASE_NAMES
 from ..expr import FUNCTIONS
 from ..explain import code_page, word_doc
 from ..fmt.layout import format_value
@@ -213,11 +213,15 @@ def completions(ol: Outline, offset: int) -> list[Completion]:
     """What may stand at the offset: block keywords, keys, samplers, names ..."""
     text = ol.text
     before, indent = _line_context(text, offset)
-    if _in_string(before):
-        if before.rfind("{") > before.rfind("}"):
-            return _template_names(ol)
-        return []
     owner = _enclosing(ol, text, offset, indent)
+    if _in_string(before):
+        if before.rfind("{") <= before.rfind("}"):
+            return []
+        key = before.split(":", 1)[0].strip()
+        if owner is not None and owner.key.text == "app" and key in APP_STATIC_FIELDS:
+            # one ApplicationDefinition for every task: only what is the same for all of them
+            return [Completion(n, "variable", "template value") for n in APP_STATIC_NAMES]
+        return _template_names(ol)
     if ":" not in before:
         if owner is None:
             return [Completion(b, "keyword", "block", f"{b} ${{1:name}}:" if b in ("app", "rule") else None)

@@ -77,6 +77,11 @@ def test_diagnostics_follow_changes_and_clear_when_fixed(lsp, tmp_path):
     assert "did you mean `shell`" in d["data"]["help"]
     lsp.change(uri, good, version=3)
     assert lsp.diagnostics(uri, version=3) == []
+    # an incremental edit (a range replaced), as editors send them
+    lsp.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 4}, "contentChanges": [
+        {"range": {"start": {"line": 2, "character": 11}, "end": {"line": 2, "character": 14}}, "text": "4"}]})
+    [d] = lsp.diagnostics(uri, version=4)
+    assert d["code"] == "DH203" and d["range"]["start"] == {"line": 2, "character": 11}
 
 
 def _pos(text: str, needle: str, delta: int = 0) -> dict:
@@ -172,6 +177,18 @@ def test_definition(lsp, example):
         loc = _at(lsp, "textDocument/definition", uri, text, needle, delta)
         assert loc["uri"] == uri
         assert loc["range"]["start"] == _pos(text, target, tdelta), needle
+
+
+def test_definition_from_a_template_and_a_where(lsp, tmp_path):
+    text = ('workflow w:\nspace:\n    lr: real(0.1, 0.2)\nsample: grid(levels=2) where lr > 0.1\n'
+            'app t:\n    executable: "{here}/t"\nrule a:\n    foreach: space\n    shell: "train --lr {lr}"\n')
+    uri = lsp.open(tmp_path / "d.dhflow", text)
+    for needle in ("{lr}", "lr > 0.1"):
+        loc = _at(lsp, "textDocument/definition", uri, text, needle, 1)
+        assert loc["range"]["start"] == _pos(text, "    lr:", 4), needle
+    got = _labels(lsp.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                        "position": _pos(text, "here}/t")})["result"])
+    assert got == {"here", "workflow"}  # an app's executable is shared by all its tasks
 
 
 def test_document_symbols(lsp, example):
