@@ -42,8 +42,19 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # (the project's dependencies include Optuna and cmaes, for `search:`; DeepHyper's `cbo` is
 # the optional extra: pip install -e '.[deephyper]')
-.venv/bin/python -m pip install --quiet -e '.[balsam,report,test]'
+.venv/bin/python -m pip install --quiet -e '.[balsam,lsp,report,test]'
 echo "setup: dhflow $(.venv/bin/dhflow --version | cut -d' ' -f2) installed in .venv"
+
+# The TextMate grammar's tests tokenize with VS Code's engine (npm: vscode-textmate,
+# vscode-oniguruma) in node; install node and npm when running as root without them.
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if command -v npm >/dev/null 2>&1; then
+    (cd tests/editors && npm ci --no-audit --no-fund --silent)
+else
+    echo "setup: npm not found; the TextMate grammar tests (tests/editors) need node and npm" >&2
+fi
 
 if [ "${1:-}" = "--no-demo" ]; then
     exit 0

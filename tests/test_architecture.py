@@ -10,7 +10,9 @@ PKG = Path(__file__).resolve().parents[1] / "dhflow"
 BACKEND_MODULES = {"balsam", "django", "psycopg2"}
 #: package -> the dhflow packages it may import (besides itself)
 ALLOWED = {
-    "cli": {"runtime", "compiler", "reconcile", "balsam", "results", "target", "errors"},
+    "cli": {"runtime", "compiler", "reconcile", "balsam", "results", "search", "lsp", "scaffold", "target", "errors"},
+    "lsp": {"compiler", "target"},
+    "scaffold": set(),
     "runtime": {"compiler", "reconcile", "balsam", "results", "search", "target", "errors"},
     "search": {"compiler", "results", "target", "errors"},
     "balsam": {"reconcile", "results", "target", "errors", "compiler"},

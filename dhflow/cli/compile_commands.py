@@ -5,7 +5,7 @@ import sys
 
 from dhflow.cli.errors import EXIT_DIAGNOSTICS, EXIT_OK, EXIT_RUNTIME, EXIT_USAGE
 from dhflow.compiler.api import CompileResult, compile_file
-from dhflow.compiler.diagnostics import CODES, has_errors, render_all
+from dhflow.compiler.diagnostics import has_errors, render_all
 
 
 def _report(result: CompileResult, fmt: str = "text", stream=None) -> None:
@@ -88,11 +88,12 @@ def cmd_graph(args) -> int:
 
 
 def cmd_explain(args) -> int:
-    code = args.code.upper()
-    if code not in CODES:
+    from dhflow.compiler.explain import explain_code
+    page = explain_code(args.code)
+    if page is None:
         print(f"dhflow: unknown code {args.code}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"{code}: {CODES[code]}")
+    print(page, end="")
     return EXIT_OK
 
 

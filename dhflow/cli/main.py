@@ -10,7 +10,8 @@ import argparse
 import sys
 
 from dhflow import __version__
-from dhflow.cli import compile_commands, emit_command, limits_option, runtime_commands
+from dhflow.cli import (compile_commands, emit_command, fmt_command, init_command, limits_option, lsp_command,
+                        runtime_commands)
 from dhflow.cli.errors import EXIT_USAGE, guarded
 from dhflow.compiler.limits import using as using_limits
 
@@ -23,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     compile_commands.register(sub)
     runtime_commands.register(sub)
+    for register in (fmt_command.register, lsp_command.register, init_command.register):  # editor support
+        register(sub)
     emit_command.register(sub)
     return p
 

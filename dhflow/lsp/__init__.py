@@ -1,0 +1,1 @@
+"""`dhflow lsp`: the language server (needs the `lsp` extra: pygls and lsprotocol)."""

@@ -1,0 +1,1 @@
+"""`dhflow init`: a new, working experiment from a template (pure file copying)."""
