@@ -148,8 +148,8 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
 
     from dhflow.balsam.emit import command_dir
 
-    extra_path, extra_env = launcher_path_dirs(db_path)
-    extra_path = [*extra_path, command_dir(db_path)]  # `dhflow emit` in the jobs
+    standin_path, extra_env = launcher_path_dirs(db_path)
+    extra_path = [*standin_path, command_dir(db_path)]  # `dhflow emit` in the jobs
     env = envmod.subprocess_env(db_path, "local", extra_path=extra_path)
     env.update(extra_env)
     # the launcher must find this dhflow (the wrapper imports dhflow.balsam.shims)
@@ -163,7 +163,7 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
         raise BackendError(f"cannot start the Balsam launcher: {exc}") from None
     finally:
         out.close()
-    proc.dhflow_mpirun_standin = bool(extra_path)  # reported in the run summary
+    proc.dhflow_mpirun_standin = bool(standin_path)  # reported in the run summary
     return proc
 
 
