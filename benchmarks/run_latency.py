@@ -83,7 +83,8 @@ class Jobs:
 
         info = json.loads((db_path / "server-info").read_text())
         self.conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
-                                     user=os.environ.get("BALSAM_USER") or getpass.getuser())
+                                     user=os.environ.get("BALSAM_USER") or getpass.getuser(),
+                                     password=info.get("password"))
         self.conn.autocommit = True
 
     def states(self, wf: str) -> list[str]:

@@ -12,17 +12,15 @@ from importlib import resources
 from pathlib import Path
 
 EXIT_OK, EXIT_USAGE = 0, 2
-TEMPLATES = ("sweep", "container", "fortran")
-#: Templates of the v2 language (adaptive search, data sets), not in this version.
-LATER = {"search": "`search:` (adaptive search)", "datasets": "`values:` (data set dimensions)"}
+TEMPLATES = ("sweep", "search", "container", "fortran", "datasets")
 
 
 def register(subparsers) -> None:
     """Add the `init` subcommand to the dhflow argument parser."""
     c = subparsers.add_parser("init", help="start a new experiment from a template")
     c.add_argument("dir", nargs="?", default=".", help="where to write it (default: here)")
-    c.add_argument("--template", default="sweep", choices=TEMPLATES + tuple(LATER),
-                   help="sweep (default), container or fortran")
+    c.add_argument("--template", default="sweep", choices=TEMPLATES,
+                   help="sweep (default), search (adaptive), container, fortran or datasets (fan-out)")
     c.add_argument("--name", help="the workflow's name (default: the directory's name)")
     c.add_argument("--force", action="store_true", help="overwrite files that exist")
     c.set_defaults(func=run)
@@ -61,10 +59,6 @@ def write(directory: Path, template: str, name: str, force: bool = False) -> lis
 
 def run(args) -> int:
     """Write the template; say what to run next."""
-    if args.template in LATER:
-        print(f"dhflow: the {args.template} template needs {LATER[args.template]}, which this "
-              f"version of dhflow does not have yet; templates: {', '.join(TEMPLATES)}", file=sys.stderr)
-        return EXIT_USAGE
     directory = Path(args.dir)
     name = args.name or workflow_name(directory)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):

@@ -143,7 +143,7 @@ def test_waker_wakes_on_notify_and_filters_releases(balsam_db):
     db_path, _ = balsam_db
     info = json.loads((db_path / "server-info").read_text())
     kwargs = {"host": info["host"], "port": info["port"], "dbname": "balsam",
-              "user": os.environ.get("BALSAM_USER") or getpass.getuser()}
+              "user": os.environ.get("BALSAM_USER") or getpass.getuser(), "password": info.get("password")}
     waker = pg_wakeup.Waker(kwargs, ignore_releases_from=("t",), signals=False)
 
     def send(payload):

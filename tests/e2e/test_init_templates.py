@@ -12,7 +12,7 @@ from .conftest import run_dhflow
 
 pytestmark = pytest.mark.e2e
 
-CASES = [("sweep", "evaluate", 12), ("fortran", "evaluate", 8)]
+CASES = [("sweep", "evaluate", 12), ("fortran", "evaluate", 8), ("datasets", "train", 6), ("search", "evaluate", 30)]
 
 
 @pytest.mark.parametrize("template,rule,count", CASES, ids=[c[0] for c in CASES])

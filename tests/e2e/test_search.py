@@ -82,7 +82,7 @@ def test_tpe_search_runs_evals_trials_and_a_third_run_runs_nothing(balsam_db, e2
     with open(os.path.join(db, "server-info")) as fp:
         info = json.load(fp)
     conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
-                            user=os.environ.get("BALSAM_USER") or getpass.getuser())
+                            user=os.environ.get("BALSAM_USER") or getpass.getuser(), password=info.get("password"))
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_lock(%s)", [_lock_key("sq_tpe")])

@@ -34,13 +34,6 @@ def test_template_compiles_and_is_formatted(template, tmp_path):
     assert _dhflow("init", target, "--template", template, "--force").returncode == 0
 
 
-@pytest.mark.parametrize("template", ["search", "datasets"])
-def test_v2_templates_say_they_are_not_in_this_version(template, tmp_path):
-    proc = _dhflow("init", tmp_path, "--template", template)
-    assert proc.returncode == 2 and "does not have yet" in proc.stderr
-    assert not list(tmp_path.iterdir())
-
-
 def test_bad_name(tmp_path):
     proc = _dhflow("init", tmp_path, "--name", "1-bad")
     assert proc.returncode == 2 and "identifier" in proc.stderr

@@ -1,0 +1,4 @@
+"""Say which dataset was summarized (the per-dataset gather step)."""
+import sys
+
+print(f"summarized {sys.argv[1]}")
