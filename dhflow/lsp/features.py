@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from dhflow.compiler.check.rules.templates import APP_STATIC_FIELDS, APP_STATIC_NAMES, BASE_NAMES
+from dhflow.compiler.check.search_builder import SEARCH_METHODS
 from dhflow.compiler.expand.expr import FUNCTIONS
 from dhflow.compiler.explain import code_page, word_doc
 from dhflow.compiler.fmt.layout import format_value
@@ -29,6 +30,7 @@ SNIPPETS = {
     "int": "int(${1:1}, ${2:10})", "real": "real(${1:0.0}, ${2:1.0})", "choice": "choice(${1})",
     "stdout": 'stdout("${1:DH-OUTPUT}")', "data": 'data("${1:dh_objective}")',
     "file": 'file("${1:metrics.json}", "${2:objective}")',
+    **{m: f"{m}(evals=${{1:50}})" for m in SEARCH_METHODS},
 }
 
 
@@ -158,6 +160,8 @@ def _word_hover(ol: Outline, offset: int) -> str | None:
     if tok.kind == "NAME" and tok in st.value and _called(st, tok):
         if st.key.text == "sample" and st.parent is None:
             return word_doc("sampler", tok.text)
+        if st.key.text == "search" and st.parent is None:
+            return word_doc("search", tok.text)
         if st.block == "space":
             return word_doc("domain", tok.text)
         if st.key.text == "objective" and st.block == "rule":
@@ -193,17 +197,27 @@ def _in_string(before: str) -> bool:
     return '"' in code.split("#", 1)[0] and code.split("#", 1)[0].count('"') % 2 == 1
 
 
-def _template_names(ol: Outline) -> list[Completion]:
+def _dimensions(ol: Outline, rule: Stmt | None) -> list[Completion]:
+    """The `values` dimensions the rule fans out over (its `foreach:`), as names."""
+    if rule is None or rule.key.text != "rule":
+        return []
+    dims = ol.labelled("values")
+    used = {t.text for c in rule.children if c.key.text == "foreach" for t in c.value}
+    return [Completion(d, "variable", "values dimension") for d in dims if d in used]
+
+
+def _template_names(ol: Outline, rule: Stmt | None = None) -> list[Completion]:
     names = [Completion(n, "variable", "template value") for n in BASE_NAMES]
     names += [Completion("point:json", "variable", "the whole point as JSON, one shell word"),
               Completion("index", "variable", "the point's index"), Completion("point", "variable")]
     names += [Completion(p, "variable", "parameter") for p in ol.params()]
-    return names
+    return names + _dimensions(ol, rule)
 
 
-def _expression_names(ol: Outline, key: str | None = None) -> list[Completion]:
+def _expression_names(ol: Outline, key: str | None = None, rule: Stmt | None = None) -> list[Completion]:
     out = [Completion(p, "variable", "parameter: " + format_value(s.value))
            for p, s in ol.params().items()]
+    out += _dimensions(ol, rule)
     out += [Completion(f, "function", f"function {f}") for f in FUNCTIONS]
     if key in RESOURCE_KEYS:
         out += [Completion(k, "variable", "resource key") for k in RESOURCE_KEYS[:RESOURCE_KEYS.index(key)]]
@@ -222,7 +236,7 @@ def completions(ol: Outline, offset: int) -> list[Completion]:
         if owner is not None and owner.key.text == "app" and key in APP_STATIC_FIELDS:
             # one ApplicationDefinition for every task: only what is the same for all of them
             return [Completion(n, "variable", "template value") for n in APP_STATIC_NAMES]
-        return _template_names(ol)
+        return _template_names(ol, owner)
     if ":" not in before:
         if owner is None:
             return [Completion(b, "keyword", "block", f"{b} ${{1:name}}:" if b in ("app", "rule") else None)
@@ -238,6 +252,10 @@ def completions(ol: Outline, offset: int) -> list[Completion]:
         if re.search(r"\bwhere\b", after):
             return _expression_names(ol)
         return [Completion(s, "function", "sampler", SNIPPETS[s]) for s in SAMPLERS]
+    if block is None and key == "search":
+        if re.search(r"\bwhere\b", after):
+            return _expression_names(ol)
+        return [Completion(m, "function", "search method", SNIPPETS[m]) for m in SEARCH_METHODS]
     if block == "space":
         return [Completion(d, "function", "domain", SNIPPETS[d]) for d in DOMAINS]
     if block == "workflow" and key == "objective":
@@ -251,8 +269,11 @@ def completions(ol: Outline, offset: int) -> list[Completion]:
         if key == "after":
             return [Completion(r, "reference", "rule") for r in ol.labelled("rule")
                     if owner.label is None or r != owner.label.text]
-        if key == "foreach":
-            return [Completion("space", "keyword")]
+        if key == "foreach":  # a product: `dataset * space`; each dimension once
+            given = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", after.rsplit("*", 1)[0] if "*" in after else ""))
+            dims = [Completion("space", "keyword")]
+            dims += [Completion(d, "variable", "values dimension") for d in ol.labelled("values")]
+            return [c for c in dims if c.label not in given]
         if key == "objective":
             return [Completion(s, "function", "objective source", SNIPPETS[s]) for s in OBJECTIVE_SOURCES]
         if key == "cpu_affinity":
@@ -260,5 +281,5 @@ def completions(ol: Outline, offset: int) -> list[Completion]:
         if key == "retry_on_timeout":
             return [Completion(v, "value") for v in ("true", "false")]
         if key in RESOURCE_KEYS:
-            return _expression_names(ol, key)
+            return _expression_names(ol, key, owner)
     return []

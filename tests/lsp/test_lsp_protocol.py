@@ -146,6 +146,31 @@ def test_completion_by_context(lsp, tmp_path):
     assert got == {"cobalt", "slurm", "pbs", "local"}
 
 
+
+def test_completion_of_values_and_search(lsp, tmp_path):
+    path = tmp_path / "v.dhflow"
+    base = ('workflow w:\nvalues dataset: "a", "b"\nvalues seed: 1, 2\nspace:\n    lr: real(0.1, 0.2)\n'
+            'rule prep:\n    foreach: dataset\n    shell: "p"\nrule a:\n')
+    cases = [
+        ("    foreach: ", {"space", "dataset", "seed"}, set()),
+        ("    foreach: dataset * ", {"space", "seed"}, {"dataset"}),  # each dimension once
+        ("    foreach: dataset * space\n    shell: \"run {", {"dataset", "lr", "here"}, {"seed"}),
+        ("    foreach: dataset\n    nodes: ", {"dataset", "ceil"}, {"seed"}),
+        ('    shell: "run {', {"here"}, {"dataset", "seed"}),  # no fan-out: no dimension
+    ]
+    for i, (lines, want, unwanted) in enumerate(cases):
+        text = base + lines
+        uri = lsp.open(path.with_name(f"v{i}.dhflow"), text)
+        last = text.rsplit("\n", 1)[1]
+        got = _labels(lsp.request("textDocument/completion", {
+            "textDocument": {"uri": uri}, "position": {"line": text.count("\n"), "character": len(last)}})["result"])
+        assert want <= got and not unwanted & got, (lines, got)
+    text = "workflow w:\nsearch: "
+    uri = lsp.open(path.with_name("s.dhflow"), text)
+    got = _labels(lsp.request("textDocument/completion", {
+        "textDocument": {"uri": uri}, "position": {"line": 1, "character": 8}})["result"])
+    assert got == {"random", "tpe", "cmaes", "cbo", "nsga2"}
+
 def test_hover(lsp, example):
     uri, text = example
     h = _at(lsp, "textDocument/hover", uri, text, "threads_per_rank:", 2)
