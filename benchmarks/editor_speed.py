@@ -52,7 +52,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rules", type=int, default=300)
     args = ap.parse_args()
-    inputs = [(p.relative_to(ROOT).as_posix(), p.read_text()) for p in sorted((ROOT / "examples").rglob("*.dhflow"))]
+    inputs = [(p.relative_to(ROOT).as_posix(), p.read_text()) for p in sorted(p for p in (ROOT / "examples").rglob("*.dhflow") if p.is_file())]
     inputs.append((f"generated, {args.rules} rules", generated(args.rules)))
     print(f"{'input':45} {'lines':>6} {'compile':>9} {'fmt':>8} {'symbols':>8} {'complete':>9} {'hover':>7}  (ms)")
     for name, text in inputs:

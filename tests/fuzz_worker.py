@@ -26,7 +26,7 @@ from dhflow.compiler.source import SourceFile
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The corpus: the examples, the language fixture and the diagnostics cases (small files).
-CORPUS = sorted([*ROOT.glob("examples/*/*.dhflow"), ROOT / "tests/fixtures/language_example.dhflow",
+CORPUS = sorted([*(p for p in ROOT.glob("examples/*/*.dhflow") if p.is_file()), ROOT / "tests/fixtures/language_example.dhflow",
                  *(p for p in ROOT.glob("tests/diagnostics/*.dhflow") if p.stat().st_size < 4096)])
 ALPHABET = list("()[]{}*:,.\"#\\\t\n -+/%<>=!_0123456789abcxyz") + [
     "**", "//", "where", "if", "else", "not", "and", "foreach: space", "after: ", "{point:json}",

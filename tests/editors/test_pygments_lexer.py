@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("dhflow_lexer", ROOT / "editors" / "pygments" / "dhflow_lexer.py")
 lexer_module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(lexer_module)
-FILES = sorted((ROOT / "examples").rglob("*.dhflow")) + sorted((ROOT / "dhflow" / "scaffold" / "templates").rglob("*.dhflow"))
+FILES = sorted(p for p in (ROOT / "examples").rglob("*.dhflow") if p.is_file()) + sorted(p for p in (ROOT / "dhflow" / "scaffold" / "templates").rglob("*.dhflow") if p.is_file())
 KINDS = {"COMMENT": Comment, "STRING": String, "NUMBER": Number}
 
 

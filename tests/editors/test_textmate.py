@@ -23,8 +23,8 @@ ROOT = HERE.parents[1]
 GRAMMAR = ROOT / "editors" / "vscode" / "syntaxes" / "dhflow.tmLanguage.json"
 GOLDEN_INPUT = ROOT / "examples" / "polynome2" / "polynome2.dhflow"
 GOLDEN = HERE / "golden" / "polynome2.scopes.txt"
-FILES = sorted((ROOT / "examples").rglob("*.dhflow")) + sorted((ROOT / "tests" / "diagnostics").glob("*.dhflow")) \
-    + sorted((ROOT / "dhflow" / "scaffold" / "templates").rglob("*.dhflow"))
+FILES = sorted(p for p in (ROOT / "examples").rglob("*.dhflow") if p.is_file()) + sorted((ROOT / "tests" / "diagnostics").glob("*.dhflow")) \
+    + sorted(p for p in (ROOT / "dhflow" / "scaffold" / "templates").rglob("*.dhflow") if p.is_file())
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from dhflow.compiler.source import SourceFile
 from dhflow.compiler.parse.syntax import parser
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted((ROOT / "examples").rglob("*.dhflow")) + [ROOT / "tests" / "fixtures" / "language_example.dhflow"]
+EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.dhflow") if p.is_file()) + [ROOT / "tests" / "fixtures" / "language_example.dhflow"]
 FIXTURES = sorted((ROOT / "tests" / "diagnostics").glob("*.dhflow"))
 
 

@@ -37,7 +37,7 @@ def _mutate(rng: random.Random, text: str) -> str:
 
 def test_server_survives_mutated_documents(tmp_path):
     rng = random.Random(SEED)
-    seeds = [p.read_text() for p in sorted((ROOT / "examples").rglob("*.dhflow"))]
+    seeds = [p.read_text() for p in sorted(p for p in (ROOT / "examples").rglob("*.dhflow") if p.is_file())]
     seeds += [p.read_text() for p in sorted((ROOT / "tests" / "diagnostics").glob("*.dhflow"))]
     client = LspClient()
     try:
