@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dhflow.compiler.api import compile_source  # noqa: E402
-from dhflow.fmt import format_text  # noqa: E402
+from dhflow.compiler.fmt import format_text  # noqa: E402
 from dhflow.lsp import features  # noqa: E402
 from dhflow.lsp.outline import build  # noqa: E402
 from dhflow.compiler.source import SourceFile  # noqa: E402

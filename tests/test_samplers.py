@@ -57,7 +57,7 @@ def test_where_filters_before_numbering():
 def test_random_reproducible_and_pinned():
     text = BASE.format(sampler="random(count=4, seed=7)")
     assert points(text) == points(text)
-    # Pinned: a change here changes every user's experiment (see dhflow/rng.py).
+    # Pinned: a change here changes every user's experiment (see dhflow/compiler/expand/rng.py).
     s = Stream(2026, "random")
     assert [round(s.uniform(), 12) for _ in range(3)] == PINNED
 

@@ -1,6 +1,6 @@
 """The dhflow language server (pygls 2 / lsprotocol): protocol glue over dhflow.lsp.features.
 
-Diagnostics come from the compiler itself (dhflow.api.compile_source), so the editor shows
+Diagnostics come from the compiler itself (dhflow.compiler.api.compile_source), so the editor shows
 exactly what `dhflow check` prints; they are published on open and on every change.
 """
 from __future__ import annotations
