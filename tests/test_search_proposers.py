@@ -10,7 +10,8 @@ from dhflow.compiler.api import compile_source
 from dhflow.compiler.source import SourceFile
 from dhflow.search.driver import Budget, InProcessBackend, drive
 from dhflow.search.pareto import front_ranks
-from dhflow.search.proposer import Dimension, Evaluation, SearchSetup, make_proposer, setup_from_spec
+from dhflow.search.factory import make_proposer
+from dhflow.search.proposer import Dimension, Evaluation, SearchSetup, setup_from_spec
 
 DIMS = (Dimension("x", "real", -5.0, 5.0), Dimension("n", "int", 1, 64, log=True),
         Dimension("k", "const", values=(7,)))

@@ -3,7 +3,7 @@
 Legacy Balsam's ApplicationDefinition table is global (``name`` is unique across the whole
 database), so two workflows that both call an app ``trainer`` would share one row, and each
 submission would re-point the other workflow's jobs at its own executable.  dhflow
-therefore stores a workflow's app ``A`` as ``<workflow>.<A>`` (:func:`balsam_name`; still
+therefore stores a workflow's app ``A`` as ``<workflow>.<A>`` (:func:`dhflow.balsam.rows.balsam_name`; still
 readable in ``balsam ls``).  Workflow and app names are identifiers without dots, so the name
 before the first dot is always the workflow: two workflows never share or rewrite an app.
 
@@ -15,16 +15,10 @@ are left in place, since jobs of other workflows (or of Balsam users) may still 
 """
 from __future__ import annotations
 
-#: Separates the workflow from the app in a Balsam application name.
-SEPARATOR = "."
+from dhflow.balsam.rows import app_rows, balsam_name
 
 #: The ApplicationDefinition columns dhflow sets (besides ``name``).
 FIELDS = ("description", "executable", "envscript", "preprocess", "postprocess")
-
-
-def balsam_name(workflow: str, app: str) -> str:
-    """The name of a workflow's app in Balsam's (global) ApplicationDefinition table."""
-    return f"{workflow}{SEPARATOR}{app}"
 
 
 def sync_apps(plan: dict, result, *, write: bool) -> None:
@@ -33,8 +27,6 @@ def sync_apps(plan: dict, result, *, write: bool) -> None:
     :class:`dhflow.balsam.store.WriteResult`) records the names created and updated.
     Runs inside the submission's transaction (Balsam activated)."""
     from balsam.core.models import ApplicationDefinition
-
-    from dhflow.balsam.rows import app_rows
 
     apps = app_rows(plan)
     current = {a.name: a for a in ApplicationDefinition.objects.filter(name__in=[r["name"] for r in apps])}

@@ -103,16 +103,18 @@ def count_workflow(workflow: str) -> int:
 
 
 @database_errors()
-def delete_workflow(workflow: str) -> int:
-    """Delete every job of exactly this workflow, in one transaction; returns the count."""
+def delete_workflow(workflow: str, also=()) -> int:
+    """Delete every job of exactly this workflow, in one transaction; returns the count.
+
+    ``also``: functions of the workflow's name run in the same transaction (a search's
+    trials go with their jobs: :func:`dhflow.balsam.searchstore.delete_trials`)."""
     from django.db import transaction
     from balsam.core.models import BalsamJob
 
-    from dhflow.balsam.searchstore import delete_trials
-
     with transaction.atomic():
         deleted, _ = BalsamJob.objects.filter(workflow=workflow).delete()
-        delete_trials(workflow)  # a search's trials go with their jobs
+        for delete in also:
+            delete(workflow)
     return deleted
 
 

@@ -42,7 +42,6 @@ import os
 import shlex
 from collections.abc import Collection
 
-from dhflow.balsam.apps import balsam_name
 from dhflow.balsam.copy import decode_lines, esc, new_job_stamps, uuid4s
 from dhflow.balsam.submissions import job_provenance
 from dhflow.errors import PlanRejected
@@ -55,6 +54,15 @@ IN_THE_DB = "(in the DB)"
 
 
 # ------------------------------------------------------------------ applications
+#: Separates the workflow from the app in a Balsam application name (see dhflow.balsam.apps).
+APP_SEPARATOR = "."
+
+
+def balsam_name(workflow: str, app: str) -> str:
+    """The name of a workflow's app in Balsam's (global) ApplicationDefinition table."""
+    return f"{workflow}{APP_SEPARATOR}{app}"
+
+
 def env_string(environ_vars: dict, *, task: str = "?") -> str:
     """``{"A": "1", "B": "x"}`` -> ``"A=1:B=x"``; refuses what Balsam cannot represent."""
     parts = []

@@ -11,7 +11,7 @@ import sys
 
 from dhflow import __version__
 from dhflow.cli import (compile_commands, emit_command, fmt_command, init_command, limits_option, lsp_command,
-                        runtime_commands)
+                        report_command, runtime_commands)
 from dhflow.cli.errors import EXIT_USAGE, guarded
 from dhflow.compiler.limits import using as using_limits
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     compile_commands.register(sub)
     runtime_commands.register(sub)
+    report_command.register(sub)
     for register in (fmt_command.register, lsp_command.register, init_command.register):  # editor support
         register(sub)
     emit_command.register(sub)

@@ -20,10 +20,10 @@ def _default_output(workflow: str, fmt: str) -> str:
 
 def cmd_report(args) -> int:
     """Build the report of FILE's workflow from its database."""
-    from dhflow.cli.runtime_commands import _load
+    from dhflow.cli.plan_loading import load
     from dhflow.runtime.inspect import report_inputs
 
-    plan = _load(args)
+    plan = load(args)
     path, inputs = report_inputs(args.db, plan, args.file)
     try:
         from dhflow.results.report import build
@@ -57,13 +57,13 @@ def cmd_report(args) -> int:
 
 def register(subparsers) -> None:
     """Add ``report`` to an argparse subparsers object."""
-    from dhflow.cli import runtime_commands as runtime_cli
     from dhflow.cli.errors import guarded
+    from dhflow.cli.plan_loading import add_db_option
 
     p = subparsers.add_parser("report", help="one offline HTML page (or images) of the results and the timeline")
     p.add_argument("file", metavar="FILE")
     p.add_argument("-o", "--output", default=None, metavar="PATH",
                    help="the HTML file (default WORKFLOW-report.html), or the directory of the images")
     p.add_argument("--format", choices=("html", "png", "svg"), default="html")
-    runtime_cli._add_db_option(p)
+    add_db_option(p)
     p.set_defaults(func=guarded(cmd_report))

@@ -12,20 +12,14 @@ import gc
 import json
 import sys
 
-from dhflow.cli import limits_option, render, search_commands
+from dhflow.cli import limits_option, plan_loading, render, search_commands
 from dhflow.cli.errors import EXIT_TASKS_FAILED, err, guarded, note, show_diagnostics
 from dhflow.errors import UsageError, phase
 from dhflow.runtime.launching import LaunchOverrides
 from dhflow.target import SCHEDULERS
 
 
-def _load(args):
-    """The plan of FILE (compile warnings shown); CompileFailed ends the command with exit 1."""
-    from dhflow.runtime.plans import load_plan
-
-    loaded = load_plan(args.file)
-    show_diagnostics(loaded.warnings, loaded.source)
-    return loaded.plan
+_load = plan_loading.load
 
 
 def _load_head(args):
@@ -264,11 +258,8 @@ def _positive_int(text: str) -> int:
     return value
 
 
-DB_HELP = "Balsam DB directory (default: $BALSAM_DB_PATH, else .dhflow/db next to FILE)"
-
-
-def _add_db_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--db", metavar="DIR", help=DB_HELP)
+DB_HELP = plan_loading.DB_HELP
+_add_db_option = plan_loading.add_db_option
 
 
 def _add_reconcile_options(p: argparse.ArgumentParser) -> None:
@@ -357,7 +348,3 @@ def register(subparsers) -> None:
                         "interface), from now on; every connection needs the password kept in server-info")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_db))
-
-    from dhflow.cli.report_command import register as register_report
-
-    register_report(subparsers)

@@ -84,10 +84,10 @@ def count_jobs(db: str | None, plan: dict, file: str | None) -> tuple[str, int]:
 
 
 def delete_jobs(workflow: str) -> int:
-    """Delete every job of exactly this workflow (its database already open)."""
-    from dhflow.balsam import jobs
+    """Delete every job of exactly this workflow, and its search trials (its database already open)."""
+    from dhflow.balsam import jobs, searchstore
 
-    return jobs.delete_workflow(workflow)
+    return jobs.delete_workflow(workflow, also=(searchstore.delete_trials,))
 
 
 def against_db(db: str | None, plan: dict, file: str | None, rerun: str | None):

@@ -18,7 +18,8 @@ from dhflow.runtime import database, launching
 from dhflow.runtime.search_plan import SearchContext, check_point, plan_of, probe_point, trial_key
 from dhflow.search.driver import SearchOutcome, drive
 from dhflow.search.pareto import front_ranks
-from dhflow.search.proposer import Evaluation, make_proposer, usable
+from dhflow.search.factory import make_proposer
+from dhflow.search.proposer import Evaluation, usable
 from dhflow.target import FAILED_FINAL_STATES, FINAL_STATES
 
 

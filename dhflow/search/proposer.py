@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 
@@ -81,21 +81,3 @@ def setup_from_spec(spec) -> SearchSetup:
         directions = (spec.objective,) * objective_count(spec)
     s = spec.search
     return SearchSetup(s.method, dims, directions, s.seed, s.initial)
-
-
-def make_proposer(setup: SearchSetup, *, resumed_at: int = 0) -> Proposer:
-    """The proposer of the setup's method (`cbo` needs the optional DeepHyper extra).
-
-    `resumed_at`: the number of trials an earlier run of the search already made. A proposer
-    rebuilt with the same seed would draw its random points again (the same ones as before),
-    so a resumed search derives its seed from the seed and that number.
-    """
-    if resumed_at:
-        setup = replace(setup, seed=(setup.seed * 1_000_003 + resumed_at * 7_919) % 2 ** 32)
-    if setup.method == "cbo":
-        from dhflow.search.deephyper_proposer import DeepHyperProposer
-
-        return DeepHyperProposer(setup)
-    from dhflow.search.optuna_proposer import OptunaProposer
-
-    return OptunaProposer(setup)

@@ -119,7 +119,7 @@ def test_setup_lines_in_the_batch_script():
 
 
 def test_app_names_are_per_workflow():
-    from dhflow.balsam.apps import balsam_name
+    from dhflow.balsam.rows import balsam_name
     from dhflow.balsam.rows import app_rows
 
     plan = {"workflow": "wf", "apps": [{"name": "trainer", "executable": "/bin/true"}], "source": {"here": "/"}}
