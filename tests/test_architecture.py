@@ -83,3 +83,17 @@ def test_no_module_over_450_lines():
     long = {str(p.relative_to(PKG)): n for p in PKG.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450}
     assert long == {}
+
+
+def test_no_module_import_cycle_even_through_imports_inside_functions():
+    mods = {}
+    for path in PKG.rglob("*.py"):
+        name = ".".join(("dhflow", *path.relative_to(PKG).with_suffix("").parts))
+        mods[name.removesuffix(".__init__")] = path
+    graph = nx.DiGraph()
+    for name, path in mods.items():
+        for target in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            # a module importing its own package's front door is not a cycle of modules
+            if target in mods and target != name and not name.startswith(target + "."):
+                graph.add_edge(name, target)
+    assert [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1] == []
