@@ -38,9 +38,17 @@ def _expand(paths: list[str]) -> list[str] | None:
 
 
 def _read(path: str) -> str:
+    """The text to format, with the compiler's bounds: a regular file of at most
+    MAX_SOURCE_BYTES (a FIFO or `/dev/zero` is refused, never read without end)."""
+    from dhflow.compiler.limits import MAX_SOURCE_BYTES
+    from dhflow.compiler.source import FileRefused, read_regular
+
     if path == "-":
-        return sys.stdin.read()
-    return Path(path).read_bytes().decode("utf-8")
+        text = sys.stdin.read(MAX_SOURCE_BYTES + 1)
+        if len(text) > MAX_SOURCE_BYTES:
+            raise FileRefused(f"standard input is over the limit of {MAX_SOURCE_BYTES:,} bytes")
+        return text
+    return read_regular(path, MAX_SOURCE_BYTES).decode("utf-8")
 
 
 def run(args) -> int:

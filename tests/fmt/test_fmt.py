@@ -191,3 +191,16 @@ def test_cli_refuses_a_file_that_does_not_parse(tmp_path):
     assert f.read_text() == bad
     proc = _run(tmp_path / "missing.dhflow")
     assert proc.returncode == 2 and "no such file" in proc.stderr
+
+
+def test_fmt_refuses_special_files_without_reading_them(tmp_path, capsys):
+    """`dhflow fmt /dev/zero` or a FIFO is refused at once (the compiler's reading bounds)."""
+    import os
+
+    from dhflow.cli.main import main
+
+    fifo = tmp_path / "pipe.dhflow"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        assert main(["fmt", path]) == 1
+        assert "not a regular file" in capsys.readouterr().err
