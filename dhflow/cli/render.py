@@ -74,6 +74,8 @@ def dry_run(dry, plan: dict, *, prune: bool, no_launch: bool) -> None:
         print("# launcher that would start in the background on this machine:")
         print(dry.script)
     else:
+        if dry.refused:
+            print(f"# warning: a real submit would be refused: {dry.refused}")
         print(f"# batch script for {dry.opts.scheduler}:")
         sys.stdout.write(dry.script)
 

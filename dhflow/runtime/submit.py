@@ -225,6 +225,7 @@ class DryRun:
     rows: list                      # the new jobs' rows, exactly as they would be written
     opts: object
     script: str | None = None       # the batch script (scheduler) or launcher command (local)
+    refused: str | None = None      # why a real batch submit would be refused before writing
 
 
 def reconcile_if_reachable(db: str | None, file: str | None, plan: dict, rerun: str | None):
@@ -248,6 +249,7 @@ def reconcile_if_reachable(db: str | None, file: str | None, plan: dict, rerun: 
 def dry_run(req: SubmitRequest, plan: dict) -> DryRun:
     """The reconciliation with the database (when reachable) and the rows a submit would write."""
     from dhflow.balsam import launcher, rows, scheduler
+    from dhflow.errors import BackendError
 
     rows.validate(plan)
     opts = launching.checked_options(plan, req.overrides)
@@ -267,6 +269,10 @@ def dry_run(req: SubmitRequest, plan: dict) -> DryRun:
             out.script = " ".join(launcher.launcher_command(plan["workflow"], opts.job_mode, opts.wall_time))
         else:
             out.script = scheduler.render_script(opts, plan["workflow"], path)
+            try:  # the same check a real submit makes before writing anything
+                _require_reachable(req, opts, plan)
+            except BackendError as exc:
+                out.refused = str(exc)
     return out
 
 

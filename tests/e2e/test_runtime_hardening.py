@@ -224,3 +224,15 @@ def test_launch_setup_lines_go_before_the_launcher(balsam_db, e2e_root, tmp_path
     assert setup < launcher
     dry = run_dhflow(["submit", spec, "--dry-run"], env)
     assert dry.returncode == 0 and "module load gcc/12 && module load cuda" in dry.stdout, dry.stderr
+    assert "would be refused" not in dry.stdout  # the session DB is served
+
+
+def test_dry_run_warns_that_a_batch_submit_would_be_refused(balsam_db, e2e_root):
+    _, env = balsam_db
+    spec = make_project(e2e_root, "hardbatch", BATCH)
+    fresh = e2e_root / "hardbatch" / "fresh-dry-db"
+    proc = run_dhflow(["submit", spec, "--db", fresh, "--dry-run"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert "# warning: a real submit would be refused" in proc.stdout and "--listen" in proc.stdout
+    assert "#SBATCH" in proc.stdout  # the script is still shown
+    assert not fresh.exists()
