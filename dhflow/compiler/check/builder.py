@@ -11,6 +11,7 @@ from dhflow.compiler.check.model import (
     APP_KEYS, BLOCKS, LAUNCH_KEYS, RESOURCE_KEYS, RULE_KEYS, SAMPLERS, WORKFLOW_KEYS, AppSpec, LaunchSpec,
     ObjectiveSpec, Param, RuleSpec, SamplerSpec, Spec, TemplateStr,
 )
+from dhflow.compiler.check.calls import keywords_known, known_call
 from dhflow.compiler.check.search_builder import directions_of, objectives_of, search_of
 from dhflow.compiler.check import fanout
 from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
@@ -285,24 +286,16 @@ class _Builder:
         return repr(v) if isinstance(v, float) else str(v)
 
     def sampler(self, e: n.Expr) -> SamplerSpec | None:
-        where = None
-        whole = e
-        if isinstance(e, n.Where):
-            where, e = e.cond, e.base
-        if not isinstance(e, n.Call) or e.func not in SAMPLERS:
-            fname = e.func if isinstance(e, n.Call) else None
-            self.err("DH205", "unknown sampler" + (f" `{fname}`" if fname else ""),
-                     e.func_span if isinstance(e, n.Call) else e.span,
-                     help=(did_you_mean(fname, SAMPLERS) if fname else None)
-                     or "use grid(levels=N), random(count=N, seed=S), lhs(count=N, seed=S) or points(\"file\")")
+        found = known_call(self, e, SAMPLERS, "DH205", "sampler", lambda fname: (
+            did_you_mean(fname, SAMPLERS) if fname else None)
+            or "use grid(levels=N), random(count=N, seed=S), lhs(count=N, seed=S) or points(\"file\")")
+        if found is None:
             return None
+        e, where, whole = found
         kw = {k.name: k for k in e.kwargs}
         expected = {"grid": ("levels",), "random": ("count", "seed"), "lhs": ("count", "seed"), "points": ()}[e.func]
-        for k in e.kwargs:
-            if k.name not in expected:
-                self.err("DH205", f"{e.func}() has no argument `{k.name}`", k.span,
-                         help=did_you_mean(k.name, expected) or (f"it takes {', '.join(expected)}" if expected else None))
-                return None
+        if not keywords_known(self, e, expected, "DH205"):
+            return None
         if e.func == "points":
             if len(e.args) != 1 or not isinstance(e.args[0], n.Str) or e.kwargs:
                 self.err("DH205", 'points() takes one file name: points("points.csv")', e.span)

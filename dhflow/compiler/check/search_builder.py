@@ -6,6 +6,7 @@ that the v1 builder stays as it was. Each function takes the builder (for its ``
 """
 from __future__ import annotations
 
+from dhflow.compiler.check.calls import keywords_known, known_call
 from dhflow.compiler.check.model import ObjectiveSpec, SearchSpec
 from dhflow.compiler.diagnostics import did_you_mean
 from dhflow.compiler.parse import nodes as n
@@ -44,27 +45,23 @@ def objectives_of(b, e: n.Expr) -> tuple[ObjectiveSpec, ...]:
 
 def search_of(b, e: n.Expr) -> SearchSpec | None:
     """`search: METHOD(evals=N, ...)` with an optional `where EXPR`; None after a diagnostic."""
-    where = None
-    whole = e
-    if isinstance(e, n.Where):
-        where, e = e.cond, e.base
-    if not isinstance(e, n.Call) or e.func not in SEARCH_METHODS:
-        fname = e.func if isinstance(e, n.Call) else None
-        b.err("DH601", "unknown search method" + (f" `{fname}`" if fname else ""),
-              e.func_span if isinstance(e, n.Call) else e.span,
-              help=(f"{did_you_mean(fname, SEARCH_METHODS)} " if fname and did_you_mean(fname, SEARCH_METHODS)
-                    else "") + f"the methods are: {', '.join(SEARCH_METHODS)}, e.g. `search: tpe(evals=100)`")
+    def methods_help(fname: str | None) -> str:
+        hint = did_you_mean(fname, SEARCH_METHODS) if fname else None
+        return ((f"{hint} " if hint else "")
+                + f"the methods are: {', '.join(SEARCH_METHODS)}, e.g. `search: tpe(evals=100)`")
+
+    found = known_call(b, e, SEARCH_METHODS, "DH601", "search method", methods_help)
+    if found is None:
         return None
+    e, where, whole = found
     if e.args:
         b.err("DH602", f"{e.func}() takes keyword arguments: evals=N, parallel=P, seed=S, initial=N, "
                        "max_failures=F", e.args[0].span)
         return None
+    if not keywords_known(b, e, SEARCH_ARGS, "DH602"):
+        return None
     values: dict[str, int] = {}
     for k in e.kwargs:
-        if k.name not in SEARCH_ARGS:
-            b.err("DH602", f"{e.func}() has no argument `{k.name}`", k.span,
-                  help=did_you_mean(k.name, SEARCH_ARGS) or f"it takes {', '.join(SEARCH_ARGS)}")
-            return None
         v = k.value
         if not (isinstance(v, n.Num) and isinstance(v.value, int)) and not (
                 isinstance(v, n.UnaryOp) and v.op == "-" and isinstance(v.operand, n.Num)):
