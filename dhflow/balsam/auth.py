@@ -124,3 +124,20 @@ def connect_args(info: dict, user: str) -> dict:
     if info.get("password"):
         args["password"] = info["password"]
     return args
+
+
+def other_clients(connect: dict) -> int:
+    """How many other client sessions the server has now (0 when it does not answer)."""
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(**connect, dbname="postgres", connect_timeout=5)
+    except psycopg2.Error:
+        return 0  # not answering: nobody to cut off
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                        "AND pid <> pg_backend_pid()")
+            return cur.fetchone()[0]
+    finally:
+        conn.close()

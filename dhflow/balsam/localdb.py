@@ -331,6 +331,18 @@ class LocalDB:
         conn.close()
         return True
 
+    def _refuse_restart_in_use(self, listen: str) -> None:
+        """Serving on another address restarts the server, which would cut off its clients
+        (a launcher, `dhflow run`): refused while any is connected."""
+        if not self.running() or self.server_info().get("host") == auth.advertised_host(listen):
+            return
+        clients = auth.other_clients(self._connect_args())
+        if clients:
+            raise BackendError(
+                f"the Balsam DB {self.path} has {clients} client connection{'s' if clients != 1 else ''} "
+                "(a launcher or `dhflow run`?): serving it on another address restarts the server and would "
+                "cut them off; stop them first, then run `dhflow db start --listen` again (nothing was changed)")
+
     def _start_locked(self, loopback: bool = False) -> None:
         bins = pg_binaries()
         listen = None if loopback else self.meta().get("listen")
@@ -363,6 +375,7 @@ class LocalDB:
         serve on that address from now on (kept for every later start)."""
         with self.lock():
             if listen is not None and self.meta_path.exists():
+                self._refuse_restart_in_use(auth.check_listen(listen))
                 self._set_meta(listen=auth.check_listen(listen))
             if not self.exists():
                 if not create:

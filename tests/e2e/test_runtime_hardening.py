@@ -236,3 +236,24 @@ def test_dry_run_warns_that_a_batch_submit_would_be_refused(balsam_db, e2e_root)
     assert "# warning: a real submit would be refused" in proc.stdout and "--listen" in proc.stdout
     assert "#SBATCH" in proc.stdout  # the script is still shown
     assert not fresh.exists()
+
+
+def test_serving_on_another_address_is_refused_while_clients_are_connected(balsam_db):
+    import psycopg2
+
+    db_path, env = balsam_db
+    info = json.loads((Path(db_path) / "server-info").read_text())
+    conn = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam", user=info["user"],
+                            password=info["password"], connect_timeout=10)
+    try:
+        proc = run_dhflow(["db", "start", "--db", db_path, "--listen", "127.0.0.2"], env)
+        assert proc.returncode == 3, proc.stderr
+        assert "client connection" in proc.stderr and "nothing was changed" in proc.stderr
+        with conn.cursor() as cur:  # not cut off
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+    finally:
+        conn.close()
+    assert json.loads((Path(db_path) / "server-info").read_text())["host"] == info["host"]
+    proc = run_dhflow(["db", "status", "--db", db_path], env)
+    assert "served to compute nodes: on 127.0.0.1" in proc.stdout
