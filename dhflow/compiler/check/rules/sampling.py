@@ -27,20 +27,24 @@ def foreach_without_sampler(spec: Spec) -> Iterator[Diagnostic]:
 
 
 def where_names(spec: Spec) -> Iterator[Diagnostic]:
-    """A `where` filter reads only parameters and known functions."""
-    s = spec.sampler
-    if s is None or s.where is None:
-        return
+    """A `sample: ... where` filter reads only parameters and known functions."""
+    if spec.sampler is not None and spec.sampler.where is not None:
+        yield from filter_names(spec, spec.sampler.where)
+
+
+def filter_names(spec: Spec, cond) -> Iterator[Diagnostic]:
+    """The diagnostics of a `where` condition (of `sample:` or `search:`): unknown functions
+    (DH105) and names that are not parameters (DH104)."""
+    from dhflow.compiler.expand.expr import FUNCTIONS
+
     params = [p.name for p in spec.params]
-    for e in walk(s.where):
-        if isinstance(e, Call):
-            from dhflow.compiler.expand.expr import FUNCTIONS
-            if e.func not in FUNCTIONS:
-                yield Diagnostic("DH105", f"unknown function `{e.func}`", e.func_span,
-                                 help=did_you_mean(e.func, FUNCTIONS) or f"the functions are: {', '.join(FUNCTIONS)}")
-    for name in free_names(s.where):
+    for e in walk(cond):
+        if isinstance(e, Call) and e.func not in FUNCTIONS:
+            yield Diagnostic("DH105", f"unknown function `{e.func}`", e.func_span,
+                             help=did_you_mean(e.func, FUNCTIONS) or f"the functions are: {', '.join(FUNCTIONS)}")
+    for name in free_names(cond):
         if name not in params:
-            span = next(e.span for e in walk(s.where) if getattr(e, "id", None) == name)
+            span = next(e.span for e in walk(cond) if getattr(e, "id", None) == name)
             yield Diagnostic("DH104", f"`where` uses `{name}`, which is not a parameter", span,
                              help=did_you_mean(name, params) or f"the parameters are: {', '.join(params)}")
 

@@ -5,9 +5,8 @@ import importlib.util
 from typing import Iterator
 
 from dhflow.compiler.check.model import Spec
+from dhflow.compiler.check.rules.sampling import filter_names
 from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
-from dhflow.compiler.expand.expr import FUNCTIONS, free_names
-from dhflow.compiler.parse.nodes import Call, walk
 
 #: The pip extra that installs DeepHyper for `search: cbo(...)`.
 DEEPHYPER_EXTRA = "dhflow[deephyper]"
@@ -85,19 +84,8 @@ def objective_lengths(spec: Spec) -> Iterator[Diagnostic]:
 
 def search_where_names(spec: Spec) -> Iterator[Diagnostic]:
     """`search: ... where EXPR` reads only parameters and known functions."""
-    s = spec.search
-    if s is None or s.where is None:
-        return
-    params = [p.name for p in spec.params]
-    for e in walk(s.where):
-        if isinstance(e, Call) and e.func not in FUNCTIONS:
-            yield Diagnostic("DH105", f"unknown function `{e.func}`", e.func_span,
-                             help=did_you_mean(e.func, FUNCTIONS) or f"the functions are: {', '.join(FUNCTIONS)}")
-    for name in free_names(s.where):
-        if name not in params:
-            span = next(e.span for e in walk(s.where) if getattr(e, "id", None) == name)
-            yield Diagnostic("DH104", f"`where` uses `{name}`, which is not a parameter", span,
-                             help=did_you_mean(name, params) or f"the parameters are: {', '.join(params)}")
+    if spec.search is not None and spec.search.where is not None:
+        yield from filter_names(spec, spec.search.where)
 
 
 CHECKS = (search_structure, search_method_fits, objective_lengths, search_where_names)
