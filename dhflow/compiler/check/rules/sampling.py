@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from dhflow.compiler.diagnostics import Diagnostic, did_you_mean
-from dhflow.compiler.expand.expr import free_names
+from dhflow.compiler.expand.expr import FUNCTIONS, free_names
 from dhflow.compiler.parse.nodes import Call, walk
 from dhflow.compiler.check.model import Spec
 
@@ -35,8 +35,6 @@ def where_names(spec: Spec) -> Iterator[Diagnostic]:
 def filter_names(spec: Spec, cond) -> Iterator[Diagnostic]:
     """The diagnostics of a `where` condition (of `sample:` or `search:`): unknown functions
     (DH105) and names that are not parameters (DH104)."""
-    from dhflow.compiler.expand.expr import FUNCTIONS
-
     params = [p.name for p in spec.params]
     for e in walk(cond):
         if isinstance(e, Call) and e.func not in FUNCTIONS:
