@@ -169,19 +169,8 @@ def submit_plan(args) -> dict:
     """The plan `dhflow submit` writes for a search file (its driver job included)."""
     from dhflow.runtime.search_submit import submit_plan as plan_for_submit
 
-    from dhflow.errors import UsageError
-    from dhflow.runtime.launching import LaunchOverrides, launch_options
-
     ctx = _context(args)
-    plan = plan_for_submit(ctx, args.db, read_db=not args.dry_run)
-    opts = launch_options(plan, LaunchOverrides(args.scheduler, args.project, args.queue, args.nodes,
-                                                args.wall_time, args.job_mode, args.sched_flags))
-    nodes = 1 if opts.scheduler == "local" else int(opts.nodes or 1)
-    if opts.job_mode == "mpi" and nodes < 2:
-        raise UsageError(f"in MPI job mode the search driver job takes a node of its own, and this launcher has "
-                         f"{nodes}: its evaluations could never start; use `job_mode: serial` (the driver then "
-                         "shares a node) or more nodes, or `dhflow run` on this machine")
-    return plan
+    return plan_for_submit(ctx, args.db, read_db=not args.dry_run)
 
 
 def register(subparsers) -> None:
