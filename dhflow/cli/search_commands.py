@@ -101,8 +101,12 @@ def cmd_status(args) -> int:
     ctx = _context(args)
     path, st = search_status(ctx, args.db)
     counts = inspect.status(args.db, st.plan, args.file).counts
+    from dhflow.runtime.search_submit import driver_jobs
+
+    drivers = driver_jobs(ctx, args.db)
     search = {"method": ctx.setup.method, "evals": st.evals, "done": st.done, "running": st.running,
-              "failed": st.failed, "best": st.best, "search": ctx.fingerprint}
+              "failed": st.failed, "best": st.best, "search": ctx.fingerprint,
+              "driver_job": {"state": drivers[-1][0], "output": drivers[-1][1]} if drivers else None}
     if getattr(args, "format", "table") == "json":
         print(json.dumps({"workflow": ctx.workflow, "database": path,
                           "rules": {r: dict(c) for r, c in counts.items()}, "search": search}, indent=2))
@@ -113,6 +117,8 @@ def cmd_status(args) -> int:
                                         else f"{len(st.best)} on the Pareto front")
     print(f"search ({ctx.setup.method}): {st.done} of {st.evals} evaluations done, {st.running} running, "
           f"{st.failed} failed; best so far: {best}")
+    if drivers:  # written by `dhflow submit`: its progress and errors are in its output file
+        print(f"search driver job: {drivers[-1][0]}; output: {drivers[-1][1]}")
     return 0
 
 
@@ -170,7 +176,7 @@ def submit_plan(args) -> dict:
     from dhflow.runtime.search_submit import submit_plan as plan_for_submit
 
     ctx = _context(args)
-    return plan_for_submit(ctx, args.db, read_db=not args.dry_run)
+    return plan_for_submit(ctx, args.db, dry_run=args.dry_run)
 
 
 def register(subparsers) -> None:

@@ -116,13 +116,15 @@ def search_complete(ctx: SearchContext, trials) -> bool:
     return all(by_key.get(t["key"]) in FINAL_STATES for t in after)
 
 
-def submit_plan(ctx: SearchContext, db: str | None, *, read_db: bool = True) -> dict:
-    """The plan `dhflow submit` writes for a search: trials so far, before rules, the driver."""
+def submit_plan(ctx: SearchContext, db: str | None, *, dry_run: bool = False) -> dict:
+    """The plan `dhflow submit` writes for a search: trials so far, before rules, the driver.
+    A dry run reads the database when there is one, and creates none."""
     trials, generation = [], 0
-    if read_db:
+    first = plan_of(ctx, [])
+    if not dry_run or database.locate(db, first, ctx.file).exists:
         from dhflow.balsam import driverjobs, searchstore
 
-        database.open_database(db, plan_of(ctx, []), ctx.file, create=True)
+        database.open_database(db, first, ctx.file, create=not dry_run, quiet=dry_run)
         trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
         states = driverjobs.driver_states(ctx.workflow, DRIVER_TASK)
         generation = choose_generation(ctx, states, bool(states) and search_complete(ctx, trials))
@@ -130,3 +132,19 @@ def submit_plan(ctx: SearchContext, db: str | None, *, read_db: bool = True) -> 
     plan["apps"] = list(plan["apps"]) + [driver_app(ctx)]
     plan["tasks"] = plan["tasks"] + [driver_task(ctx, generation)]
     return plan
+
+
+def driver_jobs(ctx: SearchContext, db: str | None) -> list[tuple[str, str]]:
+    """(state, output file) of the workflow's driver jobs, newest last: where a submitted
+    search's driver writes its progress and errors (`dhflow status` shows them)."""
+    from dhflow.balsam import jobs
+
+    database.open_database(db, plan_of(ctx, []), ctx.file, create=False, quiet=True)
+    found = [j for j in jobs.fetch_jobs(ctx.workflow)
+             if j.name == DRIVER_TASK and j.application.endswith("." + DRIVER_TASK)]
+    from datetime import datetime
+
+    from dhflow.results.objectives import history
+
+    found.sort(key=lambda j: next((t for t, _, _ in history(j.state_history) if t), datetime.min))
+    return [(j.state, str(Path(j.workdir) / f"{DRIVER_TASK}.out")) for j in found]
