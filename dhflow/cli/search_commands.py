@@ -173,10 +173,14 @@ def handled(name: str, args):
 
 def submit_plan(args) -> dict:
     """The plan `dhflow submit` writes for a search file (its driver job included)."""
+    from dhflow.runtime.launching import LaunchOverrides, launch_options
     from dhflow.runtime.search_submit import submit_plan as plan_for_submit
 
     ctx = _context(args)
-    return plan_for_submit(ctx, args.db, dry_run=args.dry_run)
+    overrides = LaunchOverrides(args.scheduler, args.project, args.queue, args.nodes, args.wall_time,
+                                args.job_mode, args.sched_flags)
+    profile = launch_options(ctx.head | {"tasks": ()}, overrides).profile  # the one the write activates
+    return plan_for_submit(ctx, args.db, dry_run=args.dry_run, profile=profile)
 
 
 def register(subparsers) -> None:

@@ -116,15 +116,16 @@ def search_complete(ctx: SearchContext, trials) -> bool:
     return all(by_key.get(t["key"]) in FINAL_STATES for t in after)
 
 
-def submit_plan(ctx: SearchContext, db: str | None, *, dry_run: bool = False) -> dict:
+def submit_plan(ctx: SearchContext, db: str | None, *, dry_run: bool = False, profile: str = "local") -> dict:
     """The plan `dhflow submit` writes for a search: trials so far, before rules, the driver.
-    A dry run reads the database when there is one, and creates none."""
+    A dry run reads the database when there is one, and creates none. `profile`: the Balsam
+    settings profile of the launcher (a process activates Balsam with one profile only)."""
     trials, generation = [], 0
     first = plan_of(ctx, [])
     if not dry_run or database.locate(db, first, ctx.file).exists:
         from dhflow.balsam import driverjobs, searchstore
 
-        database.open_database(db, first, ctx.file, create=not dry_run, quiet=dry_run)
+        database.open_database(db, first, ctx.file, create=not dry_run, quiet=dry_run, profile=profile)
         trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
         states = driverjobs.driver_states(ctx.workflow, DRIVER_TASK)
         generation = choose_generation(ctx, states, bool(states) and search_complete(ctx, trials))

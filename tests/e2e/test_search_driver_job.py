@@ -185,3 +185,36 @@ def test_mpi_driver_killed_then_submitted_then_run_again_ends_with_evals(balsam_
     # a finished search submitted again writes no new driver: nothing is left to drive
     fourth = run_dhflow(["submit", path, "--no-launch"], env, cwd=path.parent)
     assert fourth.returncode == 0 and "0 new jobs written" in fourth.stderr, fourth.stderr
+
+
+def test_a_search_submitted_to_a_batch_scheduler_runs_in_the_allocation_without_pythonpath(
+        balsam_db, e2e_root, tmp_path):
+    """`dhflow submit` to PBS (a stub qsub keeps the script); the script then runs as the
+    allocation would: a bare environment (no PYTHONPATH, no BALSAM_DB_PATH), one node in
+    $PBS_NODEFILE, MPI mode. The driver runs beside the launcher and the search completes."""
+    db, env = balsam_db
+    wf = "sdj_pbs"
+    text = SEARCH.format(wf=wf, mode="mpi", sleep=0, evals=4).replace(
+        "scheduler: local", 'scheduler: pbs\n    nodes: 1\n    wall_time: 10\n    project: "p"\n    queue: "q"')
+    path = make_project(e2e_root, wf, text)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "qsub").write_text('#!/bin/sh\necho "4242.pbs"\n')
+    (bindir / "qsub").chmod(0o755)
+    r = run_dhflow(["submit", path], dict(env, PATH=f"{bindir}{os.pathsep}{env['PATH']}"), cwd=path.parent)
+    assert r.returncode == 0, r.stderr
+    script = re.search(r"script: (\S+)", r.stdout).group(1)
+    nodes = tmp_path / "nodes"
+    nodes.write_text(subprocess.run(["hostname"], capture_output=True, text=True).stdout)
+    bare = {"HOME": env["HOME"], "PATH": "/usr/bin:/bin", "PBS_NODEFILE": str(nodes), "PBS_JOBID": "4242.pbs",
+            "PBS_O_WORKDIR": str(path.parent)}
+    job = subprocess.Popen(["bash", script], env=bare, cwd=path.parent, start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(_driver_finished(db, wf), "the driver job to finish in the allocation")
+    finally:
+        _stop(job.pid)
+        job.wait(timeout=10)
+    trials = _trials(db, wf)
+    assert [t for t, _ in trials] == list(range(4))
+    assert all(state == "JOB_FINISHED" for _, state in _evaluations(db, wf))

@@ -29,7 +29,9 @@ def prepare_balsam():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
     root = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))  # the checkout (or site-packages)
     if root not in sys.path:
-        sys.path.append(root)
+        # first: this wrapper's own dhflow, not another one the interpreter may have installed
+        # (a batch job does not inherit the PYTHONPATH of a checkout)
+        sys.path.insert(0, root)
     bhome = os.environ.get("DHFLOW_BALSAM_HOME")
     user_home = os.environ.get("DHFLOW_USER_HOME") or os.environ.get("HOME")
     if bhome:
