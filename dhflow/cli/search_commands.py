@@ -101,8 +101,12 @@ def cmd_status(args) -> int:
     ctx = _context(args)
     path, st = search_status(ctx, args.db)
     counts = inspect.status(args.db, st.plan, args.file).counts
+    from dhflow.runtime.search_submit import driver_jobs
+
+    drivers = driver_jobs(ctx, args.db)
     search = {"method": ctx.setup.method, "evals": st.evals, "done": st.done, "running": st.running,
-              "failed": st.failed, "best": st.best, "search": ctx.fingerprint}
+              "failed": st.failed, "best": st.best, "search": ctx.fingerprint,
+              "driver_job": {"state": drivers[-1][0], "output": drivers[-1][1]} if drivers else None}
     if getattr(args, "format", "table") == "json":
         print(json.dumps({"workflow": ctx.workflow, "database": path,
                           "rules": {r: dict(c) for r, c in counts.items()}, "search": search}, indent=2))
@@ -113,6 +117,8 @@ def cmd_status(args) -> int:
                                         else f"{len(st.best)} on the Pareto front")
     print(f"search ({ctx.setup.method}): {st.done} of {st.evals} evaluations done, {st.running} running, "
           f"{st.failed} failed; best so far: {best}")
+    if drivers:  # written by `dhflow submit`: its progress and errors are in its output file
+        print(f"search driver job: {drivers[-1][0]}; output: {drivers[-1][1]}")
     return 0
 
 
@@ -167,21 +173,14 @@ def handled(name: str, args):
 
 def submit_plan(args) -> dict:
     """The plan `dhflow submit` writes for a search file (its driver job included)."""
+    from dhflow.runtime.launching import LaunchOverrides, launch_options
     from dhflow.runtime.search_submit import submit_plan as plan_for_submit
 
-    from dhflow.errors import UsageError
-    from dhflow.runtime.launching import LaunchOverrides, launch_options
-
     ctx = _context(args)
-    plan = plan_for_submit(ctx, args.db, read_db=not args.dry_run)
-    opts = launch_options(plan, LaunchOverrides(args.scheduler, args.project, args.queue, args.nodes,
-                                                args.wall_time, args.job_mode, args.sched_flags))
-    nodes = 1 if opts.scheduler == "local" else int(opts.nodes or 1)
-    if opts.job_mode == "mpi" and nodes < 2:
-        raise UsageError(f"in MPI job mode the search driver job takes a node of its own, and this launcher has "
-                         f"{nodes}: its evaluations could never start; use `job_mode: serial` (the driver then "
-                         "shares a node) or more nodes, or `dhflow run` on this machine")
-    return plan
+    overrides = LaunchOverrides(args.scheduler, args.project, args.queue, args.nodes, args.wall_time,
+                                args.job_mode, args.sched_flags)
+    profile = launch_options(ctx.head | {"tasks": ()}, overrides).profile  # the one the write activates
+    return plan_for_submit(ctx, args.db, dry_run=args.dry_run, profile=profile)
 
 
 def register(subparsers) -> None:

@@ -179,6 +179,10 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
     path = database.open_database(db, first, ctx.file, create=True)
     prov = provenance(first)
     with searchstore.driver_lock(ctx.workflow):
+        if launch:  # this process drives: its launcher must not start a submitted driver job too
+            from dhflow.balsam import driverjobs
+
+            driverjobs.supersede(ctx.workflow, "search-driver", "superseded: `dhflow run` drove this search")
         trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
         with (LiveLauncher(path, ctx.workflow, mode) if launch else NoLauncher()) as live:
             deadline = start + timeout if timeout else None

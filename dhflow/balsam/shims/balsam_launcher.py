@@ -8,8 +8,10 @@ Why a wrapper: balsam-flow 0.5.0 filters workflows with ``workflow__contains``
 (``JobSource.get_queryset``), so the launcher for workflow ``demo`` also runs the jobs of
 ``demo2``.  This wrapper imports Balsam, replaces that one method so that it filters with
 ``workflow=NAME`` (and the MPI launcher's idle-exit check likewise), points the serial-mode ensemble at :mod:`balsam_serial` (the same fix
-for the ensemble processes), and then calls Balsam's own ``launcher.main``.  Everything
-else is Balsam's code.
+for the ensemble processes), and then calls Balsam's own ``launcher.main``.  It also frees
+the locks of dead processes of this host at once (:mod:`dead_locks`) and, in MPI mode, runs
+a search-driver job beside the launcher rather than on a worker node (:mod:`driver_beside`).
+Everything else is Balsam's code.
 
 Environment: ``BALSAM_DB_PATH`` (required), ``DHFLOW_BALSAM_HOME`` (the HOME whose
 ``.balsam/settings.json`` Balsam must read; the real HOME, ``DHFLOW_USER_HOME``, is put
@@ -27,7 +29,9 @@ def prepare_balsam():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
     root = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))  # the checkout (or site-packages)
     if root not in sys.path:
-        sys.path.append(root)
+        # first: this wrapper's own dhflow, not another one the interpreter may have installed
+        # (a batch job does not inherit the PYTHONPATH of a checkout)
+        sys.path.insert(0, root)
     bhome = os.environ.get("DHFLOW_BALSAM_HOME")
     user_home = os.environ.get("DHFLOW_USER_HOME") or os.environ.get("HOME")
     if bhome:
@@ -40,6 +44,9 @@ def prepare_balsam():
 
         balsam.setup()
         patch_exact_filter()
+        from dhflow.balsam.shims import dead_locks
+
+        dead_locks.install()  # a killed launcher's jobs run again at once, not after 3 minutes
     finally:
         if bhome and user_home:
             os.environ["HOME"] = user_home
@@ -110,6 +117,9 @@ def main():
 
     launcher.SerialLauncher.ZMQ_ENSEMBLE_EXE = os.path.join(HERE, "balsam_serial.py")
     patch_mpi_exit_check(launcher)
+    from dhflow.balsam.shims import driver_beside
+
+    driver_beside.install(launcher)  # MPI mode: a search driver job takes no worker node
     from dhflow.balsam.shims import fast_launcher
 
     if fast_launcher.enabled():  # event-driven waits instead of Balsam's 1-5 s periods
