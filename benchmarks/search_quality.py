@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dhflow.search.driver import Budget, InProcessBackend, drive  # noqa: E402
-from dhflow.search.proposer import Dimension, Evaluation, SearchSetup, make_proposer  # noqa: E402
+from dhflow.search.factory import make_proposer  # noqa: E402
+from dhflow.search.proposer import Dimension, Evaluation, SearchSetup  # noqa: E402
 
 
 def branin(p):

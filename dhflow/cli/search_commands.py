@@ -190,3 +190,28 @@ def register(subparsers) -> None:
     p.add_argument("file")
     p.add_argument("--db", default=None)
     p.set_defaults(func=guarded(cmd_search_driver))
+    p = subparsers.add_parser("search-storage", help="print the storage URL of a search's Optuna study "
+                              "(for optuna-dashboard)")
+    p.add_argument("file")
+    p.add_argument("--db", default=None)
+    p.add_argument("--hide-password", action="store_true", help="print the URL with its password masked")
+    p.set_defaults(func=guarded(cmd_search_storage))
+
+
+def cmd_search_storage(args) -> int:
+    """`dhflow search-storage FILE`: the URL `optuna-dashboard` opens (stdout), the study on stderr."""
+    from dhflow.runtime.search_study import storage_of
+
+    import os
+
+    if not os.path.isfile(args.file):
+        err(f"cannot read {args.file}: no such file")
+        return 2
+    if not is_search(args):
+        err(f"{args.file} has no `search:`: there is no optimizer study to open")
+        return 2
+    ctx = _context(args)
+    path, url, name = storage_of(ctx, args.db, hide_password=args.hide_password)
+    note(f"search {ctx.fingerprint} of workflow {ctx.workflow}: Optuna study {name!r} in database {path}")
+    print(url)
+    return 0

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dhflow.compiler.expand.tasks import objective_dict
 from dhflow.errors import UsageError
 from dhflow.runtime import database, launching
+from dhflow.runtime.search_study import study_store
 from dhflow.runtime.search_plan import SearchContext, check_point, plan_of, probe_point, trial_key
 from dhflow.search.driver import SearchOutcome, drive
 from dhflow.search.pareto import front_ranks
@@ -199,7 +200,8 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
             finished, flying = resume_state(backend)
             if announce and trials:
                 announce(f"resuming search: {len(finished)} evaluations final, {len(flying)} running")
-            proposer = make_proposer(ctx.setup, resumed_at=max((t.trial + 1 for t in trials), default=0))
+            proposer = make_proposer(ctx.setup, resumed_at=max((t.trial + 1 for t in trials), default=0),
+                                     store=study_store(ctx))
             out = drive(proposer, backend, ctx.budget, finished=finished, in_flight=flying, initial=ctx.initial,
                         keep=ctx.keep, on_change=on_change)
             if not out.stopped and ctx.after_rules:

@@ -69,6 +69,7 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
     flying: list[Evaluation] = list(in_flight)
     rejected: list[Evaluation] = []  # told to the proposer as failures; no trial number
     next_trial = max([e.trial for e in [*finished, *in_flight]], default=-1) + 1
+    proposer.sync(out.finished, flying)  # a stored study learns what happened while no driver ran
     while True:
         if flying:
             done = backend.poll(flying)
@@ -76,6 +77,7 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
                 final = {e.trial for e in done}
                 flying = [e for e in flying if e.trial not in final]
                 out.finished.extend(done)
+                proposer.sync(done, [])  # a stored study shows each result as soon as it is final
                 if on_change:
                     on_change(out, flying)
         if len(out.failures) >= budget.max_failures:
@@ -110,6 +112,7 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
             final = {e.trial for e in final_now}
             flying.extend(Evaluation(t, p) for t, p in batch if t not in final)
             out.finished.extend(final_now)
+            proposer.sync(final_now, [])
             out.overhead.append((time.perf_counter() - t0) / max(1, len(batch)))
             if on_change:
                 on_change(out, flying)
