@@ -96,6 +96,7 @@ def test_a_study_that_disagrees_beyond_repair_is_rebuilt_from_the_trials(store, 
                                                   user_attrs={TRIAL_ATTR: 99}))
     p = make_proposer(SETUP, store=store, resumed_at=5)
     p.sync(truth, [])
+    p.close()
     study = _study(store)
     assert p.rebuilt
     assert {t.user_attrs[TRIAL_ATTR]: t.values[0] for t in study.trials} == {e.trial: e.values[0] for e in truth}
@@ -106,8 +107,10 @@ def test_in_flight_trials_stay_running_and_are_told_when_final(store):
     flying = [Evaluation(3, {"x": 0.25, "y": 2})]   # written by a dead driver, still running
     p = make_proposer(SETUP, store=store, resumed_at=4)
     p.sync(out.finished, flying)
+    p.flush()
     assert _labels(_study(store), TrialState.RUNNING) == [3]
     p.sync([Evaluation(3, flying[0].point, (0.5625,))], [])
+    p.close()
     assert _labels(_study(store)) == [0, 1, 2, 3]
 
 

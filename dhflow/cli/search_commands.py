@@ -77,6 +77,9 @@ def _drive(args, *, launch: bool) -> int:
         sign = 1 if ctx.setup.directions[0] == "maximize" else -1
         best = max(good, key=lambda e: sign * e.values[0])
         note(f"best: trial {best.trial} {json.dumps(best.point)} -> {_fmt(best.values)}")
+    if out.store_error:
+        note(f"the optimizer's stored study could not be kept up to date ({out.store_error}); "
+             "the next run rebuilds it from the trials")
     if out.stopped:
         err(f"search {ctx.workflow} {out.stopped}")
         return EXIT_TASKS_FAILED

@@ -48,6 +48,7 @@ class SearchOutcome:
     stopped: str | None = None  # why it stopped early (max_failures, where), None when complete
     proposed: int = 0           # proposals made by this run of the driver
     overhead: list[float] = field(default_factory=list)  # seconds per proposal batch: ask + submit
+    store_error: str | None = None  # why the optimizer's stored study could not be kept up to date
 
     @property
     def failures(self) -> list[Evaluation]:
@@ -66,6 +67,16 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
     trial number).
     """
     out = SearchOutcome(finished=list(finished))
+    try:
+        _loop(proposer, backend, budget, out, in_flight, initial, keep, on_change)
+    finally:
+        out.store_error = proposer.close()  # the stored study written up to the last result
+    out.finished.sort(key=lambda e: e.trial)
+    return out
+
+
+def _loop(proposer, backend, budget, out, in_flight, initial, keep, on_change) -> None:
+    finished = out.finished
     flying: list[Evaluation] = list(in_flight)
     rejected: list[Evaluation] = []  # told to the proposer as failures; no trial number
     next_trial = max([e.trial for e in [*finished, *in_flight]], default=-1) + 1
@@ -118,8 +129,6 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
                 on_change(out, flying)
             continue  # some may have been final at once: look again before waiting
         backend.wait()
-    out.finished.sort(key=lambda e: e.trial)
-    return out
 
 
 class InProcessBackend:

@@ -64,6 +64,10 @@ class Proposer(ABC):
         """Learn the evaluations not seen yet without asking (the driver calls it as results
         come in, so that a stored study is up to date); a proposer may leave it to ask()."""
 
+    def close(self) -> str | None:
+        """Finish writing the optimizer's stored state (the driver's end); why it could not, or None."""
+        return None
+
     @abstractmethod
     def ask(self, n: int, finished: Sequence[Evaluation], in_flight: Sequence[Evaluation], *,
             first: int) -> list[dict]:
