@@ -27,8 +27,12 @@ def delete_workflow_studies(workflow: str) -> None:
     """Remove every study of the workflow (`dhflow clean`); nothing when none was ever stored."""
     from dhflow.balsam import optuna_storage
 
-    if optuna_storage.has_studies():
+    if not optuna_storage.has_studies():
+        return
+    try:
         delete_studies(optuna_storage.storage_url(create=False), workflow)
+    except Exception:  # noqa: BLE001 - a study left behind is harmless: derived, rebuilt when it disagrees
+        pass
 
 
 def storage_of(ctx: SearchContext, db: str | None, *, hide_password: bool = False) -> tuple[str, str, str]:

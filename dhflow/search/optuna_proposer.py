@@ -144,6 +144,8 @@ class OptunaProposer(Proposer):
                                                       recreate=self._recreate)
             self._copy_stored()
             self._mirror = Mirror(self.stored)
+            for trial in rec.missing:
+                self._add(trial)
             self._running.update(rec.running)
             self._told |= rec.told
             self._reusable, self.rebuilt = rec.reusable, rec.rebuilt

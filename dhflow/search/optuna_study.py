@@ -63,6 +63,7 @@ class Reconciled:
     running: dict[int, int] = field(default_factory=dict)
     told: set[int] = field(default_factory=set)
     reusable: list[int] = field(default_factory=list)
+    missing: list = field(default_factory=list)  # finished trials to add (dhflow's, unknown to the study)
     rebuilt: bool = False
 
 
@@ -163,8 +164,9 @@ def _repair(study, dists: dict, finished: Sequence[Evaluation], in_flight: Seque
         else:  # half-asked (a crash while its parameters were written), or never asked: not a point
             study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
     out.reusable = keep
-    missing = [t for n, e in sorted(truth.items()) if n not in out.told and (t := finished_trial(e, dists))]
-    study.add_trials(missing)
+    # added by the caller (Optuna's RDB storage writes a trial in tens of round trips: a
+    # study rebuilt for thousands of trials is written off the driver's path)
+    out.missing = [t for n, e in sorted(truth.items()) if n not in out.told and (t := finished_trial(e, dists))]
     out.told.update(truth)
     return out
 
@@ -173,8 +175,9 @@ def reconcile(study, dists: dict, finished: Sequence[Evaluation], in_flight: Seq
               recreate) -> tuple[object, Reconciled]:
     """Bring the study in line with dhflow's trials (`finished` final, `in_flight` running);
     ``recreate()`` deletes the study and returns a new empty one (a study beyond repair).
-    Returns (the study, what the proposer needs). dhflow trials in flight that the study does
-    not know are left to the proposer (it registers them as RUNNING before its next ask)."""
+    Returns (the study, what the proposer needs). The finished trials the study does not know
+    are in ``missing``, and dhflow trials in flight that it does not know are left out: the
+    proposer adds both (finished, or RUNNING) before its next ask."""
     try:
         return study, _repair(study, dists, finished, in_flight)
     except Disagreement:
