@@ -133,3 +133,10 @@ def test_study_names_of_a_workflow():
     names = [study_name("wf", "a" * 16), study_name("wf:x", "b" * 16), study_name("wf2", "c" * 16)]
     assert studies_of(names, "wf") == [names[0]]
     assert studies_of(names, "wf:x") == [names[1]]
+
+
+def test_an_unreachable_storage_is_a_one_line_backend_error():
+    from dhflow.errors import BackendError
+
+    with pytest.raises(BackendError, match="cannot open the search's Optuna study"):
+        make_proposer(SETUP, store=StudyStore("postgresql+psycopg2://nobody:pw@127.0.0.1:1/none", NAME))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
+from dhflow.errors import BackendError
 from dhflow.search import optuna_study
 from dhflow.search.optuna_mirror import Mirror
 from dhflow.search.proposer import Evaluation, Proposer, SearchSetup, StudyStore
@@ -82,18 +83,25 @@ class OptunaProposer(Proposer):
         self._reconciled = store is None    # an in-memory study starts empty: nothing to reconcile
         self.rebuilt = False
 
-    def _open_stored(self):
+    def _open_stored(self, storage=None):
         import optuna
 
-        return optuna.create_study(directions=list(self.setup.directions), storage=self.store.storage,
-                                   study_name=self.store.name, load_if_exists=True,
-                                   sampler=optuna.samplers.RandomSampler())
+        try:
+            if storage is None:  # one engine for the driver's life (a URL would open one per call)
+                storage = optuna.storages.get_storage(self.store.storage)
+            return optuna.create_study(directions=list(self.setup.directions), storage=storage,
+                                       study_name=self.store.name, load_if_exists=True,
+                                       sampler=optuna.samplers.RandomSampler())
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy's and Optuna's errors: one line, exit 3
+            raise BackendError(f"cannot open the search's Optuna study {self.store.name}: "
+                               f"{(str(exc).splitlines() or [exc.__class__.__name__])[0]}") from None
 
     def _recreate(self):
         import optuna
 
-        optuna.delete_study(study_name=self.store.name, storage=self.store.storage)
-        return self._open_stored()
+        storage = self.stored._storage
+        optuna.delete_study(study_name=self.store.name, storage=storage)
+        return self._open_stored(storage)
 
     def _params(self, point: dict) -> dict:
         return {k: point[k] for k in self.dists}
