@@ -140,3 +140,14 @@ def test_an_unreachable_storage_is_a_one_line_backend_error():
 
     with pytest.raises(BackendError, match="cannot open the search's Optuna study"):
         make_proposer(SETUP, store=StudyStore("postgresql+psycopg2://nobody:pw@127.0.0.1:1/none", NAME))
+
+
+def test_a_point_asked_and_not_needed_any_more_is_failed_at_the_end(store):
+    _, out = _run(store, 4)
+    orphan = _study(store).ask()
+    orphan.suggest_float("x", -5, 5)
+    orphan.suggest_int("y", -3, 3)
+    _run(store, 4, finished=out.finished)  # the search is complete: nothing more is asked
+    t = _study(store).trials[orphan.number]
+    assert t.state == TrialState.FAIL and "stopped before writing" in t.user_attrs["dhflow_reason"]
+    assert _labels(_study(store)) == list(range(4))

@@ -132,8 +132,15 @@ class OptunaProposer(Proposer):
             self._mirror.flush()
 
     def close(self) -> str | None:
+        from optuna.trial import TrialState
+
         if self._mirror is None:
             return None
+        for number in self._reusable:  # not needed by this run: not left RUNNING for ever
+            self._set_attr(number, optuna_study.REASON_ATTR, "asked by a driver that stopped before writing it")
+            self.study.tell(number, state=TrialState.FAIL, skip_if_finished=True)
+            self._stored(_fail, number)
+        self._reusable = []
         self._mirror.close()
         return self._mirror.error
 
