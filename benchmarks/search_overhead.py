@@ -157,7 +157,8 @@ def main() -> None:
         db.ensure_started(quiet=True)
         os.environ["HOME"] = saved_home or ""
         print(f"# search driver overhead per proposal (ms), min / median of {args.reps} proposals each; "
-              f"python {sys.version.split()[0]}, {os.cpu_count()} cpus")
+              f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load average "
+              f"{os.getloadavg()[0]:.1f}")
         print(f"{'finished':>8}  {'ask':>13}  {'write':>13}  {'read':>13}  {'tell':>13}  {'total':>13}  "
               f"{'prev write (full)':>17}  {'prev read (all)':>15}  {'study (background)':>18}")
         for n in args.trials:
