@@ -64,3 +64,14 @@ def has_studies() -> bool:
     with database_errors(), connection.cursor() as c:
         c.execute("SELECT to_regclass(%s)", [f"{SCHEMA}.studies"])
         return c.fetchone()[0] is not None
+
+
+def has_study(name: str) -> bool:
+    """Whether the optimizer's schema holds a study of that name."""
+    if not has_studies():
+        return False
+    from django.db import connection
+
+    with database_errors(), connection.cursor() as c:
+        c.execute(f"SELECT EXISTS (SELECT 1 FROM {SCHEMA}.studies WHERE study_name = %s)", [name])
+        return bool(c.fetchone()[0])

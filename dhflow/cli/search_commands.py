@@ -214,7 +214,8 @@ def cmd_search_storage(args) -> int:
         err(f"{args.file} has no `search:`: there is no optimizer study to open")
         return 2
     ctx = _context(args)
-    path, url, name = storage_of(ctx, args.db, hide_password=args.hide_password)
-    note(f"search {ctx.fingerprint} of workflow {ctx.workflow}: Optuna study {name!r} in database {path}")
+    path, url, name, stored = storage_of(ctx, args.db, hide_password=args.hide_password)
+    note(f"search {ctx.fingerprint} of workflow {ctx.workflow}: Optuna study {name!r} in database {path}"
+         + ("" if stored else " (not created yet: the search has not run)"))
     print(url)
     return 0

@@ -35,9 +35,12 @@ def delete_workflow_studies(workflow: str) -> None:
         pass
 
 
-def storage_of(ctx: SearchContext, db: str | None, *, hide_password: bool = False) -> tuple[str, str, str]:
-    """(database path, storage URL, study name) of a search, for `optuna-dashboard`."""
+def storage_of(ctx: SearchContext, db: str | None, *, hide_password: bool = False) -> tuple[str, str, str, bool]:
+    """(database path, storage URL, study name, whether the database holds that study yet) of
+    a search, for `optuna-dashboard`; a read: nothing is created."""
     from dhflow.balsam import optuna_storage
 
     path = database.open_database(db, plan_of(ctx, []), ctx.file, create=False, quiet=True)
-    return path, optuna_storage.storage_url(hide_password=hide_password), study_name(ctx.workflow, ctx.fingerprint)
+    url = optuna_storage.storage_url(create=False, hide_password=hide_password)
+    name = study_name(ctx.workflow, ctx.fingerprint)
+    return path, url, name, optuna_storage.has_study(name)
