@@ -2,9 +2,10 @@
 
 Each method runs on three standard functions for 5 seeds against an in-process evaluator;
 printed: the median best-so-far after 25, 50 and 100 evaluations, next to `random`'s. Then
-the driver's own cost per proposal (the proposer's ask and tell, and building the plan of
-the trials so far, which is what the Balsam backend writes) with 100 and 2,000 finished
-trials.
+the proposer's own cost per proposal (ask and tell on an in-memory study) with 100 and
+2,000 finished trials, next to building the plan of every trial (what the Balsam backend
+wrote per proposal before proposals were written on their own). The driver's whole cost
+against a real database (ask, write, read, tell) is benchmarks/search_overhead.py.
 
     python benchmarks/search_quality.py [--seeds 5] [--evals 100]
 """
@@ -20,7 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dhflow.search.driver import Budget, InProcessBackend, drive  # noqa: E402
-from dhflow.search.proposer import Dimension, Evaluation, SearchSetup, make_proposer  # noqa: E402
+from dhflow.search.factory import make_proposer  # noqa: E402
+from dhflow.search.proposer import Dimension, Evaluation, SearchSetup  # noqa: E402
 
 
 def branin(p):
@@ -79,7 +81,7 @@ def quality(seeds: int, evals: int) -> None:
 
 
 def overhead() -> None:
-    """ms per proposal: ask + tell by the proposer, and the plan of every trial so far."""
+    """ms per proposal: ask + tell by the proposer, and the plan of every trial so far (the former write)."""
     import tempfile
 
     from dhflow.balsam.searchstore import TrialRow

@@ -69,3 +69,12 @@ def test_order_records_best_first_and_pareto_fronts():
     several = order_records([rec(0, 1.0, [1.0, 5.0]), rec(1, 2.0, [2.0, 6.0]), rec(2, 0.0, [0.0, 9.0])],
                             ("minimize", "minimize"))
     assert [(r["trial"], r["pareto_rank"]) for r in several] == [(2, 0), (0, 0), (1, 1)]
+
+
+def test_a_point_read_back_in_another_key_order_keys_the_same_tasks(tmp_path):
+    # jsonb gives {"n": .., "x": ..}: the trial must be keyed as when it was proposed
+    ctx = _ctx(tmp_path, TEXT.replace("EVALS", "6"))
+    proposed, read_back = {"x": 1.5, "n": 2}, {"n": 2, "x": 1.5}
+    assert trial_key(ctx, 0, read_back) == trial_key(ctx, 0, proposed)
+    keys = [t["key"] for t in plan_of(ctx, [TrialRow(0, read_back, "k")])["tasks"]]
+    assert keys == [t["key"] for t in plan_of(ctx, [TrialRow(0, proposed, "k")])["tasks"]]

@@ -62,17 +62,21 @@ def job_dir(top: str, workflow: str, name: str, job_id: str) -> str:
 
 
 @database_errors()
-def fetch_jobs(workflow: str) -> list[JobView]:
-    """Every job of exactly this workflow (Balsam must be activated); plain rows, no ORM objects."""
+def fetch_jobs(workflow: str, keys=None) -> list[JobView]:
+    """Every job of exactly this workflow (Balsam must be activated); plain rows, no ORM objects.
+    ``keys``: only the jobs with one of these content keys (an indexed read)."""
     from balsam.core.models import ApplicationDefinition, BalsamJob
 
     top = workdir_top()
     out = []
+    qs = BalsamJob.objects.filter(workflow=workflow)
+    if keys is not None:
+        qs = qs.extra(where=["data->>'dhflow_key' = ANY(%s)"], params=[list(keys)])
     exes = dict(ApplicationDefinition.objects.filter(
-        name__in=BalsamJob.objects.filter(workflow=workflow).values("application")).values_list("name", "executable"))
-    for job_id, name, wf, state, hist, data, user_workdir, app in BalsamJob.objects.filter(
-            workflow=workflow).values_list("job_id", "name", "workflow", "state", "state_history", "data",
-                                           "user_workdir", "application").iterator(chunk_size=5000):
+        name__in=qs.values("application")).values_list("name", "executable"))
+    for job_id, name, wf, state, hist, data, user_workdir, app in qs.values_list(
+            "job_id", "name", "workflow", "state", "state_history", "data", "user_workdir",
+            "application").iterator(chunk_size=5000):
         data = json_value(data) if data is not None else {}
         if user_workdir and os.path.isdir(user_workdir):
             workdir = user_workdir
@@ -92,6 +96,17 @@ def state_counts(workflow: str, job_ids: list[str] | None = None) -> dict[str, s
     if job_ids is not None:
         qs = qs.filter(job_id__in=job_ids)
     return {str(pk): state for pk, state in qs.values_list("job_id", "state")}
+
+
+@database_errors()
+def any_pending(workflow: str, final_states) -> bool:
+    """Whether a job of the workflow is not in one of ``final_states`` (the (workflow, state) index)."""
+    from django.db import connection
+
+    with connection.cursor() as c:
+        c.execute("SELECT EXISTS (SELECT 1 FROM core_balsamjob WHERE workflow = %s AND NOT (state = ANY(%s)))",
+                  [workflow, list(final_states)])
+        return bool(c.fetchone()[0])
 
 
 @database_errors()
@@ -216,7 +231,9 @@ def held_by_launcher(cur, job_ids: list[str]) -> dict[str, str]:
 #: ``workflow``): every read of one workflow, and the progress poll's per-state totals (an
 #: index-only scan), use it.  Created IF NOT EXISTS by :func:`ensure_indexes`, which a
 #: submission calls under dhflow's DDL lock: never on a reading command's or a poll's path.
-JOB_INDEXES = (("dhflow_job_workflow_state_idx", "(workflow, state)"),)
+JOB_INDEXES = (("dhflow_job_workflow_state_idx", "(workflow, state)"),
+               # a search's reads of a few jobs by content key (dhflow.balsam.incremental, fetch_jobs)
+               ("dhflow_job_workflow_key_idx", "(workflow, (data->>'dhflow_key'))"))
 
 
 def missing_indexes(cur) -> list[tuple[str, str]]:

@@ -87,11 +87,31 @@ def write_batch(plan: dict, search: str, rows: list[TrialRow], *, provenance: di
 
     with database_errors(), transaction.atomic():
         with _cursor() as c:
-            for r in rows:
-                c.execute(f"INSERT INTO {TABLE} (workflow, search, trial, point, job_key, reason) "
-                          "VALUES (%s, %s, %s, %s, %s, %s)",
-                          [plan["workflow"], search, r.trial, json.dumps(r.point), r.job_key, r.reason])
+            _insert_rows(c, plan["workflow"], search, rows)
         return store.apply(plan, provenance=provenance, command="search")
+
+
+def append_batch(plan: dict, search: str, rows: list[TrialRow], *, provenance: dict):
+    """Record the trials and write the jobs of ``plan`` that the workflow does not hold yet
+    (the new trials' tasks and the single tasks they hang from: not the plan of every trial),
+    in ONE transaction under the workflow's lock (:func:`dhflow.balsam.incremental.append`).
+    The jobs are those :func:`write_batch` would write for the plan of every trial."""
+    from django.db import transaction
+
+    from dhflow.balsam import incremental
+
+    def insert(cur):
+        _insert_rows(cur, plan["workflow"], search, rows)
+
+    with database_errors(), transaction.atomic():
+        return incremental.append(plan, provenance=provenance, command="search", inside=insert)
+
+
+def _insert_rows(cur, workflow: str, search: str, rows: list[TrialRow]) -> None:
+    for r in rows:
+        cur.execute(f"INSERT INTO {TABLE} (workflow, search, trial, point, job_key, reason) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    [workflow, search, r.trial, json.dumps(r.point), r.job_key, r.reason])
 
 
 def _lock_key(workflow: str) -> int:

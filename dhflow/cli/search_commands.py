@@ -77,6 +77,9 @@ def _drive(args, *, launch: bool) -> int:
         sign = 1 if ctx.setup.directions[0] == "maximize" else -1
         best = max(good, key=lambda e: sign * e.values[0])
         note(f"best: trial {best.trial} {json.dumps(best.point)} -> {_fmt(best.values)}")
+    if out.store_error:
+        note(f"the optimizer's stored study could not be kept up to date ({out.store_error}); "
+             "the next run rebuilds it from the trials")
     if out.stopped:
         err(f"search {ctx.workflow} {out.stopped}")
         return EXIT_TASKS_FAILED
@@ -189,3 +192,29 @@ def register(subparsers) -> None:
     p.add_argument("file")
     p.add_argument("--db", default=None)
     p.set_defaults(func=guarded(cmd_search_driver))
+    p = subparsers.add_parser("search-storage", help="print the storage URL of a search's Optuna study "
+                              "(for optuna-dashboard)")
+    p.add_argument("file")
+    p.add_argument("--db", default=None)
+    p.add_argument("--hide-password", action="store_true", help="print the URL with its password masked")
+    p.set_defaults(func=guarded(cmd_search_storage))
+
+
+def cmd_search_storage(args) -> int:
+    """`dhflow search-storage FILE`: the URL `optuna-dashboard` opens (stdout), the study on stderr."""
+    from dhflow.runtime.search_study import storage_of
+
+    import os
+
+    if not os.path.isfile(args.file):
+        err(f"cannot read {args.file}: no such file")
+        return 2
+    if not is_search(args):
+        err(f"{args.file} has no `search:`: there is no optimizer study to open")
+        return 2
+    ctx = _context(args)
+    path, url, name, stored = storage_of(ctx, args.db, hide_password=args.hide_password)
+    note(f"search {ctx.fingerprint} of workflow {ctx.workflow}: Optuna study {name!r} in database {path}"
+         + ("" if stored else " (not created yet: the search has not run)"))
+    print(url)
+    return 0

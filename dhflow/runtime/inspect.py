@@ -86,8 +86,9 @@ def count_jobs(db: str | None, plan: dict, file: str | None) -> tuple[str, int]:
 def delete_jobs(workflow: str) -> int:
     """Delete every job of exactly this workflow, and its search trials (its database already open)."""
     from dhflow.balsam import jobs, searchstore
+    from dhflow.runtime.search_study import delete_workflow_studies
 
-    return jobs.delete_workflow(workflow, also=(searchstore.delete_trials,))
+    return jobs.delete_workflow(workflow, also=(searchstore.delete_trials, delete_workflow_studies))
 
 
 def against_db(db: str | None, plan: dict, file: str | None, rerun: str | None):

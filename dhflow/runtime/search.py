@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from dhflow.compiler.expand.tasks import objective_dict
 from dhflow.errors import UsageError
 from dhflow.runtime import database, launching
+from dhflow.runtime.search_study import study_store
 from dhflow.runtime.search_plan import SearchContext, check_point, plan_of, probe_point, trial_key
 from dhflow.search.driver import SearchOutcome, drive
 from dhflow.search.pareto import front_ranks
@@ -38,11 +39,15 @@ class BalsamBackend:
         self.objective = objective_dict(ctx.spec.rule(ctx.objective_rule))
         self.pending = True
 
-    def _jobs(self) -> dict:
+    def _jobs(self, keys=None) -> dict:
+        """The workflow's jobs by content key; with `keys`, only those (an indexed read)."""
         from dhflow.balsam import jobs
 
-        found = jobs.fetch_jobs(self.ctx.workflow)
-        self.pending = any(j.state not in FINAL_STATES for j in found)
+        found = jobs.fetch_jobs(self.ctx.workflow, keys)
+        if keys is None:
+            self.pending = any(j.state not in FINAL_STATES for j in found)
+        else:
+            self.pending = jobs.any_pending(self.ctx.workflow, FINAL_STATES)
         return {j.key: j for j in found if j.key}
 
     def _reason(self, trial: int, point: dict) -> str | None:
@@ -67,8 +72,9 @@ class BalsamBackend:
                 row = searchstore.TrialRow(trial, point, trial_key(self.ctx, trial, point))
             new.append(row)
             self.rows[trial] = row
-        searchstore.write_batch(plan_of(self.ctx, self.rows.values()), self.ctx.fingerprint, new,
-                                provenance=self.provenance)
+        # only the new trials' tasks (and the single tasks they hang from): the cost of a
+        # proposal does not grow with the trials already run
+        searchstore.append_batch(plan_of(self.ctx, new), self.ctx.fingerprint, new, provenance=self.provenance)
         self.live.ensure_running(True)
         return final_now
 
@@ -90,7 +96,8 @@ class BalsamBackend:
         return Evaluation(trial, point, good, None if good else (reason or "objective is not a finite number"))
 
     def poll(self, in_flight):
-        by_key = self._jobs()
+        keys = {r.job_key for e in in_flight if (r := self.rows.get(e.trial)) is not None and r.job_key}
+        by_key = self._jobs(keys)
         out = [self.evaluation(e.trial, e.point, by_key) for e in in_flight]
         return [e for e in out if e is not None]
 
@@ -197,7 +204,8 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
             finished, flying = resume_state(backend)
             if announce and trials:
                 announce(f"resuming search: {len(finished)} evaluations final, {len(flying)} running")
-            proposer = make_proposer(ctx.setup, resumed_at=max((t.trial + 1 for t in trials), default=0))
+            proposer = make_proposer(ctx.setup, resumed_at=max((t.trial + 1 for t in trials), default=0),
+                                     store=study_store(ctx))
             out = drive(proposer, backend, ctx.budget, finished=finished, in_flight=flying, initial=ctx.initial,
                         keep=ctx.keep, on_change=on_change)
             if not out.stopped and ctx.after_rules:

@@ -119,10 +119,20 @@ def fingerprint(ctx: SearchContext) -> str:
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def in_space_order(ctx: SearchContext, point: dict) -> dict:
+    """The point with its parameters in the space's order. A task's content key covers its
+    point as written, and a point read back from the database (jsonb) has its keys in
+    PostgreSQL's order: without this, a resumed search would key the same trial otherwise."""
+    names = [p.name for p in ctx.spec.params]
+    if list(point) == names or set(point) != set(names):
+        return point
+    return {n: point[n] for n in names}
+
+
 def check_point(ctx: SearchContext, trial: int, point: dict) -> str | None:
     """Why a proposed point cannot become jobs (its resources are invalid), or None."""
     diags: list[Diagnostic] = []
-    for _ in iter_tasks(ctx.spec, [point], diags, indices=[trial]):
+    for _ in iter_tasks(ctx.spec, [in_space_order(ctx, point)], diags, indices=[trial]):
         pass
     errors = [d for d in diags if d.severity == ERROR]
     return errors[0].message if errors else None
@@ -138,7 +148,7 @@ def plan_of(ctx: SearchContext, trials, *, with_after: bool = False) -> dict:
         if t.job_key is None or t.job_key in seen:
             continue
         seen.add(t.job_key)
-        points.append(t.point)
+        points.append(in_space_order(ctx, t.point))
         indices.append(t.trial)
     diags: list[Diagnostic] = []
     tasks = []
@@ -160,7 +170,7 @@ def plan_of(ctx: SearchContext, trials, *, with_after: bool = False) -> dict:
 def trial_key(ctx: SearchContext, trial: int, point: dict) -> str:
     """The content key of the objective rule's task for this point (what identifies an evaluation)."""
     diags: list[Diagnostic] = []
-    for task in iter_tasks(ctx.spec, [point], diags, indices=[trial]):
+    for task in iter_tasks(ctx.spec, [in_space_order(ctx, point)], diags, indices=[trial]):
         if task.rule == ctx.objective_rule:
             return task.key
     raise CompileFailed([d for d in diags if d.severity == ERROR], ctx.source)

@@ -48,6 +48,7 @@ class SearchOutcome:
     stopped: str | None = None  # why it stopped early (max_failures, where), None when complete
     proposed: int = 0           # proposals made by this run of the driver
     overhead: list[float] = field(default_factory=list)  # seconds per proposal batch: ask + submit
+    store_error: str | None = None  # why the optimizer's stored study could not be kept up to date
 
     @property
     def failures(self) -> list[Evaluation]:
@@ -66,9 +67,20 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
     trial number).
     """
     out = SearchOutcome(finished=list(finished))
+    try:
+        _loop(proposer, backend, budget, out, in_flight, initial, keep, on_change)
+    finally:
+        out.store_error = proposer.close()  # the stored study written up to the last result
+    out.finished.sort(key=lambda e: e.trial)
+    return out
+
+
+def _loop(proposer, backend, budget, out, in_flight, initial, keep, on_change) -> None:
+    finished = out.finished
     flying: list[Evaluation] = list(in_flight)
     rejected: list[Evaluation] = []  # told to the proposer as failures; no trial number
     next_trial = max([e.trial for e in [*finished, *in_flight]], default=-1) + 1
+    proposer.sync(out.finished, flying)  # a stored study learns what happened while no driver ran
     while True:
         if flying:
             done = backend.poll(flying)
@@ -76,6 +88,7 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
                 final = {e.trial for e in done}
                 flying = [e for e in flying if e.trial not in final]
                 out.finished.extend(done)
+                proposer.sync(done, [])  # a stored study shows each result as soon as it is final
                 if on_change:
                     on_change(out, flying)
         if len(out.failures) >= budget.max_failures:
@@ -110,13 +123,12 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
             final = {e.trial for e in final_now}
             flying.extend(Evaluation(t, p) for t, p in batch if t not in final)
             out.finished.extend(final_now)
+            proposer.sync(final_now, [])
             out.overhead.append((time.perf_counter() - t0) / max(1, len(batch)))
             if on_change:
                 on_change(out, flying)
             continue  # some may have been final at once: look again before waiting
         backend.wait()
-    out.finished.sort(key=lambda e: e.trial)
-    return out
 
 
 class InProcessBackend:

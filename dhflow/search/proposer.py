@@ -47,8 +47,26 @@ class SearchSetup:
     initial: int | None = None
 
 
+@dataclass(frozen=True)
+class StudyStore:
+    """Where a proposer keeps its optimizer's state between runs of the driver: ``storage``
+    is opaque to dhflow's search code (for Optuna, the URL of a storage in the workflow's
+    PostgreSQL, built by :mod:`dhflow.balsam.optuna_storage`), ``name`` the study's."""
+
+    storage: object
+    name: str
+
+
 class Proposer(ABC):
     """Propose points; learn from finished evaluations (failures included, as failures)."""
+
+    def sync(self, finished: Sequence[Evaluation], in_flight: Sequence[Evaluation]) -> None:
+        """Learn the evaluations not seen yet without asking (the driver calls it as results
+        come in, so that a stored study is up to date); a proposer may leave it to ask()."""
+
+    def close(self) -> str | None:
+        """Finish writing the optimizer's stored state (the driver's end); why it could not, or None."""
+        return None
 
     @abstractmethod
     def ask(self, n: int, finished: Sequence[Evaluation], in_flight: Sequence[Evaluation], *,

@@ -130,6 +130,16 @@ def test_search_killed_and_run_again_ends_with_evals_none_repeated(balsam_db, e2
     jobs = _jobs(db, wf)
     assert len(jobs) == len({k for k, _ in jobs})  # no evaluation written twice
     assert all(state == "JOB_FINISHED" for _, state in jobs)
+    # the Optuna study in the database, reconciled with the trials: each evaluation once
+    import optuna
+
+    storage = run_dhflow(["search-storage", path], env)
+    name = storage.stderr.split("Optuna study '")[1].split("'")[0]
+    study = optuna.load_study(study_name=name, storage=storage.stdout.strip())
+    done = {t.user_attrs["dhflow_trial"]: t.values[0] for t in study.get_trials()
+            if t.state == optuna.trial.TrialState.COMPLETE}
+    assert done == pytest.approx({r["trial"]: r["objective"] for r in _results(path, env)})
+    assert sorted(done) == list(range(6))
 
 
 NSGA = """workflow sq_nsga:

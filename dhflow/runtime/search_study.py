@@ -1,0 +1,46 @@
+"""The optimizer's study of a search, kept in the workflow's PostgreSQL (schema
+``dhflow_optuna``): where a driver finds it, how `dhflow clean` removes it, and the URL
+`dhflow search-storage` prints for ``optuna-dashboard``.
+
+The study is derived: dhflow's trial rows and jobs are the truth, and every start of the
+driver reconciles the study with them (:mod:`dhflow.search.optuna_study`).
+"""
+from __future__ import annotations
+
+from dhflow.runtime import database
+from dhflow.runtime.search_plan import SearchContext, plan_of
+from dhflow.search.optuna_study import delete_studies, study_name
+from dhflow.search.proposer import StudyStore
+
+
+def study_store(ctx: SearchContext) -> StudyStore | None:
+    """Where this search's proposer keeps its study (the database must be open); None for a
+    method whose library keeps no storage (DeepHyper's `cbo`: rebuilt from the trials)."""
+    from dhflow.balsam import optuna_storage
+
+    if ctx.setup.method == "cbo":
+        return None
+    return StudyStore(optuna_storage.storage_url(), study_name(ctx.workflow, ctx.fingerprint))
+
+
+def delete_workflow_studies(workflow: str) -> None:
+    """Remove every study of the workflow (`dhflow clean`); nothing when none was ever stored."""
+    from dhflow.balsam import optuna_storage
+
+    if not optuna_storage.has_studies():
+        return
+    try:
+        delete_studies(optuna_storage.storage_url(create=False), workflow)
+    except Exception:  # noqa: BLE001 - a study left behind is harmless: derived, rebuilt when it disagrees
+        pass
+
+
+def storage_of(ctx: SearchContext, db: str | None, *, hide_password: bool = False) -> tuple[str, str, str, bool]:
+    """(database path, storage URL, study name, whether the database holds that study yet) of
+    a search, for `optuna-dashboard`; a read: nothing is created."""
+    from dhflow.balsam import optuna_storage
+
+    path = database.open_database(db, plan_of(ctx, []), ctx.file, create=False, quiet=True)
+    url = optuna_storage.storage_url(create=False, hide_password=hide_password)
+    name = study_name(ctx.workflow, ctx.fingerprint)
+    return path, url, name, optuna_storage.has_study(name)
