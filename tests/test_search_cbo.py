@@ -108,7 +108,7 @@ def test_two_objectives_each_in_its_direction():
     dims = (Dimension("x", "real", 0.0, 2.0),)
     setup = _setup(directions=("maximize", "minimize"), initial=2, dims=dims)
     fn = lambda p: (p["x"], (p["x"] - 1.5) ** 2)  # noqa: E731
-    out = drive(make_proposer(setup), InProcessBackend(fn), Budget(5, 1, 5))
+    out = drive(make_proposer(setup), InProcessBackend(fn), Budget(5, 2, 5))  # with a point in flight
     assert len(out.finished) == 5 and all(len(e.values) == 2 for e in out.finished)
     told = make_proposer(setup)
     told.ask(1, out.finished, [], first=5)
