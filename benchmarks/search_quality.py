@@ -12,6 +12,7 @@ against a real database (ask, write, read, tell) is benchmarks/search_overhead.p
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import statistics
 import sys
@@ -52,7 +53,8 @@ PROBLEMS = {
     "hartmann6": (hartmann6, tuple(Dimension(f"x{i}", "real", 0.0, 1.0) for i in range(6))),
     "polynome2": (polynome2, tuple(Dimension(f"e{i}", "int", -10, 10) for i in range(10))),
 }
-METHODS = ("random", "tpe", "cmaes")
+#: `cbo` (DeepHyper) joins when the optional extra dhflow[deephyper] is installed.
+METHODS = ("random", "tpe", "cmaes") + (("cbo",) if importlib.util.find_spec("deephyper") else ())
 
 
 def best_so_far(method, fn, dims, seed, evals):
@@ -65,25 +67,45 @@ def best_so_far(method, fn, dims, seed, evals):
     return curve
 
 
-def quality(seeds: int, evals: int) -> None:
+def quality(seeds: int, evals: int, methods: tuple[str, ...] = METHODS) -> None:
     marks = [m for m in (25, 50, 100) if m <= evals]
-    print(f"median best-so-far over {seeds} seeds (minimized; parallel=4)")
+    print(f"median best-so-far over {seeds} seeds (minimized; parallel=4); seconds per run of {evals}")
     print(f"{'problem':<10} {'method':<7} " + " ".join(f"{'@' + str(m):>10}" for m in marks) + "   vs random @" +
           str(marks[-1]))
     for name, (fn, dims) in PROBLEMS.items():
-        rows = {}
-        for method in METHODS:
+        rows, secs = {}, {}
+        for method in methods:
+            t0 = time.perf_counter()
             curves = [best_so_far(method, fn, dims, s, evals) for s in range(seeds)]
+            secs[method] = (time.perf_counter() - t0) / seeds
             rows[method] = [statistics.median(c[m - 1] for c in curves) for m in marks]
-        for method in METHODS:
+        for method in methods:
             verdict = "" if method == "random" else ("better" if rows[method][-1] < rows["random"][-1] else "NOT better")
-            print(f"{name:<10} {method:<7} " + " ".join(f"{v:>10.4g}" for v in rows[method]) + f"   {verdict}")
+            print(f"{name:<10} {method:<7} " + " ".join(f"{v:>10.4g}" for v in rows[method]) +
+                  f"   {verdict:<10} {secs[method]:6.1f} s", flush=True)
+
+
+def _ask_tell_ms(method, n, points, finished, fn, dims, reps, in_flight=False):
+    """ms per proposal of a proposer told `n` finished trials: ask one point, tell its result
+    (with `in_flight`, ask while one point is still running, and tell that one instead)."""
+    proposer = make_proposer(SearchSetup(method, dims, ("minimize",), seed=1))
+    proposer.ask(1, finished, [], first=n)  # tells the n finished trials once
+    running = []
+    t0 = time.perf_counter()
+    for k in range(reps):
+        pt = proposer.ask(1, [], running, first=n + 1 + k)[0]
+        if in_flight:
+            running.append(Evaluation(n + 1 + k, pt))
+            if len(running) == 2:
+                done = running.pop(0)
+                proposer.ask(0, [Evaluation(done.trial, done.point, (fn(done.point),))], running, first=0)
+        else:
+            proposer.ask(0, [Evaluation(n + 1 + k, pt, (fn(pt),))], [], first=0)
+    return (time.perf_counter() - t0) / reps * 1000
 
 
 def overhead() -> None:
     """ms per proposal: ask + tell by the proposer, and the plan of every trial so far (the former write)."""
-    import tempfile
-
     from dhflow.balsam.searchstore import TrialRow
     from dhflow.runtime.search_plan import load, plan_of
 
@@ -92,31 +114,34 @@ def overhead() -> None:
     ctx = load(str(text))
     fn, dims = PROBLEMS["polynome2"]
     for n in (100, 2000):
-        setup = SearchSetup("tpe", dims, ("minimize",), seed=1)
         rnd = make_proposer(SearchSetup("random", dims, ("minimize",), seed=2))
         points = rnd.ask(n, [], [], first=0)
         finished = [Evaluation(i, p, (fn(p),)) for i, p in enumerate(points)]
-        proposer = make_proposer(setup)
-        proposer.ask(1, finished, [], first=n)  # tells the n finished trials once
-        t0 = time.perf_counter()
-        reps = 10
-        for k in range(reps):
-            pt = proposer.ask(1, [], [], first=n + 1 + k)[0]
-            proposer.ask(0, [Evaluation(n + 1 + k, pt, (fn(pt),))], [], first=0)
-        ask_tell = (time.perf_counter() - t0) / reps * 1000
+        ask_tell = _ask_tell_ms("tpe", n, points, finished, fn, dims, reps=10)
         rows = [TrialRow(i, {k: v for k, v in p.items()}, f"key{i}") for i, p in enumerate(points)]
         t0 = time.perf_counter()
         plan_of(ctx, rows)
         plan_ms = (time.perf_counter() - t0) * 1000
         print(f"  {n:>5} finished: ask+tell {ask_tell:7.1f}   plan of all trials {plan_ms:7.1f}")
+        if "cbo" in METHODS:
+            # CBO refits its model and optimizes its acquisition at every tell (and, with
+            # points in flight, once more on a copy told the lies): seconds, not milliseconds
+            alone = _ask_tell_ms("cbo", n, points, finished, fn, dims, reps=3)
+            flying = _ask_tell_ms("cbo", n, points, finished, fn, dims, reps=3, in_flight=True)
+            print(f"  {n:>5} finished: cbo ask+tell {alone:7.0f}   with one point in flight {flying:7.0f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--evals", type=int, default=100)
+    ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated; random is always included")
+    ap.add_argument("--no-overhead", action="store_true", help="skip the driver overhead figures")
     args = ap.parse_args()
-    quality(args.seeds, args.evals)
+    methods = tuple(dict.fromkeys(["random", *args.methods.split(",")]))
+    quality(args.seeds, args.evals, methods)
+    if args.no_overhead:
+        return
     overhead()
 
 

@@ -40,9 +40,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-# (the project's dependencies include Optuna and cmaes, for `search:`; DeepHyper's `cbo` is
-# the optional extra: pip install -e '.[deephyper]')
-.venv/bin/python -m pip install --quiet -e '.[balsam,lsp,report,test]'
+# (the project's dependencies include Optuna and cmaes, for `search:`; DeepHyper, for
+# `search: cbo(...)`, is the optional extra `deephyper`: about 430 MB, installed here so that
+# its tests run rather than skip; a user who does not need `cbo` can leave it out)
+.venv/bin/python -m pip install --quiet -e '.[balsam,deephyper,lsp,report,test]'
 echo "setup: dhflow $(.venv/bin/dhflow --version | cut -d' ' -f2) installed in .venv"
 
 # The TextMate grammar's tests tokenize with VS Code's engine (npm: vscode-textmate,

@@ -22,6 +22,18 @@ CASES = sorted(HERE.glob("DH*.dhflow"))
 EXPECT = re.compile(r"# expect: (DH\d{3}) at (\d+):(\d+)")
 #: One case per stage (parse, check, expand) for the end-to-end subprocess runs.
 SUBPROCESS_CASES = ("DH001_invalid_syntax", "DH211_env_colon", "DH407_division_by_zero")
+#: Cases about an optional extra that is missing: the module the extra installs, hidden
+#: while they run (a None in sys.modules is how Python marks a module as not importable,
+#: so `importlib.util.find_spec` answers None, as where the extra is not installed).
+MISSING_EXTRA = {"DH606": "deephyper"}
+
+
+@pytest.fixture(autouse=True)
+def _missing_extra(request, monkeypatch):
+    path = getattr(getattr(request.node, "callspec", None), "params", {}).get("path")
+    module = MISSING_EXTRA.get(path.name[:5]) if isinstance(path, Path) else None
+    if module:
+        monkeypatch.setitem(sys.modules, module, None)
 
 
 def _expectation(path: Path) -> tuple[str, int, int]:
@@ -82,6 +94,19 @@ def test_command_line_shows_diagnostics_never_a_traceback(stem: str):
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     assert proc.returncode == 1
     _assert_caret(proc.stderr, path, code, line, col)
+
+
+def test_missing_extra_end_to_end():
+    """`dhflow check` of a `cbo` search in a Python where DeepHyper cannot be imported, in a
+    subprocess: DH606 names the extra to install, exit 1, no traceback (whether or not the
+    extra is installed in this environment)."""
+    path = HERE / "DH606_cbo_without_deephyper.dhflow"
+    code = ("import sys; sys.modules['deephyper'] = None; from dhflow.cli.main import main; "
+            f"sys.exit(main(['check', {str(path)!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    _assert_caret(proc.stderr, path, "DH606", 8, 9)
+    assert "pip install 'dhflow[deephyper]'" in proc.stderr
 
 
 def test_every_code_has_a_case():

@@ -2,8 +2,6 @@
 resuming, where, several objectives."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from dhflow.compiler.api import compile_source
@@ -115,9 +113,3 @@ def test_setup_from_spec_and_several_objectives_in_the_plan():
     r2 = compile_source(SourceFile.from_text(SEARCH.replace("search:", "sample: random(count=2, seed=1)\nsearch:"),
                                              "s.dhflow"))
     assert [t.objective["source"] for t in r2.plan.tasks] == ["several", "several"]
-
-
-@pytest.mark.skipif(importlib.util.find_spec("deephyper") is None, reason="optional extra dhflow[deephyper]")
-def test_cbo_proposes_within_bounds():
-    out = _run("cbo", 1, evals=8)
-    assert len(out.finished) == 8

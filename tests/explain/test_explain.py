@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("code", sorted(CODES))
-def test_every_code_has_a_page_whose_example_triggers_it(code, tmp_path):
+def test_every_code_has_a_page_whose_example_triggers_it(code, tmp_path, monkeypatch):
     page = code_page(code)
+    if code == "DH606":  # a missing extra: hide DeepHyper, as where it is not installed
+        monkeypatch.setitem(sys.modules, "deephyper", None)
     assert page.body != CODES[code] and "Fix:" in page.body
     if code == "DH007":  # an unreadable file cannot be shown as file content
         assert page.example is None

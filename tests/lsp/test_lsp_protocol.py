@@ -1,6 +1,7 @@
 """`dhflow lsp` driven over real stdio JSON-RPC (Content-Length framing) in a subprocess."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -12,6 +13,9 @@ import pytest
 from .client import ROOT, LspClient
 
 DIAG = sorted((ROOT / "tests" / "diagnostics").glob("DH*.dhflow"))
+#: DH606 (`cbo` without DeepHyper) has nothing to report where the extra dhflow[deephyper] is
+#: installed (tests/test_diagnostics_codes.py checks it with DeepHyper hidden).
+NOTHING_TO_REPORT = {"DH606"} if importlib.util.find_spec("deephyper") else set()
 EXAMPLE = ROOT / "examples" / "polynome2" / "polynome2.dhflow"
 
 
@@ -60,7 +64,7 @@ def test_published_diagnostics_equal_check(lsp, checked, path):
                        key=lambda d: (d["line"], d["col"], d["code"]))
     expected = sorted(({k: v for k, v in d.items() if k != "file"} for d in checked[path]),
                       key=lambda d: (d["line"], d["col"], d["code"]))
-    assert expected, "every fixture gives at least one diagnostic"
+    assert expected or path.name[:5] in NOTHING_TO_REPORT, "every fixture gives at least one diagnostic"
     assert published == expected
     lsp.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
 

@@ -46,7 +46,8 @@ def search_structure(spec: Spec) -> Iterator[Diagnostic]:
 
 
 def search_method_fits(spec: Spec) -> Iterator[Diagnostic]:
-    """cmaes needs int/real parameters only; nsga2 needs several objectives; cbo needs DeepHyper."""
+    """cmaes needs int/real parameters only; nsga2 needs several objectives; cbo needs DeepHyper
+    (which optimizes one objective or several)."""
     s = spec.search
     if s is None:
         return
@@ -64,8 +65,6 @@ def search_method_fits(spec: Spec) -> Iterator[Diagnostic]:
     if s.method == "cbo" and importlib.util.find_spec("deephyper") is None:
         yield Diagnostic("DH606", "`cbo` is DeepHyper's search, and DeepHyper is not installed", s.method_span,
                          help=f"install it with `pip install '{DEEPHYPER_EXTRA}'`, or use `tpe`")
-    if s.method == "cbo" and objective_count(spec) > 1:
-        yield Diagnostic("DH604", "`cbo` optimizes one objective; use `nsga2` for several", s.method_span)
 
 
 def objective_lengths(spec: Spec) -> Iterator[Diagnostic]:
