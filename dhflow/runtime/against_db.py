@@ -42,6 +42,7 @@ def against_db_streaming(db: str | None, file: str) -> AgainstDb | None:
     from dhflow.compiler.expand.tasks import plan_head
     from dhflow.reconcile.code import CodeChanged
 
+    phase("against-db: start")
     pre = check_file(file)
     if not pre.ok:
         raise CompileFailed(pre.diagnostics, pre.source)

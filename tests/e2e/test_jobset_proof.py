@@ -127,3 +127,37 @@ def test_older_records_and_dropped_triggers_fall_back_to_the_keys(balsam_db, e2e
     # and the log records again: a deletion is caught
     db_query(db_path, "DELETE FROM core_balsamjob WHERE workflow = 'jsp_old' AND name = 'train.2'")
     assert "1 new job written, 3 unchanged" in submit(spec, env)
+
+
+def against_db(spec, env, *extra):
+    proc = run_dhflow(["plan", spec, "--against-db", "--format", "json", *extra], dict(env, DHFLOW_TIMING="1"))
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    return json.loads(proc.stdout), "not compiled" in proc.stderr
+
+
+def test_plan_against_db_answers_unchanged_files_without_compiling_and_stays_truthful(balsam_db, e2e_root):
+    db_path, env = balsam_db
+    spec = fresh(e2e_root, db_path, env, "jsp_plan")
+    quick, skipped = against_db(spec, env)
+    assert skipped
+    assert quick == {"workflow": "jsp_plan", "reasons": {}, "tasks": [],
+                     "rules": {"train": {"new": 0, "unchanged": 4, "rerun": 0, "orphaned": 0}}}
+    edited = spec.parent / "edited.dhflow"  # another input digest: compiled, matched by key, the same answer
+    edited.write_text(spec.read_text() + "# edited\n")
+    compiled, skipped = against_db(edited, env)
+    assert not skipped and compiled == quick
+    # a job replaced behind dhflow's back (same count): not claimed unchanged
+    copy_job(db_path, "jsp_plan", "train.1", "b" * 64)
+    db_query(db_path, "DELETE FROM core_balsamjob WHERE workflow = 'jsp_plan' AND name = 'train.1' "
+                      "AND data->>'dhflow_key' <> %s", ("b" * 64,))
+    after, skipped = against_db(spec, env)
+    assert not skipped
+    assert after["rules"] == {"train": {"new": 1, "unchanged": 3, "rerun": 0, "orphaned": 1}}
+    # the foreign job carries train.1's rule and point: matched with it, nothing else differs
+    assert after["reasons"] == {"train": {"changed definition": 1, "definition changed": 1}}, after
+    assert [(t["name"], t["status"]) for t in after["tasks"]] == [("train.1", "new"), ("train.1", "orphaned")]
+    # --rerun goes through the whole plan: the same counts for the tasks it does not reset
+    rerun, _ = against_db(spec, env, "--rerun", "failed")
+    assert rerun["rules"] == after["rules"] and rerun["tasks"] == after["tasks"]
