@@ -80,8 +80,29 @@ def _with_jobs(workflow: str, use):
     """``use(existing jobs, cursor)`` in one read-only transaction."""
     from django.db import connection, transaction
 
-    from dhflow.balsam import jobs
-
     with transaction.atomic(), connection.cursor() as wrapper:
         cur = wrapper.cursor
-        return use(jobs.existing_jobs(cur, workflow), cur)
+        return use(_existing_jobs(connection.connection, cur, workflow), cur)
+
+
+def _existing_jobs(conn, cur, workflow: str) -> list:
+    """:func:`dhflow.balsam.jobs.existing_jobs` (id, key, state and code fingerprints of each
+    job; foreign jobs refused) read through a server-side cursor, a batch at a time, each
+    state string shared: a million jobs are never held twice (as rows, then as records)."""
+    from dhflow.balsam.jobs import existing_jobs, json_value
+    from dhflow.reconcile.decision import ExistingJob
+
+    states: dict[str, str] = {}
+    out = []
+    with conn.cursor(name="dhflow_plan_diff_jobs") as named:
+        named.itersize = 20000
+        named.execute("SELECT job_id::text, data->>'dhflow_key', state, (SELECT jsonb_object_agg(k, v) FROM "
+                      "jsonb_each_text(data->'dhflow_parts') AS e(k, v) WHERE k LIKE 'code:%%') "
+                      "FROM core_balsamjob WHERE workflow = %s", [workflow])
+        make = ExistingJob
+        for job_id, key, state, code in named:
+            if not key:  # a job dhflow did not write: refused with the usual message
+                return existing_jobs(cur, workflow)
+            out.append(make(job_id, None, key, states.setdefault(state, state), None, None, None, None,
+                            json_value(code) if code is not None else None))
+    return out
