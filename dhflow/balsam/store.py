@@ -30,8 +30,10 @@ whole plan:
 compiler, validates it and keeps or writes it, so compiling overlaps the server's work; the
 orphans (existing keys no task claimed) are known after the COPY.  A compile error half-way
 aborts the transaction.  :func:`submit_unchanged` is the compile-free resubmission: each
-submission records the input digest of its compile and a digest of the plan's keys; when
-both still hold, nothing can change and only the submission is recorded.
+submission records the input digest of its compile, a digest of the plan's keys and the
+job-change log's count (:mod:`dhflow.balsam.jobset`); when the input is the same and the
+jobs are provably the same (the log and a count, else the keys), nothing can change and
+only the submission is recorded.
 
 A workflow holding jobs that dhflow did not create is refused.  All or nothing: a
 submission killed half-way leaves no trace.
