@@ -62,11 +62,11 @@ def reconcile_stream(head: dict, tasks, *, database: bool = True):
         check = TaskChecker(head)
         for t in tasks:
             check(t)
-            # the keys by name feed the upstream fingerprints of new tasks: only needed when
-            # there are jobs to match them with
+            job = tally.task(t, parts_of)
+            # the keys by name feed the upstream fingerprints of later new tasks: only needed
+            # when there are jobs to match them with (a kept task's key: its job's string)
             if existing:
-                keys_by_name[t["name"]] = t["key"]
-            tally.task(t, parts_of)
+                keys_by_name[t["name"]] = t["key"] if job is None else job.key
         tally.finish(jobs.with_details(cur, tally.orphans()) if cur is not None else [])
         return tally
 

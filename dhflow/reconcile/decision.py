@@ -364,7 +364,7 @@ class StreamTally(Reconciliation):
         if job is not None:
             if job.code and _code.changed(job.code, getattr(parts_of, "code", lambda t: {})(task)):
                 raise _code.CodeChanged(task["name"])
-            self._claimed.add(task["key"])
+            self._claimed.add(job.key)  # (the job's string: the task's is not kept alive)
             self._count(rule, UNCHANGED)
             return job
         self._count(rule, NEW)
