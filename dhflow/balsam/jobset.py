@@ -28,7 +28,8 @@ first field of its keys' sum).  Later, the workflow's jobs are still that very s
 
     the log still holds ``C`` rows, and the workflow still holds ``N`` jobs
 
-(``count(*)`` from dhflow's ``(workflow, state)`` index).  Why: a job can leave the
+(``count(*)`` from dhflow's ``(workflow, state)`` index; both read in one statement, so one
+snapshot: a change committed between two reads cannot pass).  Why: a job can leave the
 workflow only by a DELETE/TRUNCATE or an UPDATE of its ``workflow``/``job_id`` (logged);
 with none committed since, no job left, so ``N`` jobs now means none arrived either.  The
 log is transactional: a change committed before ``C`` was read is already visible to the
@@ -115,5 +116,9 @@ def same_jobs(cur, workflow: str, recorded_changes: int | None, changes_now: int
     was read, and there are ``jobs`` of them (see the module's docstring)."""
     if recorded_changes is None or changes_now is None or changes_now != recorded_changes:
         return False
-    cur.execute("SELECT count(*) FROM core_balsamjob WHERE workflow = %s", [workflow])
-    return cur.fetchone()[0] == jobs
+    # the log again and the jobs in one statement (one snapshot): a change committed since
+    # ``changes_now`` was read shows in the log, not only in the count
+    cur.execute(f"SELECT (SELECT count(*) FROM {CHANGE_TABLE}), "
+                "(SELECT count(*) FROM core_balsamjob WHERE workflow = %s)", [workflow])
+    log, count = cur.fetchone()
+    return log == recorded_changes and count == jobs
