@@ -23,9 +23,9 @@ FIELDS = ("description", "executable", "envscript", "preprocess", "postprocess")
 
 def sync_apps(plan: dict, result, *, write: bool, migrate: bool = True) -> None:
     """Create or update the workflow's ApplicationDefinitions (rows that match are not
-    touched) and move its jobs off app names of earlier versions (unless ``migrate`` is
-    False: a compile-free resubmission whose job set is proved to be the one a submission
-    by this very dhflow version left, already moved); ``result`` (a
+    touched) and move its jobs off app names of earlier versions (with ``migrate`` False,
+    only when an app of such a name exists: a compile-free resubmission whose job set is
+    proved to be the one a submission by this very dhflow version left); ``result`` (a
     :class:`dhflow.balsam.store.WriteResult`) records the names created and updated.
     Runs inside the submission's transaction (Balsam activated)."""
     from balsam.core.models import ApplicationDefinition
@@ -53,7 +53,9 @@ def sync_apps(plan: dict, result, *, write: bool, migrate: bool = True) -> None:
             for f in FIELDS:
                 setattr(app, f, row[f])
         ApplicationDefinition.objects.bulk_update(list(locked.values()), list(FIELDS))
-    if migrate:  # an UPDATE that reads every job of the workflow (about 0.5 s at a million)
+    # an UPDATE that reads every job of the workflow (about 0.5 s at a million): skipped when
+    # allowed and no app row of an earlier version's name (the plain app name) exists
+    if migrate or ApplicationDefinition.objects.filter(name__in=[a["name"] for a in plan.get("apps", [])]).exists():
         result.apps_migrated = migrate_jobs(plan)
 
 
