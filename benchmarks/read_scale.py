@@ -15,7 +15,13 @@ command runs in its own process (wall time, peak memory of that process):
   the runnable jobs counted and the first ones fetched in its order (``launch``), and the
   transitionable jobs counted (its idle-exit check), with the exact workflow filter.
 
-    python benchmarks/read_scale.py [--size 1000000] [--keep]
+* `plan --against-db` (table and JSON) of the unchanged file (answered without compiling)
+  and of the edited file (compiled in streaming mode, each task matched by key), each with
+  its peak memory; with ``--baseline DIR`` (another checkout of dhflow, e.g. an earlier
+  commit exported with `git archive`) the same commands run with that dhflow too, on the
+  same database, side by side.
+
+    python benchmarks/read_scale.py [--size 1000000] [--keep] [--baseline DIR] [--against-db-only]
 
 Targets (issue 15): `status` under 2 s at 1M tasks; the poll's tick far below Balsam's own.
 """
@@ -84,10 +90,35 @@ POLL = textwrap.dedent("""
 """)
 
 
+def against_db_figures(py: list[str], env: dict, spec: Path, edited: Path, baseline: str | None) -> None:
+    """`plan --against-db` of the unchanged and the edited file: wall s and peak MB, with this
+    dhflow and (``baseline``) another checkout, alternated, on the same database."""
+    versions = [("this", env)]
+    if baseline:
+        versions.insert(0, ("baseline", dict(env, PYTHONPATH=str(Path(baseline).resolve()))))
+    print(f"{'plan --against-db':<44}  " + "  ".join(f"{v + ' s':>12}  {v + ' MB':>12}" for v, _ in versions))
+    for label, path, fmt in (("unchanged file, table", spec, []), ("unchanged file, --format json", spec, ["--format", "json"]),
+                             ("edited file (compiled), table", edited, []),
+                             ("edited file (compiled), --format json", edited, ["--format", "json"])):
+        cells = []
+        outputs = set()
+        for _, venv in versions:
+            out = tempfile.TemporaryFile()
+            wall, mb, err, code = run_measured(py + ["plan", str(path), "--against-db", *fmt], venv, stdout=out)
+            assert code == 0, err
+            out.seek(0)
+            outputs.add(out.read())
+            cells.append(f"{wall:>12.2f}  {mb:>12.0f}")
+        same = "" if len(outputs) == 1 else "  (outputs differ)"
+        print(f"{label:<44}  " + "  ".join(cells) + same, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=1_000_000)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (the DB stopped)")
+    ap.add_argument("--baseline", metavar="DIR", help="another dhflow checkout to run `plan --against-db` with too")
+    ap.add_argument("--against-db-only", action="store_true", help="only the `plan --against-db` figures")
     args = ap.parse_args()
 
     from dhflow.balsam.localdb import LocalDB
@@ -116,6 +147,11 @@ def main() -> None:
         conn = DB(db.path)
         conn.vacuum()  # what autovacuum does after a bulk load (visibility map: index-only scans)
         conn.conn.close()
+        edited = root / f"{wf}_edited.dhflow"  # same workflow and tasks, another input digest
+        edited.write_text(spec.read_text() + "# edited\n")
+        against_db_figures(py, env, spec, edited, args.baseline)
+        if args.against_db_only:
+            return
         print(f"{'command':<44}  {'wall s':>7}  {'peak MB':>7}")
         commands = [
             ("status (unchanged file)", ["status", str(spec)]),
@@ -128,8 +164,6 @@ def main() -> None:
             wall, mb, err, code = run_measured(py + argv, env)
             assert code == 0, err
             print(f"{label:<44}  {wall:>7.2f}  {mb:>7.0f}")
-        edited = root / f"{wf}_edited.dhflow"  # same workflow and tasks, another input digest
-        edited.write_text(spec.read_text() + "# edited\n")
         wall, mb, err, code = run_measured(py + ["status", str(edited)], env)
         assert code == 0, err
         print(f"{'status (edited file: compiled, matched by key)':<44}  {wall:>7.2f}  {mb:>7.0f}")

@@ -30,8 +30,10 @@ whole plan:
 compiler, validates it and keeps or writes it, so compiling overlaps the server's work; the
 orphans (existing keys no task claimed) are known after the COPY.  A compile error half-way
 aborts the transaction.  :func:`submit_unchanged` is the compile-free resubmission: each
-submission records the input digest of its compile and a digest of the plan's keys; when
-both still hold, nothing can change and only the submission is recorded.
+submission records the input digest of its compile, a digest of the plan's keys and the
+job-change log's count (:mod:`dhflow.balsam.jobset`); when the input is the same and the
+jobs are provably the same (the log and a count, else the keys), nothing can change and
+only the submission is recorded.
 
 A workflow holding jobs that dhflow did not create is refused.  All or nothing: a
 submission killed half-way leaves no trace.
@@ -44,7 +46,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from dhflow.balsam import aggregates, jobs, submissions as subs
+from dhflow.balsam import aggregates, jobs, jobset, submissions as subs
 from dhflow.balsam.apps import sync_apps as _sync_apps
 from dhflow.balsam.copy import copy_in, history_line, new_job_stamps, uuid4_stream, uuid4s
 from dhflow.balsam.dberrors import database_errors
@@ -345,6 +347,8 @@ def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict,
     result = WriteResult(wf)
     with _workflow_transaction(wf) as cur:
         phase("apply: lock")
+        subs.ensure_submission_table(cur)
+        changes = jobset.changes(cur)  # read before the jobs: see dhflow.balsam.jobset
         existing = jobs.existing_jobs(cur, wf)
         phase(f"apply: fetch {len(existing)} existing jobs")
         tally = result.reconciliation = StreamTally(wf, existing)
@@ -369,7 +373,8 @@ def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict,
                            orphaned=result.orphaned, input_digest=input_digest,
                            keys_digest=subs.keys_digest(keys_by_name.values()), max_nodes=result.max_nodes,
                            all_serial=result.all_serial, keys_sum=aggregates.keys_sum(keys_by_name.values()),
-                           rule_tasks=json.dumps(rule_tasks))
+                           rule_tasks=json.dumps(rule_tasks),
+                           job_changes=None if changes is None else changes + jobset.own_changes(cur))
         phase("apply: orphans and history")
     phase("apply: commit")
     return result
@@ -393,6 +398,7 @@ def submit_unchanged(head: dict, input_digest: str, *, command: str = "submit", 
         cols = subs.table_columns(cur)
         if cols is None or "input_digest" not in cols:
             return None
+        changes = jobset.changes(cur)  # read before the jobs: see dhflow.balsam.jobset
         row = subs.latest(cur, wf)
         if row is None or row[0] != input_digest or not row[1]:
             return None
@@ -401,20 +407,25 @@ def submit_unchanged(head: dict, input_digest: str, *, command: str = "submit", 
             return None
         sums = aggregates.latest_sums(cur, wf)
         ksum, rule_tasks = (sums[1], sums[2]) if sums else (None, None)
-        if ksum:  # the server sums the keys: no key is sent to dhflow
-            if aggregates.workflow_keys_sum(cur, wf) != ksum:
-                return None
+        if ksum:  # the job set proved unchanged (a count), else the server sums the keys
             keys = [""] * int(ksum.split(":")[0])
+            proved = jobset.same_jobs(cur, wf, subs.latest_job_changes(cur, wf, cols), changes, len(keys))
+            if not proved and aggregates.workflow_keys_sum(cur, wf) != ksum:
+                return None
         else:  # a submission recorded before the keys' sum: fetch and digest the keys
+            proved = False
             cur.execute("SELECT data->>'dhflow_key' FROM core_balsamjob WHERE workflow = %s", [wf])
             keys = [k for (k,) in cur.fetchall()]
             if any(k is None for k in keys) or subs.keys_digest(keys) != kdigest:
                 return None
-        phase(f"unchanged: {len(keys)} keys checked")
+        phase(f"unchanged: {len(keys)} jobs checked ({'job-change log and count' if proved else 'keys'})")
         # one entry per kept job (their names are not needed)
         result = WriteResult(wf, kept=keys, unchanged_input=True, max_nodes=max_nodes, all_serial=all_serial)
-        _sync_apps(head, result, write=True)
+        # the same input digest means the same dhflow version, whose submissions move the jobs
+        # to per-workflow app names; with the very same jobs since, none is left to move
+        _sync_apps(head, result, write=True, migrate=not proved)
         result.submission_id = subs.insert_submission(
             cur, wf, provenance, command, "", kept=len(keys), input_digest=input_digest,
-            keys_digest=kdigest, max_nodes=max_nodes, all_serial=all_serial, keys_sum=ksum, rule_tasks=rule_tasks)
+            keys_digest=kdigest, max_nodes=max_nodes, all_serial=all_serial, keys_sum=ksum, rule_tasks=rule_tasks,
+            job_changes=changes)
         return result

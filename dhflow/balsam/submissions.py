@@ -44,7 +44,9 @@ SUBMISSION_EXTRA_COLUMNS = (("input_digest", "text"), ("keys_digest", "text"), (
                             ("all_serial", "boolean"),
                             # the keys' sum and the plan's tasks per rule (JSON), for reads that
                             # do not compile (dhflow.balsam.aggregates)
-                            ("keys_sum", "text"), ("rule_tasks", "text"))
+                            ("keys_sum", "text"), ("rule_tasks", "text"),
+                            # the job-change log's count read at the start (dhflow.balsam.jobset)
+                            ("job_changes", "bigint"))
 #: The columns :func:`submissions` lists (those of the first release).
 LISTED_COLUMNS = ("id", "workflow", "submitted_at", "command", "options", "spec_path", "spec_sha256",
                   "git_commit", "git_dirty", "dhflow_version", "added", "kept", "rerun", "pruned", "orphaned")
@@ -91,13 +93,16 @@ def ensure_submission_table(cur) -> None:
     """Create dhflow's submission table when it is missing, and add the columns that later
     dhflow versions record (in the caller's transaction; an ALTER TABLE only when a column
     is missing, so that submissions of other workflows are not serialised behind it)."""
-    from dhflow.balsam import jobs
+    from dhflow.balsam import jobs, jobset
 
     cols = table_columns(cur)
-    if cols is not None and all(c in cols for c, _ in SUBMISSION_EXTRA_COLUMNS) and not jobs.missing_indexes(cur):
+    if cols is not None and all(c in cols for c, _ in SUBMISSION_EXTRA_COLUMNS) and not jobs.missing_indexes(cur) \
+            and not jobset.missing(cur):
         return
     cur.execute("SELECT pg_advisory_xact_lock(%s)", [_DDL_LOCK])
     jobs.ensure_indexes(cur)  # dhflow's index on the job table (workflow, state), once per database
+    if jobset.missing(cur):
+        jobset.ensure(cur)  # the job-change log and its triggers, once per database
     if cols is None:
         cur.execute(SUBMISSION_DDL)
     for col, typ in SUBMISSION_EXTRA_COLUMNS:
@@ -107,31 +112,31 @@ def ensure_submission_table(cur) -> None:
 # ------------------------------------------------------------------ writes and reads
 def insert_submission(cur, wf: str, provenance: dict, command: str, options: str, *, added=0, kept=0,
                       rerun=0, pruned=0, orphaned=0, input_digest=None, keys_digest=None, max_nodes=None,
-                      all_serial=None, keys_sum=None, rule_tasks=None) -> int:
+                      all_serial=None, keys_sum=None, rule_tasks=None, job_changes=None) -> int:
     """Record one submission (creating the table when needed); returns its id."""
     ensure_submission_table(cur)
     cur.execute(
         f"INSERT INTO {SUBMISSION_TABLE} (workflow, submitted_at, command, options, spec_path, "
         "spec_sha256, git_commit, git_dirty, dhflow_version, added, kept, rerun, pruned, orphaned, "
-        "input_digest, keys_digest, max_nodes, all_serial, keys_sum, rule_tasks) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "input_digest, keys_digest, max_nodes, all_serial, keys_sum, rule_tasks, job_changes) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
         [wf, provenance.get("submitted_at"), command, options, provenance.get("spec_path"),
          provenance.get("spec_sha256"), provenance.get("git_commit"), provenance.get("git_dirty"),
          provenance.get("dhflow_version") or "", added, kept, rerun, pruned, orphaned, input_digest, keys_digest,
-         max_nodes, all_serial, keys_sum, rule_tasks])
+         max_nodes, all_serial, keys_sum, rule_tasks, job_changes])
     return cur.fetchone()[0]
 
 
 def update_counts(cur, submission: int, *, added: int, kept: int, pruned: int, orphaned: int,
                   input_digest: str | None, keys_digest: str, max_nodes: int, all_serial: bool,
-                  keys_sum: str | None = None, rule_tasks: str | None = None) -> None:
+                  keys_sum: str | None = None, rule_tasks: str | None = None, job_changes: int | None = None) -> None:
     """Fill in the counts and digests of a submission recorded before its tasks were known."""
     cur.execute(
         f"UPDATE {SUBMISSION_TABLE} SET added = %s, kept = %s, pruned = %s, orphaned = %s, "
-        "input_digest = %s, keys_digest = %s, max_nodes = %s, all_serial = %s, keys_sum = %s, rule_tasks = %s "
-        "WHERE id = %s",
+        "input_digest = %s, keys_digest = %s, max_nodes = %s, all_serial = %s, keys_sum = %s, rule_tasks = %s, "
+        "job_changes = %s WHERE id = %s",
         [added, kept, pruned, orphaned, input_digest, keys_digest, max_nodes, all_serial, keys_sum, rule_tasks,
-         submission])
+         job_changes, submission])
 
 
 def latest(cur, wf: str) -> tuple | None:
@@ -139,6 +144,16 @@ def latest(cur, wf: str) -> tuple | None:
     cur.execute(f"SELECT input_digest, keys_digest, max_nodes, all_serial FROM {SUBMISSION_TABLE} "
                 "WHERE workflow = %s ORDER BY id DESC LIMIT 1", [wf])
     return cur.fetchone()
+
+
+def latest_job_changes(cur, wf: str, cols: set[str]) -> int | None:
+    """The job-change count the workflow's latest submission recorded (None: not recorded;
+    :mod:`dhflow.balsam.jobset`)."""
+    if "job_changes" not in cols:
+        return None
+    cur.execute(f"SELECT job_changes FROM {SUBMISSION_TABLE} WHERE workflow = %s ORDER BY id DESC LIMIT 1", [wf])
+    row = cur.fetchone()
+    return row[0] if row else None
 
 
 @database_errors()

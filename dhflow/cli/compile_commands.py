@@ -51,11 +51,15 @@ def cmd_plan(args) -> int:
     if args.format == "json" and not getattr(args, "against_db", False):
         from dhflow.cli.plan_stream import write_plan_json  # streamed: a 1M-task plan is never held
         return EXIT_OK if write_plan_json(args.file, args.output) else EXIT_DIAGNOSTICS
+    if getattr(args, "against_db", False):
+        from dhflow.cli import runtime_commands as runtime_cli
+        done = runtime_cli.plan_against_db_streaming(args)  # never holds the plan
+        if done is not None:
+            return done
     result = _compile(args.file)
     if result is None:
         return EXIT_DIAGNOSTICS
     if getattr(args, "against_db", False):
-        from dhflow.cli import runtime_commands as runtime_cli
         return runtime_cli.plan_against_db(args, result.plan.to_dict())
     from dhflow.compiler.plan.table import render_table
     _write(args, render_table(result.plan))

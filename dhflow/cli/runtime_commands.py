@@ -41,16 +41,41 @@ def plan_against_db(args, plan: dict) -> int:
 
         current = search_commands.current_plan(a) if search_commands.is_search(a) else plan
         rec, path = against_db(a.db, current, a.file, getattr(a, "rerun", None))
-        if getattr(a, "format", "table") == "json":
-            print(render.reconciliation_json(rec))
-        else:
-            sys.stdout.write(rec.render())
-            print(f"(database {path})")
+        _print_against_db(a, rec, path)
+        if getattr(a, "format", "table") != "json":
             if search_commands.is_search(a):
                 search_commands.against_db_note(a)
         return 0
 
     return guarded(handler)(args)
+
+
+def _print_against_db(args, rec, path) -> None:
+    if getattr(args, "format", "table") == "json":
+        print(render.reconciliation_json(rec))
+    else:
+        sys.stdout.write(rec.render())
+        print(f"(database {path})")
+
+
+def plan_against_db_streaming(args) -> int | None:
+    """`dhflow plan FILE --against-db` of a .dhflow file without `--rerun`, never holding the
+    plan; None when the whole plan is needed (plan JSON, search file, --rerun, changed code)."""
+    if args.file.endswith(".json") or getattr(args, "rerun", None) or search_commands.is_search(args):
+        return None
+
+    def handler(a) -> int:
+        from dhflow.runtime.against_db import against_db_streaming
+
+        out = against_db_streaming(a.db, a.file)
+        if out is None:
+            return -1
+        show_diagnostics(out.warnings, out.source)
+        _print_against_db(a, out.reconciliation, out.path)
+        return 0
+
+    code = guarded(handler)(args)
+    return None if code == -1 else code
 
 
 def cmd_run(args) -> int:

@@ -326,11 +326,14 @@ class StreamTally(Reconciliation):
     existing job it keeps, or None for a new task); after the last task, :meth:`orphans`
     lists the jobs no task claimed and :meth:`finish` takes them back with their rule,
     point and fingerprints to say why.  Per-task state is kept only when the workflow
-    already has jobs (an identity per task, the fingerprints of the new ones).
+    already has jobs (an identity per task, the fingerprints of the new ones).  With
+    ``keep_new`` the new tasks' decisions are kept too (in plan order, before the orphans',
+    as :func:`reconcile` gives them): what ``plan --against-db --format json`` lists.
     """
 
-    def __init__(self, workflow: str, existing: Iterable[ExistingJob]):
+    def __init__(self, workflow: str, existing: Iterable[ExistingJob], keep_new: bool = False):
         super().__init__(workflow)
+        self._keep_new = keep_new
         self._existing = list(existing)
         self._by_key: dict[str, ExistingJob] = {}
         for job in self._existing:
@@ -361,14 +364,18 @@ class StreamTally(Reconciliation):
         if job is not None:
             if job.code and _code.changed(job.code, getattr(parts_of, "code", lambda t: {})(task)):
                 raise _code.CodeChanged(task["name"])
-            self._claimed.add(task["key"])
+            self._claimed.add(job.key)  # (the job's string: the task's is not kept alive)
             self._count(rule, UNCHANGED)
             return job
         self._count(rule, NEW)
+        name = task["name"] if self._keep_new else None
         if self._track:
-            self._pending.append((rule, ident, task.get("point") is not None, parts_of(task)))
+            self._pending.append((rule, ident, task.get("point") is not None, parts_of(task), name))
         else:
-            self._reason(rule, "new point" if task.get("point") is not None else "new task")
+            why = "new point" if task.get("point") is not None else "new task"
+            self._reason(rule, why)
+            if name is not None:
+                self.decisions.append(Decision(name, rule, NEW, (why,)))
         return None
 
     def orphans(self) -> list[ExistingJob]:
@@ -381,7 +388,7 @@ class StreamTally(Reconciliation):
         for j in orphans:
             if j.rule is not None:
                 orphan_by_identity.setdefault(_job_identity(j), j)
-        for rule, ident, has_point, mine in self._pending:
+        for rule, ident, has_point, mine, name in self._pending:
             old = orphan_by_identity.get(ident)
             if old is None:
                 reasons = ("new point",) if has_point else ("new task",)
@@ -391,6 +398,8 @@ class StreamTally(Reconciliation):
                 reasons = ("changed definition",)
             for why in reasons:
                 self._reason(rule, why)
+            if name is not None:
+                self.decisions.append(Decision(name, rule, NEW, reasons))
         self._pending = []
         plan_rules = set(self._counts)
         for j in orphans:
@@ -413,6 +422,6 @@ class StreamTally(Reconciliation):
         return self._reasons
 
     def of(self, status: str) -> list[Decision]:
-        if status != ORPHANED:
-            raise ValueError("a streaming reconciliation keeps the decisions of its orphans only")
-        return list(self.decisions)
+        if status != ORPHANED and not (status == NEW and self._keep_new):
+            raise ValueError("a streaming reconciliation keeps the decisions of its orphans (and new tasks) only")
+        return [d for d in self.decisions if d.status == status]

@@ -37,12 +37,12 @@ def jobs_of(plan, prefix="id"):
                         parts[t["name"]]) for t in plan["tasks"]]
 
 
-def streamed(plan, existing):
+def streamed(plan, existing, keep_new=False):
     head = {k: v for k, v in plan.items() if k != "tasks"}
     keys: dict = {}
     parts_of = PartsMaker(head, keys_by_name=keys)
     narrow = [ExistingJob(j.job_id, None, j.key, j.state) for j in existing]
-    tally = StreamTally(plan["workflow"], narrow)
+    tally = StreamTally(plan["workflow"], narrow, keep_new=keep_new)
     kept = {}
     for t in plan["tasks"]:
         keys[t["name"]] = t["key"]
@@ -82,6 +82,22 @@ def test_stream_tally_matches_reconcile(edit):
     assert kept == {d.name: d.job_id for d in rec.decisions if d.status == "unchanged"}
 
 
+@pytest.mark.parametrize("edit", sorted(EDITS))
+@pytest.mark.parametrize("fresh", [False, True])
+def test_kept_new_decisions_are_reconciles(edit, fresh):
+    """With keep_new (`plan --against-db` streamed) the listed decisions, new tasks then
+    orphans in order, are those of the whole-plan reconciliation."""
+    existing = [] if fresh else jobs_of(plan_dict())
+    new = plan_dict(EDITS[edit](SPEC))
+    rec = reconcile(new, existing)
+    tally, _ = streamed(new, existing, keep_new=True)
+    listed = [(d.name, d.rule, d.status, d.reasons, d.job_id) for d in tally.decisions]
+    assert listed == [(d.name, d.rule, d.status, d.reasons, d.job_id) for d in rec.decisions if d.status != "unchanged"]
+    assert tally.of("new") == rec.of("new") and tally.render() == rec.render()
+    with pytest.raises(ValueError):
+        tally.of("unchanged")
+
+
 def test_stream_tally_of_a_fresh_workflow_keeps_no_per_task_state():
     new = plan_dict()
     tally, kept = streamed(new, [])
@@ -98,3 +114,14 @@ def test_streaming_fingerprints_equal_the_full_plans():
     for t in plan["tasks"]:
         keys[t["name"]] = t["key"]
         assert parts_of(t) == full[t["name"]]
+
+
+def test_all_unchanged_from_counts_is_the_reconciliation_of_an_unchanged_plan():
+    from dhflow.cli.render import reconciliation_json
+    from dhflow.reconcile.counted import AllUnchanged
+
+    plan = plan_dict()
+    rec = reconcile(plan, jobs_of(plan))
+    counted = AllUnchanged("w", {"prep": 1, "train": 3, "report": 1})
+    assert counted.render() == rec.render() and reconciliation_json(counted) == reconciliation_json(rec)
+    assert counted.of("new") == [] and counted.of("orphaned") == []
