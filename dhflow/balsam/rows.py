@@ -168,6 +168,9 @@ def validate(plan: dict) -> None:
 
 
 # ------------------------------------------------------------------ job rows
+_NO = object()  # a field the task does not give (its column's default), unlike one given as None
+
+
 def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, tick: str, history: str,
                parts_of=None, chunk_rows: int = 1000):
     """COPY text of the new jobs, in chunks of ``chunk_rows`` lines (bytes), one task at a time.
@@ -175,6 +178,10 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     ``tasks``: the plan tasks to write (iterated once); ``ids``: job id of every task by
     name (new and existing: parents may be jobs already in the database).  Every column of
     :data:`dhflow.balsam.copy.JOB_COLUMNS` is given.
+
+    Tasks of a rule with the same app, resources, environment and objective (a *class*: a
+    sweep has a handful) share most of their row: it is formatted once per class, and each
+    task adds only what is its own (id, name, parents, args, key, point, parts).
     """
     from dhflow.compiler.plan.jsonfast import compact
     from dhflow.reconcile.decision import PartsMaker
@@ -182,67 +189,73 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     from json.encoder import encode_basestring_ascii as jstr
 
     parts_of = parts_of or PartsMaker(plan)
+    by_class = getattr(parts_of, "json_of_class", None)
     parts_json = getattr(parts_of, "json", None) or (lambda t: compact(parts_of(t)))
     wf = plan["workflow"]
     source = plan.get("source") or {}
-    e_wf = esc(wf)
     tail_data = (f',"dhflow_spec":{jstr(source.get("path") or "") if source.get("path") else "null"}'
                  f',"dhflow_sha256":{jstr(source.get("sha256")) if source.get("sha256") else "null"}'
                  f',"dhflow_provenance":{provenance_json}}}')
     e_hist = esc(history)
-    env_cache: dict[int, tuple] = {}
-    desc_cache: dict[str, str] = {}
-    res_cache: dict[tuple, tuple] = {}
-    obj_cache: dict[int, tuple] = {}
+    after_id = f"\t{esc(wf)}\t"
+    classes: dict[tuple, tuple] = {}
     no_files = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
     buf: list[str] = []
+    append = buf.append
     for t in tasks:
+        get = t.get
         name = t["name"]
-        rule = t.get("rule")
-        env = t.get("environ_vars") or {}
-        hit = env_cache.get(id(env))
-        if hit is None:
-            hit = env_cache[id(env)] = (env, esc(env_string(env, task=name)))
-        e_env = hit[1]
-        desc = desc_cache.get(rule)
-        if desc is None:
-            desc = desc_cache[rule] = esc(f"dhflow {wf}/{rule}")
-        obj = t.get("objective")
-        ohit = obj_cache.get(id(obj))
-        if ohit is None:
-            ohit = obj_cache[id(obj)] = (obj, "null" if obj is None else compact(obj))
-        parents = t.get("parents") or ()
-        parents_json = ('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]"
-        point = t.get("point")
-        index = t.get("index")
-        data = (f'{{"dhflow_key":{jstr(t["key"])},"dhflow_task":{jstr(name)},'
-                f'"dhflow_rule":{jstr(rule) if rule is not None else "null"},'
+        env = get("environ_vars") or {}
+        obj = get("objective")
+        ck = (get("rule", _NO), get("app"), get("wall_time_minutes", _NO), get("num_nodes", _NO),
+              get("ranks_per_node", _NO), get("cpu_affinity", _NO), get("threads_per_rank", _NO),
+              get("threads_per_core", _NO), get("node_packing_count", _NO), get("auto_timeout_retry", _NO),
+              id(env), id(obj))
+        cls = classes.get(ck)
+        if cls is None:
+            cls = classes[ck] = _row_class(t, env, obj, wf, tick, e_hist, compact, jstr,
+                                           by_class(t) if by_class is not None else parts_json)
+        parents = get("parents")
+        index = get("index")
+        point = get("point")
+        values = get("values")
+        data = (f'{{"dhflow_key":{jstr(t["key"])},"dhflow_task":{jstr(name)}{cls[4]}'
                 f'"dhflow_index":{"null" if index is None else int(index)},'
-                f'"dhflow_point":{"null" if point is None else compact(point)},'
-                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{parts_json(t)}'
-                + (f',"dhflow_values":{compact(t["values"])}' if t.get("values") is not None else "") + tail_data)
+                f'"dhflow_point":{"null" if point is None else compact(point)},{cls[5]}{cls[6](t)}'
+                + (tail_data if values is None else f',"dhflow_values":{compact(values)}{tail_data}'))
         if "\\" in data:
             data = data.replace("\\", "\\\\")
-        # the columns from wall_time_minutes to application: shared by the tasks of a rule
-        rk = (desc, t.get('wall_time_minutes', 1), t.get('num_nodes', 1), t.get('ranks_per_node', 1),
-              t.get('cpu_affinity'), t.get('threads_per_rank', 1), t.get('threads_per_core', 1),
-              t.get('node_packing_count', 1), e_env, t['app'])
-        mid = res_cache.get(rk)
-        if mid is None:
-            mid = res_cache[rk] = (
-                f"{desc}\t\t{tick}\t",
-                f"\t{int(rk[1])}\t{int(rk[2])}\t0\t{int(rk[3])}\t{esc(rk[4] or 'none')}\t"
-                f"{int(rk[5])}\t{int(rk[6])}\t{int(rk[7])}\t{e_env}\t\t{esc(balsam_name(wf, rk[9]))}\t")
-        retry = 't' if t.get('auto_timeout_retry', True) else 'f'
-        buf.append(
-            f"{ids[name]}\t{e_wf}\t{esc(name)}\t{mid[0]}{parents_json}\t{_files(t) or no_files}{mid[1][1:]}"
-            f"{esc(t.get('args') or '')}\t\t"
-            f"t\tf\tf\t{retry}\tCREATED\t{e_hist}\t{data}\t\\N\n")
+        files = _files(t) if ("input_files" in t or "stage_in_url" in t or "stage_out_files" in t
+                              or "stage_out_url" in t) else ""
+        append(f"{ids[name]}{after_id}{esc(name)}{cls[2]}"
+               + (('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]")
+               + f"\t{files or no_files}{cls[3]}{esc(get('args') or '')}{cls[7]}{data}\t\\N\n")
         if len(buf) >= chunk_rows:
             yield "".join(buf).encode("utf-8")
             buf.clear()
     if buf:
         yield "".join(buf).encode("utf-8")
+
+
+def _row_class(t: dict, env: dict, obj, wf: str, tick: str, e_hist: str, compact, jstr, parts_json) -> tuple:
+    """What the tasks of one class share in their rows (see :func:`copy_lines`):
+    (env, objective: kept alive so that their ids stay theirs while cached; text from
+    description to tick; text from wall_time_minutes to application; the data's rule;
+    the data's objective; the parts' JSON function; text from user_workdir to state_history)."""
+    rule = t.get("rule")
+    e_env = esc(env_string(env, task=t["name"]))
+    return (
+        env, obj,
+        f"\t{esc(f'dhflow {wf}/{rule}')}\t\t{tick}\t",
+        f"{int(t.get('wall_time_minutes', 1))}\t{int(t.get('num_nodes', 1))}\t0\t{int(t.get('ranks_per_node', 1))}\t"
+        f"{esc(t.get('cpu_affinity') or 'none')}\t{int(t.get('threads_per_rank', 1))}\t"
+        f"{int(t.get('threads_per_core', 1))}\t{int(t.get('node_packing_count', 1))}\t{e_env}\t\t"
+        f"{esc(balsam_name(wf, t['app']))}\t",
+        f',"dhflow_rule":{jstr(rule) if rule is not None else "null"},',
+        f'"dhflow_objective":{"null" if obj is None else compact(obj)},"dhflow_parts":',
+        parts_json,
+        f"\t\tt\tf\tf\t{'t' if t.get('auto_timeout_retry', True) else 'f'}\tCREATED\t{e_hist}\t",
+    )
 
 
 def _files(t: dict) -> str:

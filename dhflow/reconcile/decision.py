@@ -143,6 +143,13 @@ class PartsMaker:
     def json(self, task: dict) -> str:
         """``compact(self(task))`` (the JSON stored in the job's data), built directly: the
         parts that tasks share are formatted once per combination."""
+        h_up = self._upstream(task.get("parents") or ())
+        code = self.code(task)
+        tail = "".join(f',"{k}":"{v}"' for k, v in code.items()) if code else ""
+        return '{"command":"' + _h_str(task.get("args")) + self._json_mid(task) + h_up + '"' + tail + '}'
+
+    def _json_mid(self, task: dict) -> str:
+        """The JSON of the parts from app to objective, and the start of upstream."""
         c = self._cache
         env = task.get("environ_vars") or {}
         obj = task.get("objective")
@@ -152,10 +159,27 @@ class PartsMaker:
             p = self(task)  # also memoises env and objective by identity (keeping them alive)
             mid = c[k] = (f'","app":"{p["app"]}","resources":"{p["resources"]}","env":"{p["env"]}",'
                           f'"objective":"{p["objective"]}","upstream":"')
-        h_up = self._upstream(task.get("parents") or ())
-        code = self.code(task)
-        tail = "".join(f',"{k}":"{v}"' for k, v in code.items()) if code else ""
-        return '{"command":"' + _h_str(task.get("args")) + mid + h_up + '"' + tail + '}'
+        return mid
+
+    def json_of_class(self, task: dict):
+        """:meth:`json` for the tasks that share ``task``'s app, resources, environment and
+        objective (the caller groups them): what they share is formatted once, here."""
+        mid = self._json_mid(task)
+        upstream, code_of = self._upstream, self.code
+        here = code_of.here
+        app_code = code_of({"app": task.get("app"), "args": ""})
+        app_tail = "".join(f',"{k}":"{v}"' for k, v in app_code.items())
+
+        def json_of(t: dict) -> str:
+            args = t.get("args")
+            if here and args and here in args:  # the command names code of its own
+                code = code_of(t)
+                tail = "".join(f',"{k}":"{v}"' for k, v in code.items())
+            else:
+                tail = app_tail
+            return '{"command":"' + _h_str(args) + mid + upstream(t.get("parents") or ()) + '"' + tail + '}'
+
+        return json_of
 
 
 def plan_parts(plan: dict) -> dict[str, dict[str, str]]:

@@ -66,6 +66,12 @@ class _RuleExpander:
         env: dict[str, TemplateStr] = dict(app.env) if app else {}
         env.update(dict(rule.env))
         self.env = [(k, t, parse_template(t.text)[0]) for k, t in env.items()]
+        # the environment is rendered once per combination of the values it reads (once for
+        # the usual constant one); not when it reads the point itself (a dict: unhashable)
+        env_fields = {p.name for _, _, parts in self.env for p in parts if isinstance(p, Field)}
+        self.env_reads = None if "point" in env_fields else tuple(sorted(env_fields))
+        self._env_memo: dict[tuple, dict[str, str]] = {}
+        self.as_dicts = False  # set by iter_tasks: make task dicts (Task.to_dict()) instead of Tasks
         self.objective = objective_dict(rule)
         self.app_digest = ""
         launch = spec.launch
@@ -183,6 +189,20 @@ class _RuleExpander:
                     help="pass it inside {point:json}, which keeps every character"))
         return render(parts, ctx)
 
+    def _render_env(self, ctx: dict) -> dict[str, str] | None:
+        """The task's environment (one shared dict per distinct environment); None after DH211."""
+        env: dict[str, str] = {}
+        for k, t, parts in self.env:
+            v = self._render(f"env {k}", t, parts, ctx, command=False)
+            if ENV_SEPARATOR in v and ("env:", k) not in self.warned:
+                self.warned.add(("env:", k))
+                self.diags.append(Diagnostic("DH211", f"environment value of `{k}` contains `:` after rendering "
+                                                      f"({v!r}), which Balsam cannot store", t.span))
+                return None
+            env[k] = v
+        # Tasks with the same environment share one dict (memory of 100k-task plans).
+        return self._envs.setdefault(tuple(env.items()), env)
+
     def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys,
              combo: tuple | None = None) -> Task | None:
         values = combo[2] if combo is not None else None
@@ -205,17 +225,15 @@ class _RuleExpander:
         args = self._render(what, self.args_t, self.args_parts, ctx) if self.args_t else ""
         if self.rule.shell is not None:
             args = shlex.quote(args)
-        env: dict[str, str] = {}
-        for k, t, parts in self.env:
-            v = self._render(f"env {k}", t, parts, ctx, command=False)
-            if ENV_SEPARATOR in v and ("env:", k) not in self.warned:
-                self.warned.add(("env:", k))
-                self.diags.append(Diagnostic("DH211", f"environment value of `{k}` contains `:` after rendering "
-                                                      f"({v!r}), which Balsam cannot store", t.span))
+        reads = self.env_reads
+        ekey = None if reads is None else tuple([(type(ctx[f]), ctx[f]) for f in reads])
+        env = self._env_memo.get(ekey) if ekey is not None else None
+        if env is None:
+            env = self._render_env(ctx)
+            if env is None:
                 return None
-            env[k] = v
-        # Tasks with the same environment share one dict (memory of 100k-task plans).
-        env = self._envs.setdefault(tuple(env.items()), env)
+            if ekey is not None and not any(ENV_SEPARATOR in v for v in env.values()):
+                self._env_memo[ekey] = env
         # The key's text is JSON written piece by piece (this runs once per task of huge
         # sweeps): the rule's constant part, then args, environment, resources and point.
         env_text = self._env_texts.get(id(env))
@@ -239,7 +257,8 @@ class _RuleExpander:
             # A repeated point (a small choice space drawn many times) is still its own task:
             # the second and later occurrences carry their number in the key.
             key = content_key_text(f'{text},"occurrence":{seen}}}', self.here, parent_keys)
-        return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
+        return (Task.dict_of if self.as_dicts else Task)(
+                    name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
                     res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
                     self.rule.cpu_affinity, res["wall_time"], self.rule.retry_on_timeout, env, parents,
                     self.objective, key, values, *files)
@@ -302,13 +321,15 @@ def plan_head(spec: Spec) -> Plan:
 
 
 def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False,
-               indices: list[int] | None = None, limits: Limits | None = None) -> Iterator[Task]:
+               indices: list[int] | None = None, limits: Limits | None = None,
+               as_dicts: bool = False) -> Iterator[Task] | Iterator[dict]:
     """Tasks in topological order (every parent before its children), one at a time.
 
     Diagnostics are appended to `diags` as they are found. With `stop_on_error` the
     iteration raises DiagnosticError at the first error (a streaming consumer must not go on
     writing a plan that will not compile); otherwise it goes on to report every rule's errors.
     `indices`: the index of each point (a search's trial numbers); 0, 1, 2, ... by default.
+    `as_dicts`: yield `Task.to_dict()` of each task (made directly, without the Task).
     """
     try:  # tasks, dependencies and text counted before any is built (compile_* checked already)
         check_plan(spec, len(points), limits or current_limits())
@@ -326,6 +347,7 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
         rule = spec.rule(rname)
         app = spec.app(rule.app[0]) if rule.app else None
         ex = _RuleExpander(spec, rule, rule_app[rname], app, diags)
+        ex.as_dicts = as_dicts
         ex.app_digest = content_key(apps[rule_app[rname]].to_dict(), spec.source.here, ())
         ex.key_prefix = (f'{{"rule":{_ascii_str(rule.name)},"app":"{ex.app_digest}",'
                          f'"cpu_affinity":{_ascii_str(rule.cpu_affinity)},'
@@ -354,8 +376,12 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
                     break
                 continue
             yield t
-            my_names.append(t.name)
-            my_keys.append(t.key)
+            if as_dicts:
+                my_names.append(t["name"])
+                my_keys.append(t["key"])
+            else:
+                my_names.append(t.name)
+                my_keys.append(t.key)
         made[rname] = ([], []) if failed else (my_names, my_keys)
 
 
