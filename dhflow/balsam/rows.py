@@ -38,6 +38,7 @@ each rank rather than to ``mpirun`` itself.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shlex
 from collections.abc import Collection
@@ -169,6 +170,9 @@ def validate(plan: dict) -> None:
 
 # ------------------------------------------------------------------ job rows
 _NO = object()  # a field the task does not give (its column's default), unlike one given as None
+#: The fields that make a task's class in :func:`copy_lines` (with its environment and objective).
+_CLASS_FIELDS = ("rule", "app", "wall_time_minutes", "num_nodes", "ranks_per_node", "cpu_affinity",
+                 "threads_per_rank", "threads_per_core", "node_packing_count", "auto_timeout_retry")
 
 
 def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, tick: str, history: str,
@@ -183,7 +187,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     sweep has a handful) share most of their row: it is formatted once per class, and each
     task adds only what is its own (id, name, parents, args, key, point, parts).
     """
-    from dhflow.compiler.plan.jsonfast import compact
+    from dhflow.compiler.plan.jsonfast import compact, compact_point
     from dhflow.reconcile.decision import PartsMaker
 
     from json.encoder import encode_basestring_ascii as jstr
@@ -199,6 +203,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     e_hist = esc(history)
     after_id = f"\t{esc(wf)}\t"
     classes: dict[tuple, tuple] = {}
+    class_fields = operator.itemgetter(*_CLASS_FIELDS)
     no_files = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
     buf: list[str] = []
     append = buf.append
@@ -207,10 +212,10 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
         name = t["name"]
         env = get("environ_vars") or {}
         obj = get("objective")
-        ck = (get("rule", _NO), get("app"), get("wall_time_minutes", _NO), get("num_nodes", _NO),
-              get("ranks_per_node", _NO), get("cpu_affinity", _NO), get("threads_per_rank", _NO),
-              get("threads_per_core", _NO), get("node_packing_count", _NO), get("auto_timeout_retry", _NO),
-              id(env), id(obj))
+        try:  # (a compiled task gives every field)
+            ck = (class_fields(t), id(env), id(obj))
+        except KeyError:
+            ck = (*[get(k, _NO) for k in _CLASS_FIELDS], id(env), id(obj))
         cls = classes.get(ck)
         if cls is None:
             cls = classes[ck] = _row_class(t, env, obj, wf, tick, e_hist, compact, jstr,
@@ -221,7 +226,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
         values = get("values")
         data = (f'{{"dhflow_key":{jstr(t["key"])},"dhflow_task":{jstr(name)}{cls[4]}'
                 f'"dhflow_index":{"null" if index is None else int(index)},'
-                f'"dhflow_point":{"null" if point is None else compact(point)},{cls[5]}{cls[6](t)}'
+                f'"dhflow_point":{"null" if point is None else compact_point(point)},{cls[5]}{cls[6](t)}'
                 + (tail_data if values is None else f',"dhflow_values":{compact(values)}{tail_data}'))
         if "\\" in data:
             data = data.replace("\\", "\\\\")

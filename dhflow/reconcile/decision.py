@@ -139,7 +139,6 @@ class PartsMaker:
         return {"command": _h_str(task.get("args")), "app": h_app, "resources": h_res, "env": h_env,
                 "objective": h_obj, "upstream": h_up, **self.code(task)}
 
-
     def json(self, task: dict) -> str:
         """``compact(self(task))`` (the JSON stored in the job's data), built directly: the
         parts that tasks share are formatted once per combination."""
@@ -167,17 +166,24 @@ class PartsMaker:
         mid = self._json_mid(task)
         upstream, code_of = self._upstream, self.code
         here = code_of.here
-        app_code = code_of({"app": task.get("app"), "args": ""})
-        app_tail = "".join(f',"{k}":"{v}"' for k, v in app_code.items())
+        app_tail = "".join(f',"{k}":"{v}"' for k, v in code_of({"app": task.get("app"), "args": ""}).items())
+
+        last_up = ["", ""]  # (a single parent, its fingerprint): the tasks of a scatter share it
 
         def json_of(t: dict) -> str:
             args = t.get("args")
             if here and args and here in args:  # the command names code of its own
-                code = code_of(t)
-                tail = "".join(f',"{k}":"{v}"' for k, v in code.items())
+                tail = "".join(f',"{k}":"{v}"' for k, v in code_of(t).items())
             else:
                 tail = app_tail
-            return '{"command":"' + _h_str(args) + mid + upstream(t.get("parents") or ()) + '"' + tail + '}'
+            parents = t.get("parents") or ()
+            if len(parents) != 1:
+                h_up = upstream(parents)
+            else:
+                if parents[0] != last_up[0]:
+                    last_up[:] = parents[0], upstream(parents)
+                h_up = last_up[1]
+            return '{"command":"' + _h_str(args) + mid + h_up + '"' + tail + '}'
 
         return json_of
 

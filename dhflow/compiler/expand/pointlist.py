@@ -24,6 +24,16 @@ class PointList(Sequence):
         for p in points:
             self.append(p)
 
+    @classmethod
+    def from_columns(cls, names: Iterable[str], columns: list[list]) -> "PointList":
+        """The points whose i-th values are ``columns[k][i]`` (one equal-length list per name)."""
+        out = cls(names)
+        if len(columns) != len(out.names) or len({len(c) for c in columns}) > 1:
+            raise ValueError("one column per parameter, all of the same length")
+        out._columns = columns
+        out._n = len(columns[0]) if columns else 0
+        return out
+
     def append(self, point: dict[str, Any]) -> None:
         """Store one point (its keys must be the parameter names, in order)."""
         if tuple(point) != self.names:

@@ -15,7 +15,7 @@ import networkx as nx
 from dhflow.compiler.check.rules.dependencies import rule_graph
 from dhflow.compiler.diagnostics import WARNING, Diagnostic, DiagnosticError, Label
 from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value, type_name
-from dhflow.compiler.plan.jsonfast import canonical, compact
+from dhflow.compiler.plan.jsonfast import canonical, compact, compact_point
 from dhflow.compiler.plan.jsonfast import ascii_string as _ascii_str
 from dhflow.compiler.plan.model import App, Plan, Task, content_key, content_key_text
 from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
@@ -218,7 +218,7 @@ class _RuleExpander:
             ctx.update(point)
             ctx["point"] = point
             ctx["index"] = index
-            point_text = ctx[POINT_COMPACT] = compact(point)  # shared by {point:json} and the key
+            point_text = ctx[POINT_COMPACT] = compact_point(point)  # by {point:json}, the key, the row
         if values is not None:
             ctx.update(values)
         what = "shell" if self.rule.shell is not None else "args"
