@@ -132,10 +132,13 @@ class TaskChecker:
     unique names, parents already seen, a known app, a valid cpu_affinity, a content key
     and (with ``environment``) an environment Balsam can hold.  Raises PlanRejected."""
 
-    def __init__(self, head: dict, *, environment: bool = True):
+    def __init__(self, head: dict, *, environment: bool = True, names=None):
         self.workflow = head["workflow"]
         self.apps = {a["name"] for a in head["apps"]}
-        self.seen: set[str] = set()
+        # the names seen: our own set, or the caller's container, which the caller fills
+        # after each call (a streaming write's job ids by name: no second set of a million)
+        self.seen = set() if names is None else names
+        self._add = self.seen.add if names is None else None
         # environments checked, by identity (tasks of a rule share one); None: not checked here
         self._envs: dict[int, dict] | None = {} if environment else None
 
@@ -157,7 +160,8 @@ class TaskChecker:
             if id(env) not in self._envs:
                 env_string(env, task=name)
                 self._envs[id(env)] = env  # (kept: its id stays unique while it is in the dict)
-        self.seen.add(name)
+        if self._add is not None:
+            self._add(name)
 
 
 def validate(plan: dict) -> None:

@@ -298,8 +298,9 @@ def _claim_or_yield(head: dict, tasks, result: WriteResult, tally, parts_of, key
     workflow has its key (``tally``), else given a new id and yielded.  Fills ``result``'s
     ids, created, kept, max_nodes and all_serial, the key of every task by name and the
     number of tasks per rule (plan order)."""
-    check = TaskChecker(head, environment=False)  # copy_lines checks the environment it writes
     ids, created, kept = result.ids, result.created, result.kept
+    # (copy_lines checks the environment it writes; every task seen gets an id below)
+    check = TaskChecker(head, environment=False, names=ids)
     new_ids = uuid4_stream()
     result.max_nodes, result.all_serial = 0, True
     shapes: set = set()  # the (num_nodes, ranks_per_node) seen: a sweep has a handful

@@ -63,6 +63,11 @@ class _RuleExpander:
         else:
             self.args_t = rule.args if rule.args is not None else (app.args if app else None)
         self.args_parts = parse_template(self.args_t.text)[0] if self.args_t else ()
+        self.args_what = "shell" if rule.shell is not None else "args"
+        # args without a field that _render may warn about (the point's own fields are safe)
+        self.args_plain = not any(isinstance(p, Field) and p.name != "point" for p in self.args_parts)
+        self.base_ctx = {"workflow": spec.workflow, "rule": rule.name, "here": self.here,
+                         "cpu_affinity": rule.cpu_affinity}
         env: dict[str, TemplateStr] = dict(app.env) if app else {}
         env.update(dict(rule.env))
         self.env = [(k, t, parse_template(t.text)[0]) for k, t in env.items()]
@@ -210,8 +215,8 @@ class _RuleExpander:
         if res is None:
             return None
         name = task_name(self.rule, index) if values is None else fanout.task_name(self.rule, combo)
-        ctx: dict[str, Any] = {"workflow": self.spec.workflow, "rule": self.rule.name, "task": name,
-                               "here": self.here, "cpu_affinity": self.rule.cpu_affinity}
+        ctx: dict[str, Any] = self.base_ctx.copy()
+        ctx["task"] = name
         ctx.update(res)
         point_text = "null"
         if point is not None:
@@ -221,8 +226,12 @@ class _RuleExpander:
             point_text = ctx[POINT_COMPACT] = compact_point(point)  # by {point:json}, the key, the row
         if values is not None:
             ctx.update(values)
-        what = "shell" if self.rule.shell is not None else "args"
-        args = self._render(what, self.args_t, self.args_parts, ctx) if self.args_t else ""
+        if not self.args_t:
+            args = ""
+        elif self.args_plain:
+            args = render(self.args_parts, ctx)
+        else:
+            args = self._render(self.args_what, self.args_t, self.args_parts, ctx)
         if self.rule.shell is not None:
             args = shlex.quote(args)
         reads = self.env_reads
@@ -359,12 +368,14 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
         my_keys: list[str] = []
         failed = False
         for combo in fanout.combos(spec, rule, points):
-            parents: list[str] = []
-            pkeys: list[str] = []
-            for d in deps:
-                dn, dk = d.parents(combo[3])
-                parents.extend(dn)
-                pkeys.extend(dk)
+            if len(deps) == 1:
+                parents, pkeys = deps[0].parents(combo[3])
+            else:
+                parents, pkeys = [], []
+                for d in deps:
+                    dn, dk = d.parents(combo[3])
+                    parents.extend(dn)
+                    pkeys.extend(dk)
             if indices is not None and combo[0] is not None:  # a search: the point's trial number
                 combo = (indices[combo[0]], *combo[1:])
             t = ex.task(combo[0], combo[1], tuple(parents), pkeys, combo)
