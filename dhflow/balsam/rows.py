@@ -236,14 +236,33 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
             data = data.replace("\\", "\\\\")
         files = _files(t) if ("input_files" in t or "stage_in_url" in t or "stage_out_files" in t
                               or "stage_out_url" in t) else ""
+        rest = f"\t{files or no_files}{cls[3]}{esc(get('args') or '')}{cls[7]}{data}\t\\N\n"
+        if parents and len(parents) > _PIECE:  # a big gather: its parents go a piece at a time
+            append(f"{ids[name]}{after_id}{esc(name)}{cls[2]}")
+            yield from _parents_in_pieces(buf, parents, ids)
+            append(rest)
+            continue
         append(f"{ids[name]}{after_id}{esc(name)}{cls[2]}"
-               + (('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]")
-               + f"\t{files or no_files}{cls[3]}{esc(get('args') or '')}{cls[7]}{data}\t\\N\n")
+               + (('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]") + rest)
         if len(buf) >= chunk_rows:
             yield "".join(buf).encode("utf-8")
             buf.clear()
     if buf:
         yield "".join(buf).encode("utf-8")
+
+
+_PIECE = 4096
+
+
+def _parents_in_pieces(buf: list[str], parents, ids: dict[str, str]):
+    """The rows in ``buf`` and then a parents column's JSON, as COPY chunks of ``_PIECE`` job
+    ids (a row may span chunks): a million-parent gather is never one 40 MB string."""
+    buf.append('["')
+    yield "".join(buf).encode("utf-8")
+    buf.clear()
+    for i in range(0, len(parents), _PIECE):
+        yield (('", "' if i else "") + '", "'.join([ids[p] for p in parents[i:i + _PIECE]])).encode("utf-8")
+    buf.append('"]')
 
 
 def _row_class(t: dict, env: dict, obj, wf: str, tick: str, e_hist: str, compact, jstr, parts_json) -> tuple:

@@ -12,6 +12,16 @@ from collections.abc import Sequence
 from typing import Any, Iterable
 
 
+def array_code(values: list) -> str | None:
+    """The C array type that holds these values exactly ("d": floats, "q": 64-bit ints), or None."""
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        return "d"
+    if kinds == {int} and -(1 << 63) <= min(values) and max(values) < (1 << 63):
+        return "q"
+    return None
+
+
 class PointList(Sequence):
     """Points stored column-wise; ``append`` takes a dict, indexing gives a new equal dict."""
 
@@ -23,16 +33,6 @@ class PointList(Sequence):
         self._n = 0
         for p in points:
             self.append(p)
-
-    @classmethod
-    def from_columns(cls, names: Iterable[str], columns: list[list]) -> "PointList":
-        """The points whose i-th values are ``columns[k][i]`` (one equal-length list per name)."""
-        out = cls(names)
-        if len(columns) != len(out.names) or len({len(c) for c in columns}) > 1:
-            raise ValueError("one column per parameter, all of the same length")
-        out._columns = columns
-        out._n = len(columns[0]) if columns else 0
-        return out
 
     def append(self, point: dict[str, Any]) -> None:
         """Store one point (its keys must be the parameter names, in order)."""
@@ -46,14 +46,28 @@ class PointList(Sequence):
         """Store each all-float or all-int column as a C array (8 bytes a value instead of
         32-36): the values read back are equal and of the same type, so nothing printed changes."""
         for k, col in enumerate(self._columns):
-            if not isinstance(col, list) or not col:
-                continue
-            kinds = set(map(type, col))
-            if kinds == {float}:
-                self._columns[k] = array("d", col)
-            elif kinds == {int} and -(1 << 63) <= min(col) and max(col) < (1 << 63):
-                self._columns[k] = array("q", col)
+            if isinstance(col, list) and col and (code := array_code(col)):
+                self._columns[k] = array(code, col)
         return self
+
+    def extend_columns(self, columns: list[list]) -> None:
+        """Append equal-length columns of values (one per name), kept compact as they come:
+        a column stays a C array while every part of it fits one (as :meth:`compact` does)."""
+        n = {len(c) for c in columns}
+        if len(columns) != len(self.names) or len(n) > 1:
+            raise ValueError("one column per parameter, all of the same length")
+        for k, values in enumerate(columns):
+            col = self._columns[k]
+            if isinstance(col, array):
+                if array_code(values) == col.typecode:
+                    col.extend(values)
+                    continue
+                col = self._columns[k] = col.tolist()
+            elif not col and values and (code := array_code(values)):
+                self._columns[k] = array(code, values)
+                continue
+            col += values
+        self._n += n.pop() if n else 0
 
     def __len__(self) -> int:
         return self._n

@@ -60,20 +60,19 @@ def _random_columns(params: tuple[Param, ...], stream: Stream, count: int, batch
     (the same draws in the same order: one per non-constant parameter, point after point)."""
     maps = [(mapper(p), p.kind != "const") for p in params]
     m = sum(1 for _, draws in maps if draws)
-    columns: list[list] = [[] for _ in params]
-    done = 0
-    while done < count:
-        n = min(batch, count - done)
+    points = PointList(p.name for p in params)
+    while len(points) < count:
+        n = min(batch, count - len(points))
         us = stream.uniforms(n * m)
-        j = 0
-        for col, (f, draws) in zip(columns, maps):
+        columns, j = [], 0
+        for f, draws in maps:
             if draws:
-                col += map(f, us[j::m]) if m > 1 else map(f, us)
+                columns.append(list(map(f, us[j::m] if m > 1 else us)))
                 j += 1
             else:
-                col += [f(0.0)] * n
-        done += n
-    return PointList.from_columns([p.name for p in params], columns)
+                columns.append([f(0.0)] * n)
+        points.extend_columns(columns)  # compact as it grows: no million floats held as objects
+    return points
 
 
 def _lhs_batches(params: tuple[Param, ...], count: int, stream: Stream) -> Iterator[Point]:

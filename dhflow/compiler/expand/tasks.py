@@ -52,7 +52,8 @@ class _RuleExpander:
         self.files = fanout.RuleFiles(rule)
         self._memo: dict[tuple, dict[str, int]] = {}
         self._envs: dict[tuple, dict[str, str]] = {}
-        self._occurrences: dict[str, int] = {}
+        self._keys_seen: set[str] = set()
+        self._repeats: dict[str, int] = {}  # key -> occurrences, for the keys seen more than once
         self._env_texts: dict[int, str] = {}
         self._res_texts: dict[int, str] = {}
         self.key_prefix = ""  # set by iter_tasks once the app's digest is known
@@ -260,9 +261,11 @@ class _RuleExpander:
         if self.files.any:
             text += f',"files":{canonical(list(files))}'
         key = content_key_text(text + "}", self.here, parent_keys)
-        seen = self._occurrences.get(key, 0)
-        self._occurrences[key] = seen + 1
-        if seen:
+        if key not in self._keys_seen:
+            self._keys_seen.add(key)
+        else:
+            seen = self._repeats.get(key, 1)
+            self._repeats[key] = seen + 1
             # A repeated point (a small choice space drawn many times) is still its own task:
             # the second and later occurrences carry their number in the key.
             key = content_key_text(f'{text},"occurrence":{seen}}}', self.here, parent_keys)

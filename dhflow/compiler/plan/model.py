@@ -196,8 +196,9 @@ def content_key_text(text: str, here: str, parent_keys: Iterable[str]) -> str:
     if here:
         text = text.replace(_here_in_json(here), "{here}")
     h = hashlib.sha256(text.encode("utf-8"))
-    for pk in sorted(parent_keys):  # the order of `after:` is not part of the definition
-        h.update(pk.encode("ascii"))
+    pks = sorted(parent_keys)  # the order of `after:` is not part of the definition
+    for i in range(0, len(pks), 4096):  # (the digest of the keys one after another)
+        h.update("".join(pks[i:i + 4096]).encode("ascii"))
     return h.hexdigest()
 
 
