@@ -69,11 +69,18 @@ def test_random_columns_equal_the_points_drawn_one_at_a_time():
 
 def test_columns_fall_back_to_a_list_when_a_later_batch_does_not_fit_the_array():
     pts = PointList(("a",))
-    pts.extend_columns([[1.5, 2.5]])
-    pts.extend_columns([[3, 4.5]])       # an int among the floats
-    pts.extend_columns([[1 << 70, 2]])   # an int no C array holds
+    pts.extend_columns([[1.5, 2.5]], 2)
+    pts.extend_columns([[3, 4.5]], 2)       # an int among the floats
+    pts.extend_columns([[1 << 70, 2]], 2)   # an int no C array holds
     assert [p["a"] for p in pts] == [1.5, 2.5, 3, 4.5, 1 << 70, 2]
     assert [type(p["a"]) for p in pts] == [float, float, int, float, int, int]
+
+
+def test_a_space_without_parameters_gives_its_count_of_empty_points():
+    spec = compile_source(SourceFile.from_text(SPACE.split("space:")[0] + "space:\n\nsample: random(count=3, seed=1)\n"
+                                               "rule train:\n    foreach: space\n    shell: \"t\"\n", "<t>")).spec
+    points = samplers.sample(spec)
+    assert len(points) == 3 and list(points) == [{}, {}, {}]
 
 
 def test_compact_point_returns_the_text_of_that_very_object():

@@ -50,12 +50,12 @@ class PointList(Sequence):
                 self._columns[k] = array(code, col)
         return self
 
-    def extend_columns(self, columns: list[list]) -> None:
-        """Append equal-length columns of values (one per name), kept compact as they come:
-        a column stays a C array while every part of it fits one (as :meth:`compact` does)."""
-        n = {len(c) for c in columns}
-        if len(columns) != len(self.names) or len(n) > 1:
-            raise ValueError("one column per parameter, all of the same length")
+    def extend_columns(self, columns: list[list], count: int) -> None:
+        """Append ``count`` points given as columns of values (one per name), kept compact as
+        they come: a column stays a C array while every part of it fits one (as :meth:`compact`
+        does).  Points of a space without parameters have no column."""
+        if len(columns) != len(self.names) or any(len(c) != count for c in columns):
+            raise ValueError(f"one column of {count} values per parameter")
         for k, values in enumerate(columns):
             col = self._columns[k]
             if isinstance(col, array):
@@ -67,7 +67,7 @@ class PointList(Sequence):
                 self._columns[k] = array(code, values)
                 continue
             col += values
-        self._n += n.pop() if n else 0
+        self._n += count
 
     def __len__(self) -> int:
         return self._n

@@ -71,7 +71,7 @@ def _random_columns(params: tuple[Param, ...], stream: Stream, count: int, batch
                 j += 1
             else:
                 columns.append([f(0.0)] * n)
-        points.extend_columns(columns)  # compact as it grows: no million floats held as objects
+        points.extend_columns(columns, n)  # compact as it grows: no million floats held as objects
     return points
 
 
