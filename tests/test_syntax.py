@@ -72,3 +72,23 @@ def test_string_escapes():
 ])
 def test_errors(text, want):
     assert first_error(text) == want
+
+
+def test_the_built_parser_is_kept_between_runs_and_a_bad_copy_rebuilt(tmp_path, monkeypatch):
+    from dhflow.compiler.parse import syntax as _syntax
+
+    text = "workflow w:\nrule a:\n    shell: \"echo {here}\"\n"
+    before = _syntax.parse_tree(SourceFile.from_text(text, "<t>"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    try:
+        _syntax.parser.cache_clear()
+        first = _syntax.parse_tree(SourceFile.from_text(text, "<t>"))
+        kept = list((tmp_path / "dhflow").iterdir())
+        assert len(kept) == 1 and kept[0].stat().st_size > 1000
+        kept[0].write_bytes(kept[0].read_bytes()[:50])  # a copy cut short (a concurrent writer)
+        _syntax.parser.cache_clear()
+        again = _syntax.parse_tree(SourceFile.from_text(text, "<t>"))
+        assert kept[0].stat().st_size > 1000  # rebuilt and kept again
+        assert before == first == again
+    finally:
+        _syntax.parser.cache_clear()

@@ -87,15 +87,18 @@ def new_job_stamps(submission, when=None) -> tuple[str, str]:
 
 
 # ------------------------------------------------------------------ job ids
+# the variant's hex digit (bits 10xx) for each hex digit of a random byte's high nibble
+_VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
+
+
 def uuid4s(n: int):
-    """n random (version 4) UUID strings, fast."""
-    raw = os.urandom(16 * n)
-    for i in range(0, 16 * n, 16):
-        x = bytearray(raw[i:i + 16])
-        x[6] = (x[6] & 0x0F) | 0x40
-        x[8] = (x[8] & 0x3F) | 0x80
-        h = x.hex()
-        yield f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """n random (version 4) UUID strings, fast: the random bytes are written in hex at once,
+    the version digit set to 4 and the variant's two bits to 10 (as uuid.uuid4 does)."""
+    h = os.urandom(16 * n).hex()
+    variant = _VARIANT
+    for i in range(0, 32 * n, 32):
+        yield (f"{h[i:i + 8]}-{h[i + 8:i + 12]}-4{h[i + 13:i + 16]}-{variant[h[i + 16]]}{h[i + 17:i + 20]}-"
+               f"{h[i + 20:i + 32]}")
 
 
 def uuid4_stream(batch: int = 4096):

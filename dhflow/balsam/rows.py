@@ -38,6 +38,7 @@ each rank rather than to ``mpirun`` itself.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import shlex
 from collections.abc import Collection
@@ -131,10 +132,13 @@ class TaskChecker:
     unique names, parents already seen, a known app, a valid cpu_affinity, a content key
     and (with ``environment``) an environment Balsam can hold.  Raises PlanRejected."""
 
-    def __init__(self, head: dict, *, environment: bool = True):
+    def __init__(self, head: dict, *, environment: bool = True, names=None):
         self.workflow = head["workflow"]
         self.apps = {a["name"] for a in head["apps"]}
-        self.seen: set[str] = set()
+        # the names seen: our own set, or the caller's container, which the caller fills
+        # after each call (a streaming write's job ids by name: no second set of a million)
+        self.seen = set() if names is None else names
+        self._add = self.seen.add if names is None else None
         # environments checked, by identity (tasks of a rule share one); None: not checked here
         self._envs: dict[int, dict] | None = {} if environment else None
 
@@ -156,7 +160,8 @@ class TaskChecker:
             if id(env) not in self._envs:
                 env_string(env, task=name)
                 self._envs[id(env)] = env  # (kept: its id stays unique while it is in the dict)
-        self.seen.add(name)
+        if self._add is not None:
+            self._add(name)
 
 
 def validate(plan: dict) -> None:
@@ -168,6 +173,12 @@ def validate(plan: dict) -> None:
 
 
 # ------------------------------------------------------------------ job rows
+_NO = object()  # a field the task does not give (its column's default), unlike one given as None
+#: The fields that make a task's class in :func:`copy_lines` (with its environment and objective).
+_CLASS_FIELDS = ("rule", "app", "wall_time_minutes", "num_nodes", "ranks_per_node", "cpu_affinity",
+                 "threads_per_rank", "threads_per_core", "node_packing_count", "auto_timeout_retry")
+
+
 def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, tick: str, history: str,
                parts_of=None, chunk_rows: int = 1000):
     """COPY text of the new jobs, in chunks of ``chunk_rows`` lines (bytes), one task at a time.
@@ -175,74 +186,104 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     ``tasks``: the plan tasks to write (iterated once); ``ids``: job id of every task by
     name (new and existing: parents may be jobs already in the database).  Every column of
     :data:`dhflow.balsam.copy.JOB_COLUMNS` is given.
+
+    Tasks of a rule with the same app, resources, environment and objective (a *class*: a
+    sweep has a handful) share most of their row: it is formatted once per class, and each
+    task adds only what is its own (id, name, parents, args, key, point, parts).
     """
-    from dhflow.compiler.plan.jsonfast import compact
+    from dhflow.compiler.plan.jsonfast import compact, compact_point
     from dhflow.reconcile.decision import PartsMaker
 
     from json.encoder import encode_basestring_ascii as jstr
 
     parts_of = parts_of or PartsMaker(plan)
+    by_class = getattr(parts_of, "json_of_class", None)
     parts_json = getattr(parts_of, "json", None) or (lambda t: compact(parts_of(t)))
     wf = plan["workflow"]
     source = plan.get("source") or {}
-    e_wf = esc(wf)
     tail_data = (f',"dhflow_spec":{jstr(source.get("path") or "") if source.get("path") else "null"}'
                  f',"dhflow_sha256":{jstr(source.get("sha256")) if source.get("sha256") else "null"}'
                  f',"dhflow_provenance":{provenance_json}}}')
     e_hist = esc(history)
-    env_cache: dict[int, tuple] = {}
-    desc_cache: dict[str, str] = {}
-    res_cache: dict[tuple, tuple] = {}
-    obj_cache: dict[int, tuple] = {}
+    after_id = f"\t{esc(wf)}\t"
+    classes: dict[tuple, tuple] = {}
+    class_fields = operator.itemgetter(*_CLASS_FIELDS)
     no_files = "\t\t\t\t"  # input_files, stage_in_url, stage_out_files, stage_out_url (all '')
     buf: list[str] = []
+    append = buf.append
     for t in tasks:
+        get = t.get
         name = t["name"]
-        rule = t.get("rule")
-        env = t.get("environ_vars") or {}
-        hit = env_cache.get(id(env))
-        if hit is None:
-            hit = env_cache[id(env)] = (env, esc(env_string(env, task=name)))
-        e_env = hit[1]
-        desc = desc_cache.get(rule)
-        if desc is None:
-            desc = desc_cache[rule] = esc(f"dhflow {wf}/{rule}")
-        obj = t.get("objective")
-        ohit = obj_cache.get(id(obj))
-        if ohit is None:
-            ohit = obj_cache[id(obj)] = (obj, "null" if obj is None else compact(obj))
-        parents = t.get("parents") or ()
-        parents_json = ('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]"
-        point = t.get("point")
-        index = t.get("index")
-        data = (f'{{"dhflow_key":{jstr(t["key"])},"dhflow_task":{jstr(name)},'
-                f'"dhflow_rule":{jstr(rule) if rule is not None else "null"},'
+        env = get("environ_vars") or {}
+        obj = get("objective")
+        try:  # (a compiled task gives every field)
+            ck = (class_fields(t), id(env), id(obj))
+        except KeyError:
+            ck = (*[get(k, _NO) for k in _CLASS_FIELDS], id(env), id(obj))
+        cls = classes.get(ck)
+        if cls is None:
+            cls = classes[ck] = _row_class(t, env, obj, wf, tick, e_hist, compact, jstr,
+                                           by_class(t) if by_class is not None else parts_json)
+        parents = get("parents")
+        index = get("index")
+        point = get("point")
+        values = get("values")
+        data = (f'{{"dhflow_key":{jstr(t["key"])},"dhflow_task":{jstr(name)}{cls[4]}'
                 f'"dhflow_index":{"null" if index is None else int(index)},'
-                f'"dhflow_point":{"null" if point is None else compact(point)},'
-                f'"dhflow_objective":{ohit[1]},"dhflow_parts":{parts_json(t)}'
-                + (f',"dhflow_values":{compact(t["values"])}' if t.get("values") is not None else "") + tail_data)
+                f'"dhflow_point":{"null" if point is None else compact_point(point)},{cls[5]}{cls[6](t)}'
+                + (tail_data if values is None else f',"dhflow_values":{compact(values)}{tail_data}'))
         if "\\" in data:
             data = data.replace("\\", "\\\\")
-        # the columns from wall_time_minutes to application: shared by the tasks of a rule
-        rk = (desc, t.get('wall_time_minutes', 1), t.get('num_nodes', 1), t.get('ranks_per_node', 1),
-              t.get('cpu_affinity'), t.get('threads_per_rank', 1), t.get('threads_per_core', 1),
-              t.get('node_packing_count', 1), e_env, t['app'])
-        mid = res_cache.get(rk)
-        if mid is None:
-            mid = res_cache[rk] = (
-                f"{desc}\t\t{tick}\t",
-                f"\t{int(rk[1])}\t{int(rk[2])}\t0\t{int(rk[3])}\t{esc(rk[4] or 'none')}\t"
-                f"{int(rk[5])}\t{int(rk[6])}\t{int(rk[7])}\t{e_env}\t\t{esc(balsam_name(wf, rk[9]))}\t")
-        retry = 't' if t.get('auto_timeout_retry', True) else 'f'
-        buf.append(
-            f"{ids[name]}\t{e_wf}\t{esc(name)}\t{mid[0]}{parents_json}\t{_files(t) or no_files}{mid[1][1:]}"
-            f"{esc(t.get('args') or '')}\t\t"
-            f"t\tf\tf\t{retry}\tCREATED\t{e_hist}\t{data}\t\\N\n")
+        files = _files(t) if ("input_files" in t or "stage_in_url" in t or "stage_out_files" in t
+                              or "stage_out_url" in t) else ""
+        rest = f"\t{files or no_files}{cls[3]}{esc(get('args') or '')}{cls[7]}{data}\t\\N\n"
+        if parents and len(parents) > _PIECE:  # a big gather: its parents go a piece at a time
+            append(f"{ids[name]}{after_id}{esc(name)}{cls[2]}")
+            yield from _parents_in_pieces(buf, parents, ids)
+            append(rest)
+            continue
+        append(f"{ids[name]}{after_id}{esc(name)}{cls[2]}"
+               + (('["' + '", "'.join([ids[p] for p in parents]) + '"]') if parents else "[]") + rest)
         if len(buf) >= chunk_rows:
             yield "".join(buf).encode("utf-8")
             buf.clear()
     if buf:
         yield "".join(buf).encode("utf-8")
+
+
+_PIECE = 4096
+
+
+def _parents_in_pieces(buf: list[str], parents, ids: dict[str, str]):
+    """The rows in ``buf`` and then a parents column's JSON, as COPY chunks of ``_PIECE`` job
+    ids (a row may span chunks): a million-parent gather is never one 40 MB string."""
+    buf.append('["')
+    yield "".join(buf).encode("utf-8")
+    buf.clear()
+    for i in range(0, len(parents), _PIECE):
+        yield (('", "' if i else "") + '", "'.join([ids[p] for p in parents[i:i + _PIECE]])).encode("utf-8")
+    buf.append('"]')
+
+
+def _row_class(t: dict, env: dict, obj, wf: str, tick: str, e_hist: str, compact, jstr, parts_json) -> tuple:
+    """What the tasks of one class share in their rows (see :func:`copy_lines`):
+    (env, objective: kept alive so that their ids stay theirs while cached; text from
+    description to tick; text from wall_time_minutes to application; the data's rule;
+    the data's objective; the parts' JSON function; text from user_workdir to state_history)."""
+    rule = t.get("rule")
+    e_env = esc(env_string(env, task=t["name"]))
+    return (
+        env, obj,
+        f"\t{esc(f'dhflow {wf}/{rule}')}\t\t{tick}\t",
+        f"{int(t.get('wall_time_minutes', 1))}\t{int(t.get('num_nodes', 1))}\t0\t{int(t.get('ranks_per_node', 1))}\t"
+        f"{esc(t.get('cpu_affinity') or 'none')}\t{int(t.get('threads_per_rank', 1))}\t"
+        f"{int(t.get('threads_per_core', 1))}\t{int(t.get('node_packing_count', 1))}\t{e_env}\t\t"
+        f"{esc(balsam_name(wf, t['app']))}\t",
+        f',"dhflow_rule":{jstr(rule) if rule is not None else "null"},',
+        f'"dhflow_objective":{"null" if obj is None else compact(obj)},"dhflow_parts":',
+        parts_json,
+        f"\t\tt\tf\tf\t{'t' if t.get('auto_timeout_retry', True) else 'f'}\tCREATED\t{e_hist}\t",
+    )
 
 
 def _files(t: dict) -> str:

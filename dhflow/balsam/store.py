@@ -295,22 +295,30 @@ def _reset_for_rerun(cur, plan: dict, result: WriteResult, job_ids: list[str], r
 
 # ------------------------------------------------------------------ a plan being compiled
 def _claim_or_yield(head: dict, tasks, result: WriteResult, tally, parts_of, keys_by_name: dict[str, str],
-                    check_task):
+                    check_task, rule_tasks: dict[str, int]):
     """The tasks of ``tasks`` to write, as they come: each one checked, kept when the
     workflow has its key (``tally``), else given a new id and yielded.  Fills ``result``'s
-    ids, created, kept, max_nodes and all_serial, and the key of every task by name."""
-    check = TaskChecker(head, environment=False)  # copy_lines checks the environment it writes
+    ids, created, kept, max_nodes and all_serial, the key of every task by name and the
+    number of tasks per rule (plan order)."""
     ids, created, kept = result.ids, result.created, result.kept
+    # (copy_lines checks the environment it writes; every task seen gets an id below)
+    check = TaskChecker(head, environment=False, names=ids)
     new_ids = uuid4_stream()
     result.max_nodes, result.all_serial = 0, True
+    shapes: set = set()  # the (num_nodes, ranks_per_node) seen: a sweep has a handful
     for t in tasks:
         check(t)
         name = t["name"]
-        nodes = int(t.get("num_nodes", 1))
-        if nodes > result.max_nodes:
-            result.max_nodes = nodes
-        if not serial_fits(nodes, int(t.get("ranks_per_node", 1))):
-            result.all_serial = False
+        rule = t.get("rule") or name
+        rule_tasks[rule] = rule_tasks.get(rule, 0) + 1
+        shape = (t.get("num_nodes", 1), t.get("ranks_per_node", 1))
+        if shape not in shapes:
+            nodes = int(shape[0])
+            if nodes > result.max_nodes:
+                result.max_nodes = nodes
+            if not serial_fits(nodes, int(shape[1])):
+                result.all_serial = False
+            shapes.add(shape)
         if check_task is not None:
             check_task(t)
         keys_by_name[name] = t["key"]
@@ -358,8 +366,7 @@ def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict,
         keys_by_name: dict[str, str] = {}
         parts_of = PartsMaker(head, keys_by_name=keys_by_name)
         rule_tasks: dict[str, int] = {}  # the plan's tasks per rule, in plan order (for `status`)
-        tasks = aggregates.counted_by_rule(tasks, rule_tasks)
-        new_tasks = _claim_or_yield(head, tasks, result, tally, parts_of, keys_by_name, check_task)
+        new_tasks = _claim_or_yield(head, tasks, result, tally, parts_of, keys_by_name, check_task, rule_tasks)
         result.rows_written = _write_new(cur, head, new_tasks, result.ids, provenance, sub_id, parts_of,
                                          threaded=True)
         phase(f"apply: COPY {result.rows_written} rows (compiling meanwhile)")

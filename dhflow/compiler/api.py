@@ -140,8 +140,8 @@ def compile_file_streaming(path: str, *, as_dicts: bool = True) -> StreamingComp
     head.pop("tasks", None)
     out.head = head
     # The limits are bound now: the tasks may be pulled in another thread (the COPY producer).
-    tasks = iter_tasks(spec, points, out.diagnostics, stop_on_error=True, limits=current_limits())
-    out.tasks = (t.to_dict() for t in tasks) if as_dicts else tasks
+    out.tasks = iter_tasks(spec, points, out.diagnostics, stop_on_error=True, limits=current_limits(),
+                           as_dicts=as_dicts)
     return out
 
 

@@ -98,18 +98,27 @@ def _require_reachable(req: SubmitRequest, opts, head: dict) -> None:
 
 
 def _task_checker(opts, mode_for_checks: str):
-    """A per-task launch check for the streaming write (a task is checked as it is compiled)."""
+    """A per-task launch check for the streaming write (a task is checked as it is compiled).
+
+    The checks read a task's num_nodes and ranks_per_node only: each pair is checked once
+    (a sweep has a handful), a failing one with the first task that has it."""
     one = {"tasks": ()}
+    passed: set = set()
     if opts.scheduler == "local":
-        def check_task(task):
-            one["tasks"] = (task,)
+        def check(task):
             launching.check_local_resources(one, mode_for_checks)
     else:
         nodes = int(opts.nodes)
 
-        def check_task(task):
-            one["tasks"] = (task,)
+        def check(task):
             launching.check_scheduler_resources(one, nodes, mode_for_checks)
+
+    def check_task(task):
+        shape = (task.get("num_nodes", 1), task.get("ranks_per_node", 1))
+        if shape not in passed:
+            one["tasks"] = (task,)
+            check(task)
+            passed.add(shape)
     return check_task
 
 

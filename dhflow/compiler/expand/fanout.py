@@ -91,7 +91,7 @@ class ParentIndex:
         """(names, keys) of the parent tasks that agree with `coord` on the shared dimensions."""
         if not self._names:  # the parent rule failed to expand
             return [], []
-        base = sum(coord[pos] * stride for pos, stride in self._fixed)
+        base = sum([coord[pos] * stride for pos, stride in self._fixed]) if self._fixed else 0
         if len(self._offsets) == 1:
             k = base + self._offsets[0]
             return [self._names[k]], [self._keys[k]]

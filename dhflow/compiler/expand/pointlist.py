@@ -12,6 +12,16 @@ from collections.abc import Sequence
 from typing import Any, Iterable
 
 
+def array_code(values: list) -> str | None:
+    """The C array type that holds these values exactly ("d": floats, "q": 64-bit ints), or None."""
+    kinds = set(map(type, values))
+    if kinds == {float}:
+        return "d"
+    if kinds == {int} and -(1 << 63) <= min(values) and max(values) < (1 << 63):
+        return "q"
+    return None
+
+
 class PointList(Sequence):
     """Points stored column-wise; ``append`` takes a dict, indexing gives a new equal dict."""
 
@@ -36,14 +46,28 @@ class PointList(Sequence):
         """Store each all-float or all-int column as a C array (8 bytes a value instead of
         32-36): the values read back are equal and of the same type, so nothing printed changes."""
         for k, col in enumerate(self._columns):
-            if not isinstance(col, list) or not col:
-                continue
-            kinds = set(map(type, col))
-            if kinds == {float}:
-                self._columns[k] = array("d", col)
-            elif kinds == {int} and -(1 << 63) <= min(col) and max(col) < (1 << 63):
-                self._columns[k] = array("q", col)
+            if isinstance(col, list) and col and (code := array_code(col)):
+                self._columns[k] = array(code, col)
         return self
+
+    def extend_columns(self, columns: list[list], count: int) -> None:
+        """Append ``count`` points given as columns of values (one per name), kept compact as
+        they come: a column stays a C array while every part of it fits one (as :meth:`compact`
+        does).  Points of a space without parameters have no column."""
+        if len(columns) != len(self.names) or any(len(c) != count for c in columns):
+            raise ValueError(f"one column of {count} values per parameter")
+        for k, values in enumerate(columns):
+            col = self._columns[k]
+            if isinstance(col, array):
+                if array_code(values) == col.typecode:
+                    col.extend(values)
+                    continue
+                col = self._columns[k] = col.tolist()
+            elif not col and values and (code := array_code(values)):
+                self._columns[k] = array(code, values)
+                continue
+            col += values
+        self._n += count
 
     def __len__(self) -> int:
         return self._n

@@ -36,6 +36,24 @@ class Stream:
         self._pos += 1
         return (x >> 11) * _SCALE
 
+    def uniforms(self, n: int) -> list[float]:
+        """The next n doubles: what n calls of :meth:`uniform` give, whole blocks at a time."""
+        out = []
+        while n and self._pos < 8:  # the rest of the current block
+            out.append(self.uniform())
+            n -= 1
+        blocks = n // 8
+        if blocks:
+            prefix, first = self._prefix, self._block
+            raw = b"".join(hashlib.blake2b(prefix + (first + i).to_bytes(8, "little"), digest_size=64).digest()
+                           for i in range(blocks))
+            self._block = first + blocks
+            scale = _SCALE
+            out += [(x >> 11) * scale for x in struct.unpack(f"<{8 * blocks}Q", raw)]
+        for _ in range(n - 8 * blocks):
+            out.append(self.uniform())
+        return out
+
     def below(self, n: int) -> int:
         """An integer uniform on 0..n-1 (n small: the bias of the float method is < 2**-40)."""
         return min(int(self.uniform() * n), n - 1)

@@ -55,6 +55,26 @@ def _random_points(params: tuple[Param, ...], stream: Stream) -> Iterator[Point]
         yield dict(zip(names, [f(uniform()) if draws else f(0.0) for f, draws in maps]))
 
 
+def _random_columns(params: tuple[Param, ...], stream: Stream, count: int, batch: int = 1 << 15) -> PointList:
+    """The first `count` points of :func:`_random_points`, drawn and mapped a column at a time
+    (the same draws in the same order: one per non-constant parameter, point after point)."""
+    maps = [(mapper(p), p.kind != "const") for p in params]
+    m = sum(1 for _, draws in maps if draws)
+    points = PointList(p.name for p in params)
+    while len(points) < count:
+        n = min(batch, count - len(points))
+        us = stream.uniforms(n * m)
+        columns, j = [], 0
+        for f, draws in maps:
+            if draws:
+                columns.append(list(map(f, us[j::m] if m > 1 else us)))
+                j += 1
+            else:
+                columns.append([f(0.0)] * n)
+        points.extend_columns(columns, n)  # compact as it grows: no million floats held as objects
+    return points
+
+
 def _lhs_batches(params: tuple[Param, ...], count: int, stream: Stream) -> Iterator[Point]:
     """Latin hypercube batches of `count` points: each parameter's [0,1) cut into `count`
     strata, one point per stratum, strata shuffled independently per parameter."""
@@ -173,7 +193,9 @@ def sample(spec: Spec, limits: Limits | None = None) -> list[Point]:
             stream = Stream(sampler.seed, sampler.kind)
             gen = _random_points(params, stream) if sampler.kind == "random" else _lhs_batches(params, count, stream)
             # columns, not a dict per point: a million points fit in ~100 MB
-            if keep is None:
+            if keep is None and sampler.kind == "random":
+                points = _random_columns(params, stream, count)
+            elif keep is None:
                 points = PointList((p.name for p in params), itertools.islice(gen, count))
             else:
                 points = PointList(p.name for p in params)

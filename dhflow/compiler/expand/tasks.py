@@ -15,7 +15,7 @@ import networkx as nx
 from dhflow.compiler.check.rules.dependencies import rule_graph
 from dhflow.compiler.diagnostics import WARNING, Diagnostic, DiagnosticError, Label
 from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value, type_name
-from dhflow.compiler.plan.jsonfast import canonical, compact
+from dhflow.compiler.plan.jsonfast import canonical, compact, compact_point
 from dhflow.compiler.plan.jsonfast import ascii_string as _ascii_str
 from dhflow.compiler.plan.model import App, Plan, Task, content_key, content_key_text
 from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
@@ -52,7 +52,8 @@ class _RuleExpander:
         self.files = fanout.RuleFiles(rule)
         self._memo: dict[tuple, dict[str, int]] = {}
         self._envs: dict[tuple, dict[str, str]] = {}
-        self._occurrences: dict[str, int] = {}
+        self._keys_seen: set[str] = set()
+        self._repeats: dict[str, int] = {}  # key -> occurrences, for the keys seen more than once
         self._env_texts: dict[int, str] = {}
         self._res_texts: dict[int, str] = {}
         self.key_prefix = ""  # set by iter_tasks once the app's digest is known
@@ -63,9 +64,20 @@ class _RuleExpander:
         else:
             self.args_t = rule.args if rule.args is not None else (app.args if app else None)
         self.args_parts = parse_template(self.args_t.text)[0] if self.args_t else ()
+        self.args_what = "shell" if rule.shell is not None else "args"
+        # args without a field that _render may warn about (the point's own fields are safe)
+        self.args_plain = not any(isinstance(p, Field) and p.name != "point" for p in self.args_parts)
+        self.base_ctx = {"workflow": spec.workflow, "rule": rule.name, "here": self.here,
+                         "cpu_affinity": rule.cpu_affinity}
         env: dict[str, TemplateStr] = dict(app.env) if app else {}
         env.update(dict(rule.env))
         self.env = [(k, t, parse_template(t.text)[0]) for k, t in env.items()]
+        # the environment is rendered once per combination of the values it reads (once for
+        # the usual constant one); not when it reads the point itself (a dict: unhashable)
+        env_fields = {p.name for _, _, parts in self.env for p in parts if isinstance(p, Field)}
+        self.env_reads = None if "point" in env_fields else tuple(sorted(env_fields))
+        self._env_memo: dict[tuple, dict[str, str]] = {}
+        self.as_dicts = False  # set by iter_tasks: make task dicts (Task.to_dict()) instead of Tasks
         self.objective = objective_dict(rule)
         self.app_digest = ""
         launch = spec.launch
@@ -183,28 +195,8 @@ class _RuleExpander:
                     help="pass it inside {point:json}, which keeps every character"))
         return render(parts, ctx)
 
-    def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys,
-             combo: tuple | None = None) -> Task | None:
-        values = combo[2] if combo is not None else None
-        res = self.resources_for(index, point if values is None else {**(point or {}), **values})
-        if res is None:
-            return None
-        name = task_name(self.rule, index) if values is None else fanout.task_name(self.rule, combo)
-        ctx: dict[str, Any] = {"workflow": self.spec.workflow, "rule": self.rule.name, "task": name,
-                               "here": self.here, "cpu_affinity": self.rule.cpu_affinity}
-        ctx.update(res)
-        point_text = "null"
-        if point is not None:
-            ctx.update(point)
-            ctx["point"] = point
-            ctx["index"] = index
-            point_text = ctx[POINT_COMPACT] = compact(point)  # shared by {point:json} and the key
-        if values is not None:
-            ctx.update(values)
-        what = "shell" if self.rule.shell is not None else "args"
-        args = self._render(what, self.args_t, self.args_parts, ctx) if self.args_t else ""
-        if self.rule.shell is not None:
-            args = shlex.quote(args)
+    def _render_env(self, ctx: dict) -> dict[str, str] | None:
+        """The task's environment (one shared dict per distinct environment); None after DH211."""
         env: dict[str, str] = {}
         for k, t, parts in self.env:
             v = self._render(f"env {k}", t, parts, ctx, command=False)
@@ -215,7 +207,43 @@ class _RuleExpander:
                 return None
             env[k] = v
         # Tasks with the same environment share one dict (memory of 100k-task plans).
-        env = self._envs.setdefault(tuple(env.items()), env)
+        return self._envs.setdefault(tuple(env.items()), env)
+
+    def task(self, index: int | None, point: dict | None, parents: tuple[str, ...], parent_keys,
+             combo: tuple | None = None) -> Task | None:
+        values = combo[2] if combo is not None else None
+        res = self.resources_for(index, point if values is None else {**(point or {}), **values})
+        if res is None:
+            return None
+        name = task_name(self.rule, index) if values is None else fanout.task_name(self.rule, combo)
+        ctx: dict[str, Any] = self.base_ctx.copy()
+        ctx["task"] = name
+        ctx.update(res)
+        point_text = "null"
+        if point is not None:
+            ctx.update(point)
+            ctx["point"] = point
+            ctx["index"] = index
+            point_text = ctx[POINT_COMPACT] = compact_point(point)  # by {point:json}, the key, the row
+        if values is not None:
+            ctx.update(values)
+        if not self.args_t:
+            args = ""
+        elif self.args_plain:
+            args = render(self.args_parts, ctx)
+        else:
+            args = self._render(self.args_what, self.args_t, self.args_parts, ctx)
+        if self.rule.shell is not None:
+            args = shlex.quote(args)
+        reads = self.env_reads
+        ekey = None if reads is None else tuple([(type(ctx[f]), ctx[f]) for f in reads])
+        env = self._env_memo.get(ekey) if ekey is not None else None
+        if env is None:
+            env = self._render_env(ctx)
+            if env is None:
+                return None
+            if ekey is not None and not any(ENV_SEPARATOR in v for v in env.values()):
+                self._env_memo[ekey] = env
         # The key's text is JSON written piece by piece (this runs once per task of huge
         # sweeps): the rule's constant part, then args, environment, resources and point.
         env_text = self._env_texts.get(id(env))
@@ -233,13 +261,16 @@ class _RuleExpander:
         if self.files.any:
             text += f',"files":{canonical(list(files))}'
         key = content_key_text(text + "}", self.here, parent_keys)
-        seen = self._occurrences.get(key, 0)
-        self._occurrences[key] = seen + 1
-        if seen:
+        if key not in self._keys_seen:
+            self._keys_seen.add(key)
+        else:
+            seen = self._repeats.get(key, 1)
+            self._repeats[key] = seen + 1
             # A repeated point (a small choice space drawn many times) is still its own task:
             # the second and later occurrences carry their number in the key.
             key = content_key_text(f'{text},"occurrence":{seen}}}', self.here, parent_keys)
-        return Task(name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
+        return (Task.dict_of if self.as_dicts else Task)(
+                    name, self.rule.name, index, point, self.app_name, args, res["nodes"], res["ranks_per_node"],
                     res["threads_per_rank"], res["threads_per_core"], res["node_packing_count"],
                     self.rule.cpu_affinity, res["wall_time"], self.rule.retry_on_timeout, env, parents,
                     self.objective, key, values, *files)
@@ -302,13 +333,15 @@ def plan_head(spec: Spec) -> Plan:
 
 
 def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False,
-               indices: list[int] | None = None, limits: Limits | None = None) -> Iterator[Task]:
+               indices: list[int] | None = None, limits: Limits | None = None,
+               as_dicts: bool = False) -> Iterator[Task] | Iterator[dict]:
     """Tasks in topological order (every parent before its children), one at a time.
 
     Diagnostics are appended to `diags` as they are found. With `stop_on_error` the
     iteration raises DiagnosticError at the first error (a streaming consumer must not go on
     writing a plan that will not compile); otherwise it goes on to report every rule's errors.
     `indices`: the index of each point (a search's trial numbers); 0, 1, 2, ... by default.
+    `as_dicts`: yield `Task.to_dict()` of each task (made directly, without the Task).
     """
     try:  # tasks, dependencies and text counted before any is built (compile_* checked already)
         check_plan(spec, len(points), limits or current_limits())
@@ -326,6 +359,7 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
         rule = spec.rule(rname)
         app = spec.app(rule.app[0]) if rule.app else None
         ex = _RuleExpander(spec, rule, rule_app[rname], app, diags)
+        ex.as_dicts = as_dicts
         ex.app_digest = content_key(apps[rule_app[rname]].to_dict(), spec.source.here, ())
         ex.key_prefix = (f'{{"rule":{_ascii_str(rule.name)},"app":"{ex.app_digest}",'
                          f'"cpu_affinity":{_ascii_str(rule.cpu_affinity)},'
@@ -337,12 +371,14 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
         my_keys: list[str] = []
         failed = False
         for combo in fanout.combos(spec, rule, points):
-            parents: list[str] = []
-            pkeys: list[str] = []
-            for d in deps:
-                dn, dk = d.parents(combo[3])
-                parents.extend(dn)
-                pkeys.extend(dk)
+            if len(deps) == 1:
+                parents, pkeys = deps[0].parents(combo[3])
+            else:
+                parents, pkeys = [], []
+                for d in deps:
+                    dn, dk = d.parents(combo[3])
+                    parents.extend(dn)
+                    pkeys.extend(dk)
             if indices is not None and combo[0] is not None:  # a search: the point's trial number
                 combo = (indices[combo[0]], *combo[1:])
             t = ex.task(combo[0], combo[1], tuple(parents), pkeys, combo)
@@ -354,8 +390,12 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
                     break
                 continue
             yield t
-            my_names.append(t.name)
-            my_keys.append(t.key)
+            if as_dicts:
+                my_names.append(t["name"])
+                my_keys.append(t["key"])
+            else:
+                my_names.append(t.name)
+                my_keys.append(t.key)
         made[rname] = ([], []) if failed else (my_names, my_keys)
 
 

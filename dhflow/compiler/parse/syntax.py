@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import re
+import sys
 from importlib import resources
 from pathlib import Path
 
 from lark import Lark, Token, Tree
+from lark import __version__ as lark_version
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.indenter import DedentError, Indenter
 
@@ -35,15 +39,34 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parents[3] / "grammar" / "dhflow.lark").read_text(encoding="utf-8")
 
 
+def _parser_cache(grammar: str) -> str | bool:
+    """Where lark keeps the built parser between runs (building it takes a tenth of a second
+    of every command): a file of this grammar under the user's cache directory, or False
+    when that directory cannot be written.  lark checks the grammar's digest stored in the
+    file and rebuilds (quietly) when it does not match or the file is unreadable."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "dhflow")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK):
+        return False
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(folder, f"grammar-{digest}-lark{lark_version}-py{sys.version_info[0]}{sys.version_info[1]}.cache")
+
+
 @functools.lru_cache(maxsize=1)
 def parser() -> Lark:
-    """The LALR parser, built once per process."""
+    """The LALR parser, built once per process (and kept by lark between runs)."""
+    grammar = grammar_text()
     return Lark(
-        grammar_text(),
+        grammar,
         parser="lalr",
         postlex=_DhflowIndenter(),
         propagate_positions=True,
         maybe_placeholders=True,
+        cache=_parser_cache(grammar),
     )
 
 

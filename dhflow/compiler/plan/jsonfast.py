@@ -52,3 +52,30 @@ compact = make_encoder(ensure_ascii=True, item_sep=",", key_sep=":", sort_keys=F
 string = _enc.c_encode_basestring if _c_make_encoder is not None else _enc.py_encode_basestring
 #: One JSON string literal, ASCII only (what canonical/compact do for a str).
 ascii_string = _enc.c_encode_basestring_ascii if _c_make_encoder is not None else _enc.py_encode_basestring_ascii
+
+
+class _LastCompact:
+    """``compact`` that remembers the last object it encoded (by identity, holding it).
+
+    A streaming submit encodes each task's point twice in a row, in one thread: for the
+    content key (the compiler) and for the job's data (the row writer, right after).  The
+    second call returns the first's text.  Points are never modified once sampled, so the
+    text of the same object is still right; any other object is encoded as usual.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self):
+        self._last: tuple = (None, "null")
+
+    def __call__(self, obj: Any) -> str:
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last[0] is obj:
+            return last[1]
+        text = compact(obj)
+        self._last = (obj, text)
+        return text
+
+
+#: ``compact`` of sample points (see :class:`_LastCompact`).
+compact_point = _LastCompact()
