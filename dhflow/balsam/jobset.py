@@ -38,8 +38,10 @@ in flight) adds a row, so ``C`` no longer matches.  A rolled-back change adds no
 
 What this does not see, and why that is acceptable: edits in place of a job's other
 columns (its command, resources, state) by raw SQL; neither did the keys' sum, which read
-only the key (an edit of the key *is* logged).  Balsam's own ``balsam modify`` saves the
-whole row, so it is logged.  Any logged change anywhere in the database (another
+only the key (an edit of the key *is* logged), and Balsam's own ``balsam modify`` of a
+job's arguments or resources (it changes neither its workflow, id nor key).  Triggers
+switched off for a while and on again (``DISABLE TRIGGER``, ``session_replication_role =
+replica`` as restore tools set it) miss what happened meanwhile.  Any logged change anywhere in the database (another
 workflow's ``--prune``, ``dhflow clean``) only sends the next resubmission of every
 workflow to the full check (the keys' sum), which then records the new ``C``.  A database
 without the triggers (dropped, or older dhflow) has no ``C``: the full check again.
@@ -64,9 +66,10 @@ CREATE TABLE IF NOT EXISTS {CHANGE_TABLE} (
     xact bigint      PRIMARY KEY,
     at   timestamptz NOT NULL DEFAULT now()
 );
-CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = pg_catalog, public AS $$
 BEGIN
-    INSERT INTO {CHANGE_TABLE} (xact) VALUES (txid_current()) ON CONFLICT DO NOTHING;
+    INSERT INTO public.{CHANGE_TABLE} (xact) VALUES (txid_current()) ON CONFLICT DO NOTHING;
     RETURN NULL;
 END $$;
 """

@@ -29,7 +29,9 @@ def storage_url(*, create: bool = True, hide_password: bool = False) -> str:
     s = _settings()
     url = URL.create("postgresql+psycopg2", username=s.get("USER") or None, password=s.get("PASSWORD") or None,
                      host=s.get("HOST") or None, port=int(s["PORT"]) if s.get("PORT") else None,
-                     database=s.get("NAME") or None, query={"options": f"-csearch_path={SCHEMA} -csynchronous_commit=off"})
+                     database=s.get("NAME") or None,
+                     # a dead server is an error after 10 s, not a driver hanging on exit
+                     query={"options": f"-csearch_path={SCHEMA} -csynchronous_commit=off", "connect_timeout": "10"})
     text = url.render_as_string(hide_password=False)
     if create and not has_studies():
         _create(text)

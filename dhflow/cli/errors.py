@@ -39,7 +39,8 @@ def show_diagnostics(diagnostics, source, fmt: str = "text") -> None:
 
 def _is_database_error(exc: BaseException) -> bool:
     name = type(exc).__module__ + "." + type(exc).__name__
-    return name.startswith(("django.db", "psycopg2"))
+    # sqlalchemy: the search's Optuna study in the same PostgreSQL
+    return name.startswith(("django.db", "psycopg2", "sqlalchemy.exc"))
 
 
 def guarded(handler):

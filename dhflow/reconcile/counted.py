@@ -18,12 +18,15 @@ class AllUnchanged(Reconciliation):
         self._counts = {rule: {s: (n if s == UNCHANGED else 0) for s in STATUSES} for rule, n in rule_tasks.items()}
 
     def counts(self) -> dict[str, dict[str, int]]:
+        """Per rule, the tasks per status: all unchanged."""
         return self._counts
 
     def reason_counts(self) -> dict[str, dict[str, int]]:
+        """No task changes, so no reasons."""
         return {}
 
     def of(self, status: str) -> list[Decision]:
+        """The decisions of a status: none but unchanged, which are not listed."""
         if status == UNCHANGED:
             raise ValueError("the unchanged tasks of a reconciliation from counts are not listed")
         return []

@@ -139,3 +139,17 @@ def test_rows_of_classes_and_big_gathers_carry_the_plain_values(tmp_path):
         assert data["dhflow_point"] == t["point"] and data["dhflow_key"] == t["key"]
         assert row["environ_vars"] == ("A=1" if t["environ_vars"] else "")
     assert any(k.startswith("code:own.py") for k in json.loads(rows[1]["data"])["dhflow_parts"])
+
+
+def test_an_environment_memo_tells_minus_zero_from_zero(tmp_path):
+    # -0.0 == 0.0 with the same hash: the memo of rendered environments must not share them
+    (tmp_path / "p.json").write_text('[{"x": 0.0}, {"x": -0.0}, {"x": 0.0}]')
+    text = ('workflow z:\n\nspace:\n    x: real(-1, 1)\n\nsample: points("p.json")\n\napp a:\n    executable: "echo"\n\n'
+            'rule r:\n    app: a\n    foreach: space\n    args: "{x}"\n    env:\n        X: "v{x}"\n')
+    (tmp_path / "z.dhflow").write_text(text)
+    from dhflow.compiler.api import compile_file
+
+    result = compile_file(str(tmp_path / "z.dhflow"))
+    assert result.ok, result.diagnostics
+    tasks = result.plan.to_dict()["tasks"]
+    assert [(t["args"], t["environ_vars"]["X"]) for t in tasks] == [("0.0", "v0.0"), ("-0.0", "v-0.0"), ("0.0", "v0.0")]

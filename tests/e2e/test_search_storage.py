@@ -52,6 +52,7 @@ def test_study_in_postgres_holds_exactly_the_evaluations_and_is_reconciled(balsa
     wf = "sq_store"
     path = make_project(e2e_root, wf, QUAD.format(wf=wf, evals=5))
     r = run_dhflow(["run", path, "--job-mode", "mpi", "--timeout", "0.01"], env, cwd=path.parent)
+    assert r.returncode in (0, 3, 5) and "Traceback" not in r.stderr, r.stderr  # stopped by --timeout
     r = run_dhflow(["clean", path, "--yes"], env, cwd=path.parent)  # the database exists, no study yet
     assert r.returncode == 0, r.stderr
     r = run_dhflow(["search-storage", path], env)

@@ -7,7 +7,8 @@ a launcher was killed (SIGKILL, a crash, a lost allocation), its jobs therefore 
 RUNNING and unrunnable for up to 3 minutes, and for good if the next launcher started
 sooner. A lock taken on this host by a process that no longer exists is just as stale:
 :func:`install` makes ``clear_stale_locks`` free those at once, the same way (RUNNING ->
-RESTART_READY, lock cleared). Locks of other hosts keep Balsam's rule.
+RESTART_READY, lock cleared), for the launcher's own workflow only. Locks of other hosts
+keep Balsam's rule.
 """
 from __future__ import annotations
 
@@ -39,20 +40,22 @@ def dead_local_locks(locks, host: str | None = None) -> list[str]:
     return dead
 
 
-def clear_dead_local_locks(model) -> int:
-    """Free the jobs locked by dead processes of this host; returns how many."""
+def clear_dead_local_locks(model, workflow: str | None = None) -> int:
+    """Free the jobs (of `workflow`, when given: one workflow's launcher never changes
+    another's jobs) locked by dead processes of this host; returns how many."""
     from django.db import transaction
     from balsam.core.models import safe_select
 
     host = socket.gethostname()
-    held = model.objects.filter(lock__startswith=host + ":").values_list("lock", flat=True).distinct()
+    scope = model.objects.filter(workflow=workflow) if workflow else model.objects.all()
+    held = scope.filter(lock__startswith=host + ":").values_list("lock", flat=True).distinct()
     dead = dead_local_locks(list(held), host)
     if not dead:
         return 0
     with transaction.atomic():
-        jobs = safe_select(model.objects.filter(lock__in=dead))
+        jobs = safe_select(scope.filter(lock__in=dead))
         reverted = jobs.filter(state="RUNNING").update(state="RESTART_READY")
-        freed = model.objects.filter(lock__in=dead).update(lock="")
+        freed = scope.filter(lock__in=dead).update(lock="")
     logger.info(f"Cleared the locks of {len(dead)} dead process(es) on {host}: {freed} jobs, "
                 f"{reverted} RUNNING -> RESTART_READY")
     return freed
@@ -67,7 +70,7 @@ def install() -> None:
     original = models.JobSource.clear_stale_locks
 
     def clear_stale_locks(self):
-        clear_dead_local_locks(self.model)
+        clear_dead_local_locks(self.model, self.workflow)
         original(self)
 
     models.JobSource.clear_stale_locks = clear_stale_locks

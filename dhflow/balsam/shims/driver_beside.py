@@ -28,7 +28,7 @@ MAX_DRIVERS = 4
 
 def driver_filter():
     """The Django condition selecting driver jobs (their application is
-    ``<workflow>.<workflow>.search-driver``: dhflow's ``<workflow>.`` prefix on the plan's app name)."""
+    ``<workflow>.search-driver``)."""
     from django.db.models import Q
 
     return Q(name=DRIVER_NAME, application__endswith="." + DRIVER_NAME)
@@ -44,11 +44,12 @@ class DriverRun:
         envs.update(job.get_envs())
         workdir = job.working_directory
         os.makedirs(workdir, exist_ok=True)
-        self.outfile = open(os.path.join(workdir, f"{job.name}.out"), "w+b")
         if job.envscript:
             args, shell = " ".join(["source", job.envscript, "&&", job.app_cmd]), True
         else:
             args, shell = shlex.split(job.app_cmd), False
+        # appended: a restarted driver keeps the earlier runs' log
+        self.outfile = open(os.path.join(workdir, f"{job.name}.out"), "ab")
         logger.info(f"{job.cute_id} search driver, beside the launcher (no worker node): {args}")
         try:
             self.process = subprocess.Popen(args, cwd=workdir, stdout=self.outfile, stderr=subprocess.STDOUT,
@@ -60,6 +61,7 @@ class DriverRun:
         self.err_msg = None
 
     def free_workers(self):
+        """Nothing to free: the driver holds no worker."""
         return None
 
 
@@ -83,7 +85,7 @@ def install(launcher) -> None:
         for job in models.BalsamJob.objects.filter(pk__in=self.jobsource.acquire(pks)):
             try:
                 self.mpi_runs.append(DriverRun(job, launcher.logger))
-            except OSError as exc:
+            except Exception as exc:  # noqa: BLE001 - one bad driver job must not stop the launcher
                 job.update_state("FAILED", f"cannot start the search driver: {exc}", release=True)
                 continue
             started.append(job.pk)

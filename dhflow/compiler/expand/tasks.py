@@ -236,7 +236,9 @@ class _RuleExpander:
         if self.rule.shell is not None:
             args = shlex.quote(args)
         reads = self.env_reads
-        ekey = None if reads is None else tuple([(type(ctx[f]), ctx[f]) for f in reads])
+        # floats by their repr: -0.0 == 0.0 (and hash alike) but render differently
+        ekey = None if reads is None else tuple([(type(v), repr(v) if isinstance(v, float) else v)
+                                                 for v in (ctx[f] for f in reads)])
         env = self._env_memo.get(ekey) if ekey is not None else None
         if env is None:
             env = self._render_env(ctx)

@@ -50,7 +50,11 @@ def _parser_cache(grammar: str) -> str | bool:
         os.makedirs(folder, mode=0o700, exist_ok=True)
     except OSError:
         return False
-    if not os.access(folder, os.W_OK):
+    try:  # lark unpickles the file: only from a folder that is ours and private
+        st = os.stat(folder)
+    except OSError:
+        return False
+    if st.st_uid != os.geteuid() or st.st_mode & 0o022 or not os.access(folder, os.W_OK):
         return False
     digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
     return os.path.join(folder, f"grammar-{digest}-lark{lark_version}-py{sys.version_info[0]}{sys.version_info[1]}.cache")
