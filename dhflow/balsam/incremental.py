@@ -42,7 +42,7 @@ def append(plan: dict, *, provenance: dict, command: str = "search", inside=None
     validate(plan)
     wf = plan["workflow"]
     result = WriteResult(wf)
-    with _workflow_transaction(wf) as cur:
+    with _workflow_transaction(wf, prepare=False) as cur:  # the driver's first full write prepared them
         tasks = plan["tasks"]
         have = job_ids_by_key(cur, wf, {t["key"] for t in tasks})
         new, claimed = [], set()

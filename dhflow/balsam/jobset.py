@@ -82,16 +82,23 @@ def missing(cur) -> bool:
 
 def ensure(cur) -> None:
     """Create the log and its triggers when missing (caller's transaction, under dhflow's
-    DDL lock: CREATE TRIGGER locks the job table against writes until the commit, once)."""
+    DDL lock: CREATE TRIGGER locks the job table against writes until the commit, so the
+    caller runs this in a short transaction of its own)."""
     cur.execute(_DDL)
     cur.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'core_balsamjob'::regclass")
     present = dict(cur.fetchall())
+    made = False
     for name, definition in TRIGGERS:
         if present.get(name, "D") != "D":
             continue
         if name in present:
             cur.execute(f"DROP TRIGGER {name} ON core_balsamjob")  # disabled: made anew
         cur.execute(f"CREATE TRIGGER {name} {definition}")
+        made = True
+    if made:
+        # what happened while a trigger was missing went unlogged: count the gap as a change,
+        # so that no count recorded before it proves anything after it
+        cur.execute(f"INSERT INTO {CHANGE_TABLE} (xact) VALUES (txid_current()) ON CONFLICT DO NOTHING")
 
 
 def changes(cur) -> int | None:

@@ -111,11 +111,19 @@ def _lock_id(workflow: str) -> int:
 
 
 @contextlib.contextmanager
-def _workflow_transaction(workflow: str):
+def _workflow_transaction(workflow: str, prepare: bool = True):
     """One transaction on Django's connection, under the workflow's advisory lock; yields the
-    raw psycopg2 cursor.  Database errors (the commit's too) become one-line BackendErrors."""
+    raw psycopg2 cursor.  Database errors (the commit's too) become one-line BackendErrors.
+    ``prepare=False``: dhflow's tables are known to be there (a search's proposals, after
+    the driver's first write)."""
     from django.db import connection, transaction
 
+    # dhflow's tables, indexes and triggers first, in a short transaction of their own: built
+    # inside the long one, their locks on the job table would stall every launcher until the
+    # commit (then the check inside is a no-op)
+    if prepare:
+        with database_errors(), transaction.atomic(), connection.cursor() as wrapper:
+            subs.ensure_submission_table(wrapper.cursor)
     with database_errors(), transaction.atomic(), connection.cursor() as wrapper:
         cur = wrapper.cursor
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(workflow)])
