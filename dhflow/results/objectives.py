@@ -351,12 +351,13 @@ def _dims(records: list[dict]) -> list[str]:
     return list(dict.fromkeys(k for rec in records for k in (rec.get("values") or {})))
 
 
+def _params(records: list[dict]) -> list[str]:
+    """The point parameters of the records, in first-seen order (a column each)."""
+    return list(dict.fromkeys(k for rec in records for k in (rec["point"] or {})))
+
+
 def format_csv(records: list[dict]) -> str:
-    params: list[str] = []
-    for rec in records:
-        for key in (rec["point"] or {}):
-            if key not in params:
-                params.append(key)
+    params = _params(records)
     dims = _dims(records)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -376,11 +377,7 @@ def format_csv(records: list[dict]) -> str:
 def format_table(records: list[dict]) -> str:
     if not records:
         return "no task of this workflow has an objective"
-    params: list[str] = []
-    for rec in records:
-        for key in (rec["point"] or {}):
-            if key not in params:
-                params.append(key)
+    params = _params(records)
     dims = _dims(records)
     header = ["#", "task", *dims, *params, "state", "objective", "runtime", "note"]
     rows = []

@@ -203,17 +203,23 @@ def submit_streaming(req: SubmitRequest, notify: Notify) -> SubmitOutcome:
     return SubmitOutcome(path, written, list(stream.diagnostics), stream.source, opts, mode)
 
 
+def _checked_launch(req: SubmitRequest, plan: dict):
+    """The launch options of a whole plan, its tasks checked against them (local or batch)."""
+    opts = launching.checked_options(plan, req.overrides)
+    if opts.scheduler == "local":
+        launching.check_local_resources(plan, opts.job_mode)
+    else:
+        launching.check_scheduler_resources(plan, int(opts.nodes), opts.job_mode)
+    return opts
+
+
 def submit_plan(req: SubmitRequest, plan: dict) -> SubmitOutcome:
     """``submit --rerun`` and plan JSON files: the whole plan compiled, then written."""
     from dhflow.balsam import rows, store
 
     phase("compile (and Plan.to_dict)")
     rows.validate(plan)
-    opts = launching.checked_options(plan, req.overrides)
-    if opts.scheduler == "local":
-        launching.check_local_resources(plan, opts.job_mode)
-    else:
-        launching.check_scheduler_resources(plan, int(opts.nodes), opts.job_mode)
+    opts = _checked_launch(req, plan)
     phase("validate and check resources")
     _require_reachable(req, opts, plan)
     path = database.open_database(req.db, plan, req.file, create=True, profile=opts.profile)
@@ -261,11 +267,7 @@ def dry_run(req: SubmitRequest, plan: dict) -> DryRun:
     from dhflow.errors import BackendError
 
     rows.validate(plan)
-    opts = launching.checked_options(plan, req.overrides)
-    if opts.scheduler == "local":
-        launching.check_local_resources(plan, opts.job_mode)
-    else:
-        launching.check_scheduler_resources(plan, int(opts.nodes), opts.job_mode)
+    opts = _checked_launch(req, plan)
     rec, path, why = reconcile_if_reachable(req.db, req.file, plan, req.rerun)
     if rec is None:
         new = {t["name"] for t in plan["tasks"]}
