@@ -64,7 +64,7 @@ def test_random_columns_equal_the_points_drawn_one_at_a_time():
     assert [[type(v) for v in p.values()] for p in got] == [[type(v) for v in p.values()] for p in expected]
     # compacted as compact() would: the mixed choice stays a list, the rest become C arrays
     reference = PointList(got.names, expected).compact()
-    assert [type(c) for c in got._columns] == [type(c) for c in reference._columns]
+    assert [type(c) for c in got._points._columns] == [type(c) for c in reference._columns]
 
 
 def test_columns_fall_back_to_a_list_when_a_later_batch_does_not_fit_the_array():

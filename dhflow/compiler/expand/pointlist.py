@@ -87,9 +87,67 @@ class PointList(Sequence):
             yield dict(zip(names, values))
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, (PointList, list, tuple)):
+        if isinstance(other, (PointList, DrawnPoints, list, tuple)):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
         return NotImplemented
 
     def __repr__(self) -> str:
         return f"PointList({len(self)} points of {', '.join(self.names)})"
+
+
+class DrawnPoints(Sequence):
+    """A known number of points drawn on demand, in order, a batch at a time.
+
+    ``draw(n)`` gives the next ``n`` points as columns (one list per name); the points drawn
+    are kept (compact, in a :class:`PointList`), so reading point ``i`` again, or the whole
+    list once per ``foreach`` rule, draws nothing twice.  Why: ``submit`` pulls its tasks in
+    the COPY's producer thread, and a sample drawn there, while the server is busy with the
+    rows of the first points, costs no wall time of its own (a 100k-point random sample
+    takes about 0.3 s of Python).  The values are those an eager draw gives: the same
+    ``draw`` calls in the same order.
+    """
+
+    __slots__ = ("names", "_count", "_draw", "_batch", "_points")
+
+    def __init__(self, names: Iterable[str], count: int, draw, batch: int = 1 << 15):
+        self.names = tuple(names)
+        self._count = count
+        self._draw = draw
+        self._batch = batch
+        self._points = PointList(self.names)
+
+    def _fill(self, upto: int) -> None:
+        points = self._points
+        while len(points) < upto:
+            n = min(self._batch, self._count - len(points))
+            points.extend_columns(self._draw(n), n)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._count))]
+        if i < 0:
+            i += self._count
+        if not 0 <= i < self._count:
+            raise IndexError("point index out of range")
+        self._fill(i + 1)
+        return self._points[i]
+
+    def __iter__(self):
+        names = self.names
+        for start in range(0, self._count, self._batch):
+            end = min(start + self._batch, self._count)
+            self._fill(end)
+            columns = [col[start:end] for col in self._points._columns]
+            for values in zip(*columns) if columns else ((),) * (end - start):
+                yield dict(zip(names, values))
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (PointList, DrawnPoints, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"DrawnPoints({len(self)} points of {', '.join(self.names)}, {len(self._points)} drawn)"

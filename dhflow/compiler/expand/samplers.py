@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean
 from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value
 from dhflow.compiler.expand.rng import Stream
-from dhflow.compiler.expand.pointlist import PointList
+from dhflow.compiler.expand.pointlist import DrawnPoints, PointList
 from dhflow.compiler.expand.space import coerce, from_unit, grid_levels, mapper
 from dhflow.compiler.check.model import Param, SamplerSpec, Spec
 from dhflow.compiler.expand.budget import check_sampler
@@ -55,14 +55,14 @@ def _random_points(params: tuple[Param, ...], stream: Stream) -> Iterator[Point]
         yield dict(zip(names, [f(uniform()) if draws else f(0.0) for f, draws in maps]))
 
 
-def _random_columns(params: tuple[Param, ...], stream: Stream, count: int, batch: int = 1 << 15) -> PointList:
-    """The first `count` points of :func:`_random_points`, drawn and mapped a column at a time
-    (the same draws in the same order: one per non-constant parameter, point after point)."""
+def _column_drawer(params: tuple[Param, ...], stream: Stream):
+    """``draw(n)``: the next ``n`` points of :func:`_random_points` as columns, drawn and
+    mapped a column at a time (the same draws in the same order: one per non-constant
+    parameter, point after point)."""
     maps = [(mapper(p), p.kind != "const") for p in params]
     m = sum(1 for _, draws in maps if draws)
-    points = PointList(p.name for p in params)
-    while len(points) < count:
-        n = min(batch, count - len(points))
+
+    def draw(n: int) -> list[list]:
         us = stream.uniforms(n * m)
         columns, j = [], 0
         for f, draws in maps:
@@ -71,8 +71,14 @@ def _random_columns(params: tuple[Param, ...], stream: Stream, count: int, batch
                 j += 1
             else:
                 columns.append([f(0.0)] * n)
-        points.extend_columns(columns, n)  # compact as it grows: no million floats held as objects
-    return points
+        return columns
+    return draw
+
+
+def _random_columns(params: tuple[Param, ...], stream: Stream, count: int, batch: int = 1 << 15) -> DrawnPoints:
+    """The first `count` points of :func:`_random_points`, drawn when first read (by the
+    expansion, which a streaming submit runs in its COPY's producer thread)."""
+    return DrawnPoints((p.name for p in params), count, _column_drawer(params, stream), batch)
 
 
 def _lhs_batches(params: tuple[Param, ...], count: int, stream: Stream) -> Iterator[Point]:
