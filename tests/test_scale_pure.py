@@ -167,3 +167,56 @@ def test_streamed_results_json_is_the_in_memory_json(tmp_path):
     empty = io.StringIO()
     write_json(records([t for t in plan["tasks"] if not t.get("objective")], mixed), "minimize", empty)
     assert empty.getvalue() == objectives.format_json([]) + "\n"
+
+
+def test_drawn_points_are_the_eager_draws_in_any_order_of_reading():
+    """A random sample drawn on demand (a batch at a time, kept once drawn) gives the points
+    an eager draw gives, whether read in order, by index out of order, or twice."""
+    import itertools
+
+    from dhflow.compiler.expand import samplers
+    from dhflow.compiler.expand.rng import Stream
+
+    spec = _spec(SWEEP.format(n=10))
+    expected = list(itertools.islice(samplers._random_points(spec.params, Stream(5, "random")), 300))
+    lazy = samplers._random_columns(spec.params, Stream(5, "random"), 300, batch=64)
+    assert len(lazy) == 300 and len(lazy._points) == 0  # nothing drawn before it is read
+    assert lazy[250] == expected[250] and lazy[-1] == expected[-1]
+    assert len(lazy._points) == 300
+    assert list(lazy) == expected and list(lazy) == expected  # read twice: drawn once
+    assert lazy[10:13] == expected[10:13]
+    fresh = samplers._random_columns(spec.params, Stream(5, "random"), 300, batch=64)
+    assert [dict(p) for p in fresh] == expected  # in order from the start
+    assert [[type(v) for v in p.values()] for p in fresh] == [[type(v) for v in p.values()] for p in expected]
+
+
+def _spec(text: str):
+    from dhflow.compiler.api import compile_source
+    from dhflow.compiler.source import SourceFile
+
+    return compile_source(SourceFile.from_text(text, "<t>")).spec
+
+
+def test_a_big_gathers_plan_line_and_key_are_those_of_the_plain_encoding():
+    """The pieces a million-parent gather is written in (its parents' JSON, the offsets of a
+    gather as a range, a single parent's key digest) give the bytes the plain code gives."""
+    import json as _json
+
+    from dhflow.compiler.plan.jsonfast import plan_line
+    from dhflow.compiler.plan.model import Task, content_key_text, task_json
+
+    from dhflow.compiler.expand.samplers import sample
+    from dhflow.compiler.expand.tasks import expand
+
+    spec = _spec(SWEEP.format(n=5000))
+    full, _ = expand(spec, sample(spec))
+    report = full.tasks[-1]
+    assert len(report.parents) == 5000 and isinstance(report, Task)
+    assert task_json(report) == plan_line(report.to_dict())
+    assert report.parents == tuple(f"train.{i}" for i in range(5000))
+    # a single parent's digest is that of the general path
+    h = hashlib.sha256(b'{"x":1}')
+    h.update(("a" * 64).encode())
+    assert content_key_text('{"x":1}', "", ["a" * 64]) == h.hexdigest()
+    assert content_key_text('{"x":1}', "", ("b" * 64, "a" * 64)) == content_key_text('{"x":1}', "", iter(["a" * 64, "b" * 64]))
+    assert _json.loads(task_json(report))["parents"][4999] == "train.4999"

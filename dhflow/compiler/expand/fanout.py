@@ -8,6 +8,7 @@ gather against a single-task rule.
 from __future__ import annotations
 
 import itertools
+from array import array
 from typing import Any
 
 from dhflow.compiler.check.fanout import value_label
@@ -82,9 +83,14 @@ class ParentIndex:
             strides[k] = strides[k + 1] * sizes[k + 1]
         self._fixed = [(cdims.index(d), strides[k]) for k, d in enumerate(pdims) if d in cdims]
         extra = [k for k, d in enumerate(pdims) if d not in cdims]
-        # offsets of every combination of the dimensions the child does not have (a gather)
-        self._offsets = [sum(c * strides[k] for c, k in zip(combo, extra))
-                         for combo in itertools.product(*(range(sizes[k]) for k in extra))]
+        # offsets of every combination of the dimensions the child does not have (a gather):
+        # a range for one such dimension, else 8-byte integers (a million-task gather's
+        # offsets as Python ints would cost 40 MB)
+        if len(extra) == 1:
+            self._offsets = range(0, sizes[extra[0]] * strides[extra[0]], strides[extra[0]])
+        else:
+            self._offsets = array("q", [sum(c * strides[k] for c, k in zip(combo, extra))
+                                        for combo in itertools.product(*(range(sizes[k]) for k in extra))])
         self._names, self._keys = names, keys
 
     def parents(self, coord: tuple) -> tuple[list[str], list[str]]:

@@ -186,8 +186,10 @@ def content_key(definition: dict, here: str, parent_keys: Iterable[str]) -> str:
 
 
 @functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=16)
 def _here_in_json(here: str) -> str:
-    """`here` as it appears inside a JSON string (what content keys replace by `{here}`)."""
+    """`here` as it appears inside a JSON string (what content keys replace by `{here}`);
+    remembered: every task of a plan asks for the same one."""
     return json.dumps(here)[1:-1]
 
 
@@ -196,6 +198,10 @@ def content_key_text(text: str, here: str, parent_keys: Iterable[str]) -> str:
     if here:
         text = text.replace(_here_in_json(here), "{here}")
     h = hashlib.sha256(text.encode("utf-8"))
+    if isinstance(parent_keys, (list, tuple)) and len(parent_keys) < 2:  # (most tasks: 0 or 1 parent)
+        if parent_keys:
+            h.update(parent_keys[0].encode("ascii"))
+        return h.hexdigest()
     pks = sorted(parent_keys)  # the order of `after:` is not part of the definition
     for i in range(0, len(pks), 4096):  # (the digest of the keys one after another)
         h.update("".join(pks[i:i + 4096]).encode("ascii"))
@@ -227,10 +233,18 @@ def task_json(t: Task, cache: dict[int, str] | None = None) -> str:
             f'"node_packing_count": {t.node_packing_count}, "cpu_affinity": {_str(t.cpu_affinity)}, '
             f'"wall_time_minutes": {t.wall_time_minutes}, "auto_timeout_retry": {_b(t.auto_timeout_retry)}, '
             f'"environ_vars": {_shared(t.environ_vars, cache) if t.environ_vars else "{}"}, '
-            f'"parents": {"[" + ", ".join(map(_str, t.parents)) + "]"}, '
+            f'"parents": {_names_json(t.parents)}, '
             f'"objective": {"null" if t.objective is None else _shared(t.objective, cache)}, '
             f'"key": {_str(t.key)}' + (_v2_json(t) if t.values is not None or t.input_files or t.stage_in_url
                                         or t.stage_out_files or t.stage_out_url else "") + "}")
+
+
+def _names_json(names) -> str:
+    """The JSON list of ``names`` as task_json writes it; a big gather's a piece at a time (a
+    join over a million names would first hold each one's JSON text as a string of its own)."""
+    if len(names) <= 4096:
+        return "[" + ", ".join(map(_str, names)) + "]"
+    return "[" + ", ".join([", ".join(map(_str, names[i:i + 4096])) for i in range(0, len(names), 4096)]) + "]"
 
 
 def _v2_json(t: Task) -> str:
