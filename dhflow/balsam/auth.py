@@ -126,13 +126,17 @@ def connect_args(info: dict, user: str) -> dict:
     return args
 
 
-def other_clients(connect: dict) -> int:
-    """How many other client sessions the server has now (0 when it does not answer)."""
+def other_clients(connect: dict) -> int | None:
+    """How many other client sessions the server has now: 0 when it does not answer, None
+    when it answers but will not tell (it refused our credentials): clients may be there."""
     import psycopg2
 
     try:
         conn = psycopg2.connect(**connect, dbname="postgres", connect_timeout=5)
-    except psycopg2.Error:
+    except psycopg2.Error as exc:
+        text = str(exc)
+        if "authentication failed" in text or "pg_hba.conf" in text or "does not exist" in text:
+            return None  # the server is up and answered: its clients cannot be counted
         return 0  # not answering: nobody to cut off
     try:
         with conn.cursor() as cur:
