@@ -245,8 +245,11 @@ def cmd_clean(args) -> int:
         if answer not in ("y", "yes"):
             print("nothing deleted")
             return 0
-    deleted = inspect.delete_jobs(wf)
+    deleted, study_problem = inspect.delete_jobs(wf)
     print(f"deleted {deleted} jobs of workflow {wf} (working directories under {path}/data/{wf} are kept)")
+    if study_problem:
+        note(f"the search's stored study was left in the database ({study_problem}); it is rebuilt "
+             "from the trials when the search runs again")
     return 0
 
 

@@ -83,12 +83,15 @@ def count_jobs(db: str | None, plan: dict, file: str | None) -> tuple[str, int]:
     return path, jobs.count_workflow(plan["workflow"])
 
 
-def delete_jobs(workflow: str) -> int:
-    """Delete every job of exactly this workflow, and its search trials (its database already open)."""
+def delete_jobs(workflow: str) -> tuple[int, str | None]:
+    """Delete every job of exactly this workflow and its search trials, in one transaction,
+    then its stored search studies (its database already open); (jobs deleted, why a
+    study could not be removed or None)."""
     from dhflow.balsam import jobs, searchstore
     from dhflow.runtime.search_study import delete_workflow_studies
 
-    return jobs.delete_workflow(workflow, also=(searchstore.delete_trials, delete_workflow_studies))
+    deleted = jobs.delete_workflow(workflow, also=(searchstore.delete_trials,))
+    return deleted, delete_workflow_studies(workflow)
 
 
 def against_db(db: str | None, plan: dict, file: str | None, rerun: str | None):

@@ -23,16 +23,20 @@ def study_store(ctx: SearchContext) -> StudyStore | None:
     return StudyStore(optuna_storage.storage_url(), study_name(ctx.workflow, ctx.fingerprint))
 
 
-def delete_workflow_studies(workflow: str) -> None:
-    """Remove every study of the workflow (`dhflow clean`); nothing when none was ever stored."""
+def delete_workflow_studies(workflow: str) -> str | None:
+    """Remove every study of the workflow (`dhflow clean`, after its jobs and trials are
+    deleted: Optuna's storage has connections of its own, outside their transaction);
+    nothing when none was ever stored.  Returns why a study could not be removed, or None.
+    A study left behind is harmless (derived: a later search with no trials rebuilds it)."""
     from dhflow.balsam import optuna_storage
 
-    if not optuna_storage.has_studies():
-        return
     try:
+        if not optuna_storage.has_studies():
+            return None
         delete_studies(optuna_storage.storage_url(create=False), workflow)
-    except Exception:  # noqa: BLE001 - a study left behind is harmless: derived, rebuilt when it disagrees
-        pass
+    except Exception as exc:  # noqa: BLE001 - reported as a note; the jobs are already deleted
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+    return None
 
 
 def storage_of(ctx: SearchContext, db: str | None, *, hide_password: bool = False) -> tuple[str, str, str, bool]:

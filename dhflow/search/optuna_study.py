@@ -45,14 +45,23 @@ def studies_of(names: Sequence[str], workflow: str) -> list[str]:
 
 
 def delete_studies(storage, workflow: str) -> int:
-    """Delete every study of the workflow from the storage (`dhflow clean`); returns how many."""
+    """Delete every study of the workflow from the storage (`dhflow clean`); returns how many.
+    ``storage``: a URL (one storage is opened for it, its connections closed after) or an
+    Optuna storage."""
     import optuna
 
-    names = studies_of([s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)],
-                       workflow)
-    for name in names:
-        optuna.delete_study(study_name=name, storage=storage)
-    return len(names)
+    own = isinstance(storage, str)
+    if own:
+        storage = optuna.storages.RDBStorage(storage, skip_table_creation=True)
+    try:
+        names = studies_of([s.study_name for s in optuna.get_all_study_summaries(storage, include_best_trial=False)],
+                           workflow)
+        for name in names:
+            optuna.delete_study(study_name=name, storage=storage)
+        return len(names)
+    finally:
+        if own and hasattr(storage, "engine"):
+            storage.engine.dispose()
 
 
 @dataclass

@@ -113,6 +113,7 @@ def test_study_in_postgres_holds_exactly_the_evaluations_and_is_reconciled(balsa
     # `dhflow clean` removes the study with the jobs and the trials
     r = run_dhflow(["clean", path, "--yes"], env, cwd=path.parent)
     assert r.returncode == 0, r.stderr
+    assert "stored study was left" not in r.stderr
     import optuna
 
     assert name not in optuna.get_all_study_names(storage=url)
