@@ -62,14 +62,17 @@ def job_dir(top: str, workflow: str, name: str, job_id: str) -> str:
 
 
 @database_errors()
-def fetch_jobs(workflow: str, keys=None) -> list[JobView]:
+def fetch_jobs(workflow: str, keys=None, name: str | None = None) -> list[JobView]:
     """Every job of exactly this workflow (Balsam must be activated); plain rows, no ORM objects.
-    ``keys``: only the jobs with one of these content keys (an indexed read)."""
+    ``keys``: only the jobs with one of these content keys (an indexed read); ``name``: only
+    the jobs of that name."""
     from balsam.core.models import ApplicationDefinition, BalsamJob
 
     top = workdir_top()
     out = []
     qs = BalsamJob.objects.filter(workflow=workflow)
+    if name is not None:
+        qs = qs.filter(name=name)
     if keys is not None:
         qs = qs.extra(where=["data->>'dhflow_key' = ANY(%s)"], params=[list(keys)])
     exes = dict(ApplicationDefinition.objects.filter(

@@ -120,6 +120,16 @@ def _lock_key(workflow: str) -> int:
     return int.from_bytes(hashlib.sha256(b"dhflow-search:" + workflow.encode()).digest()[:8], "big", signed=True)
 
 
+def driver_busy(workflow: str) -> bool:
+    """Whether a search driver holds the workflow's lock now (tried and released at once)."""
+    with database_errors(), _cursor() as c:
+        c.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(workflow)])
+        got = c.fetchone()[0]
+        if got:
+            c.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(workflow)])
+    return not got
+
+
 @contextlib.contextmanager
 def driver_lock(workflow: str):
     """Hold the workflow's search-driver lock (a session advisory lock) or refuse at once."""

@@ -28,6 +28,7 @@ import sysconfig
 from pathlib import Path
 
 from dhflow.compiler.plan.model import content_key
+from dhflow.errors import BackendError
 from dhflow.runtime import database
 from dhflow.runtime.search_plan import SearchContext, plan_of
 from dhflow.target import FINAL_STATES
@@ -129,6 +130,11 @@ def submit_plan(ctx: SearchContext, db: str | None, *, dry_run: bool = False, pr
         trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
         states = driverjobs.driver_states(ctx.workflow, DRIVER_TASK)
         generation = choose_generation(ctx, states, bool(states) and search_complete(ctx, trials))
+        if not dry_run and driver_key(ctx, generation) not in states and searchstore.driver_busy(ctx.workflow):
+            # a `dhflow run` drives it in its own process: a driver job written now could not start
+            raise BackendError(f"a search driver is running workflow {ctx.workflow} now (a `dhflow run`?): a "
+                               "submitted driver could not start beside it; wait for it to finish or stop it, "
+                               "then submit again (nothing was written)")
     plan = plan_of(ctx, trials)
     plan["apps"] = list(plan["apps"]) + [driver_app(ctx)]
     plan["tasks"] = plan["tasks"] + [driver_task(ctx, generation)]
@@ -141,8 +147,7 @@ def driver_jobs(ctx: SearchContext, db: str | None) -> list[tuple[str, str]]:
     from dhflow.balsam import jobs
 
     database.open_database(db, plan_of(ctx, []), ctx.file, create=False, quiet=True)
-    found = [j for j in jobs.fetch_jobs(ctx.workflow)
-             if j.name == DRIVER_TASK and j.application.endswith("." + DRIVER_TASK)]
+    found = [j for j in jobs.fetch_jobs(ctx.workflow, name=DRIVER_TASK) if j.application.endswith("." + DRIVER_TASK)]
     from datetime import datetime
 
     from dhflow.results.objectives import history

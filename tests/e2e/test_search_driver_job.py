@@ -218,3 +218,43 @@ def test_a_search_submitted_to_a_batch_scheduler_runs_in_the_allocation_without_
     trials = _trials(db, wf)
     assert [t for t, _ in trials] == list(range(4))
     assert all(state == "JOB_FINISHED" for _, state in _evaluations(db, wf))
+
+
+def test_submit_refuses_a_second_driver_while_another_process_drives_the_search(balsam_db, e2e_root):
+    """While a `dhflow run` drives the search (it holds the workflow's driver lock), `dhflow
+    submit` would write a driver job that could only fail on that lock: it is refused, and
+    nothing is written; once the lock is free, the same submit writes the driver."""
+    import getpass
+
+    import psycopg2
+
+    from dhflow.balsam.searchstore import _lock_key
+
+    db, env = balsam_db
+    wf = "sdj_busy"
+    path = _project(e2e_root, wf, "serial")
+    info = json.loads(open(os.path.join(db, "server-info")).read())
+    holder = psycopg2.connect(host=info["host"], port=info["port"], dbname="balsam",
+                              user=os.environ.get("BALSAM_USER") or getpass.getuser(), password=info.get("password"))
+    holder.autocommit = True
+    try:
+        with holder.cursor() as cur:  # what `dhflow run`'s driver holds while it drives
+            cur.execute("SELECT pg_advisory_lock(%s)", [_lock_key(wf)])
+        r = run_dhflow(["submit", path, "--no-launch"], env, cwd=path.parent)
+        assert r.returncode == 3, r.stderr
+        assert "a search driver is running workflow sdj_busy now" in r.stderr and "nothing was written" in r.stderr
+        assert "Traceback" not in r.stderr
+        assert _drivers(db, wf) == [] and _evaluations(db, wf) == []
+    finally:
+        holder.close()  # the lock goes with the session
+    r = run_dhflow(["submit", path, "--no-launch"], env, cwd=path.parent)
+    assert r.returncode == 0, r.stderr
+    assert [s for s, _ in _drivers(db, wf)] == ["CREATED"]
+    # `dhflow status` shows the driver job and where its output goes (read by name, not by
+    # reading every job of the workflow)
+    st = run_dhflow(["status", path], env, cwd=path.parent)
+    assert st.returncode == 0, st.stderr
+    assert re.search(r"search driver job: CREATED; output: \S+/search-driver\.out", st.stdout), st.stdout
+    st = json.loads(run_dhflow(["status", path, "--format", "json"], env, cwd=path.parent).stdout)
+    assert st["search"]["driver_job"]["state"] == "CREATED"
+    assert st["search"]["driver_job"]["output"].endswith("search-driver.out")
