@@ -386,7 +386,7 @@ def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict,
         _count_orphans(result, orphans, prune)
         subs.update_counts(cur, sub_id, added=len(result.created), kept=len(result.kept), pruned=result.pruned,
                            orphaned=result.orphaned, input_digest=input_digest,
-                           keys_digest=subs.keys_digest(keys_by_name.values()), max_nodes=result.max_nodes,
+                           keys_digest=subs.SUMMED, max_nodes=result.max_nodes,
                            all_serial=result.all_serial, keys_sum=aggregates.keys_sum(keys_by_name.values()),
                            rule_tasks=json.dumps(rule_tasks),
                            job_changes=None if changes is None else changes + jobset.own_changes(cur))
