@@ -186,10 +186,8 @@ def content_key(definition: dict, here: str, parent_keys: Iterable[str]) -> str:
 
 
 @functools.lru_cache(maxsize=16)
-@functools.lru_cache(maxsize=16)
 def _here_in_json(here: str) -> str:
-    """`here` as it appears inside a JSON string (what content keys replace by `{here}`);
-    remembered: every task of a plan asks for the same one."""
+    """`here` as it appears inside a JSON string (what content keys replace by `{here}`)."""
     return json.dumps(here)[1:-1]
 
 
