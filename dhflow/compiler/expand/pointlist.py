@@ -22,7 +22,31 @@ def array_code(values: list) -> str | None:
     return None
 
 
-class PointList(Sequence):
+class _Points(Sequence):
+    """What the two point sequences share: slices and negative indexes, bounds, equality."""
+
+    __slots__ = ()
+
+    def _point(self, i: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __getitem__(self, i):
+        n = len(self)
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(n))]
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("point index out of range")
+        return self._point(i)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (_Points, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+
+class PointList(_Points):
     """Points stored column-wise; ``append`` takes a dict, indexing gives a new equal dict."""
 
     __slots__ = ("names", "_columns", "_n")
@@ -72,13 +96,7 @@ class PointList(Sequence):
     def __len__(self) -> int:
         return self._n
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(self._n))]
-        if i < 0:
-            i += self._n
-        if not 0 <= i < self._n:
-            raise IndexError("point index out of range")
+    def _point(self, i: int) -> dict[str, Any]:
         return dict(zip(self.names, [col[i] for col in self._columns]))
 
     def __iter__(self):
@@ -86,16 +104,11 @@ class PointList(Sequence):
         for values in zip(*self._columns) if self._columns else ((),) * self._n:
             yield dict(zip(names, values))
 
-    def __eq__(self, other) -> bool:
-        if isinstance(other, (PointList, DrawnPoints, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
-
     def __repr__(self) -> str:
         return f"PointList({len(self)} points of {', '.join(self.names)})"
 
 
-class DrawnPoints(Sequence):
+class DrawnPoints(_Points):
     """A known number of points drawn on demand, in order, a batch at a time.
 
     ``draw(n)`` gives the next ``n`` points as columns (one list per name); the points drawn
@@ -125,13 +138,7 @@ class DrawnPoints(Sequence):
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(self._count))]
-        if i < 0:
-            i += self._count
-        if not 0 <= i < self._count:
-            raise IndexError("point index out of range")
+    def _point(self, i: int) -> dict[str, Any]:
         self._fill(i + 1)
         return self._points[i]
 
@@ -143,11 +150,6 @@ class DrawnPoints(Sequence):
             columns = [col[start:end] for col in self._points._columns]
             for values in zip(*columns) if columns else ((),) * (end - start):
                 yield dict(zip(names, values))
-
-    def __eq__(self, other) -> bool:
-        if isinstance(other, (PointList, DrawnPoints, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
 
     def __repr__(self) -> str:
         return f"DrawnPoints({len(self)} points of {', '.join(self.names)}, {len(self._points)} drawn)"
