@@ -39,10 +39,24 @@ def launch_report(report, workflow: str) -> None:
 
 def reconciliation_json(rec) -> str:
     """The reconciliation as JSON: per-rule counts, reasons, and every task that changes."""
-    return json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts(),
-                       "tasks": [{"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
-                                  "job_id": d.job_id} for d in rec.decisions if d.status != "unchanged"]},
-                      indent=2)
+    return "".join(reconciliation_json_chunks(rec))
+
+
+def reconciliation_json_chunks(rec):
+    """:func:`reconciliation_json` a piece at a time (the tasks one by one, as the
+    reconciliation gives them: one matched in the database reads them as they go): the
+    same text as ``json.dumps`` of the whole object with ``indent=2``."""
+    head = json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts()}, indent=2)
+    yield head[:-2] + ',\n  "tasks": ['  # (head ends with "\n}")
+    changed = getattr(rec, "changed", None)
+    decisions = changed() if changed is not None else (d for d in rec.decisions if d.status != "unchanged")
+    first = True
+    for d in decisions:
+        item = json.dumps({"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
+                           "job_id": d.job_id}, indent=2)
+        yield ("\n    " if first else ",\n    ") + item.replace("\n", "\n    ")
+        first = False
+    yield "]\n}" if first else "\n  ]\n}"
 
 
 def dry_run(dry, plan: dict, *, prune: bool, no_launch: bool) -> None:
