@@ -161,7 +161,7 @@ def _plan_lines(head: dict, tasks, rule_tasks: dict, flags: dict):
         yield "".join(buf).encode()
 
 
-def _copy(cur, sql: str, chunks, *, threaded: bool) -> None:
+def copy_text(cur, sql: str, chunks, *, threaded: bool) -> None:
     """COPY ``chunks`` with ``sql``; what the generator raised is raised as itself."""
     reader = GeneratorReader(chunks, threaded=threaded)
     try:
@@ -222,7 +222,7 @@ def _orphans(cur, plan_rules: list[str]) -> tuple[dict, dict]:
             lines.append(f"{n}\t{esc(job_id)}\t{_opt(name)}\t{_opt(rule)}\t{_opt(ident)}\t{_opt(parts)}\t"
                          f"{'t' if in_plan else 'f'}\n")
             n += 1
-        _copy(cur, "COPY dhflow_orphan FROM STDIN", ["".join(lines).encode()], threaded=False)
+        copy_text(cur, "COPY dhflow_orphan FROM STDIN", ["".join(lines).encode()], threaded=False)
     counts: dict[str, int] = {}
     reasons: dict[str, dict[str, int]] = {}
     if n:
@@ -289,7 +289,7 @@ def match_in_server(head: dict, tasks, show):
         cur.execute(_ORPHAN_DDL)
         rule_tasks: dict[str, int] = {}
         flags = {"parents": False}
-        _copy(cur, "COPY dhflow_plan FROM STDIN", _plan_lines(head, tasks, rule_tasks, flags), threaded=True)
+        copy_text(cur, "COPY dhflow_plan FROM STDIN", _plan_lines(head, tasks, rule_tasks, flags), threaded=True)
         phase("against-db: plan compiled and copied")
         _check_names(cur, workflow, flags["parents"])
         cur.execute("ANALYZE dhflow_plan")

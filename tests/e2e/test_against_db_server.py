@@ -172,3 +172,42 @@ def test_a_workflow_without_jobs(balsam_db, e2e_root):
     fresh = make_project(e2e_root, "pms_fresh", spec_text("pms_fresh"))
     answer = same(both(fresh, env))
     assert answer["reasons"]["train"] == {"new point": 6} and len(answer["tasks"]) == 9
+
+
+STATUS = """
+import json, sys
+from dhflow.runtime import inspect, quick
+from dhflow.runtime.plans import load_plan
+f = sys.argv[1]
+def shown(st):
+    return [st.workflow, st.path, {r: dict(c) for r, c in st.counts.items()}, st.stale]
+q = quick.quick_status(None, f)
+print(json.dumps([q and shown(q[0]), shown(inspect.status(None, load_plan(f).plan, f))]))
+"""
+
+
+def test_status_of_an_edited_file_is_counted_in_the_server(balsam_db, e2e_root):
+    """`dhflow status` of an edited file (dhflow.balsam.status_match): the same per-rule
+    state counts (states in order of appearance) and stale jobs as the whole plan's."""
+    db_path, env = balsam_db
+    wf = "pms_status"
+    spec = project(e2e_root, env, wf)
+    db_query(db_path, "UPDATE core_balsamjob SET state = 'JOB_FINISHED' WHERE workflow = %s AND name IN "
+                      "('train.b.1', 'train.a.2', 'prep.b')", (wf,))
+    db_query(db_path, "UPDATE core_balsamjob SET state = 'FAILED' WHERE workflow = %s AND name = 'train.a.0'", (wf,))
+    cols = [c for (c,) in db_query(db_path, "SELECT column_name FROM information_schema.columns WHERE "
+                                            "table_name = 'core_balsamjob' ORDER BY ordinal_position")]
+    sel = ", ".join("gen_random_uuid()" if c == "job_id" else c for c in cols)
+    db_query(db_path, f"INSERT INTO core_balsamjob SELECT {sel} FROM core_balsamjob WHERE workflow = %s "
+                      "AND name = 'train.b.1'", (wf,))  # a duplicate: counted once, not stale
+    spec.write_text(spec_text(wf, xs="1, 2, 4", levels="3"))  # train.*.2 replaced by new points; report too
+    proc = subprocess.run([sys.executable, "-c", STATUS, str(spec)], env=dict(env, DHFLOW_TIMING="1"),
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "status: compiled and matched by key (streamed)" in proc.stderr
+    streamed, whole = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert json.dumps(streamed) == json.dumps(whole)  # (in the same order too)
+    assert whole[2]["train"] == {"FAILED": 1, "CREATED": 2, "JOB_FINISHED": 1, "NOT_SUBMITTED": 2}, whole
+    assert whole[3] == 3  # train.a.2, train.b.2 and report (its upstream changed)
+    cli = run_dhflow(["status", spec, "--format", "json"], env)
+    assert cli.returncode == 0 and json.loads(cli.stdout)["rules"] == whole[2], cli.stderr
