@@ -73,19 +73,24 @@ SELECT o.ord, o.name, o.rule, o.job_id,
             WHEN NOT EXISTS (SELECT 1 FROM dhflow_plan t WHERE t.ident = o.ident) THEN 'point removed'
             WHEN o.in_plan THEN 'duplicate job' ELSE 'definition changed' END AS reason
 FROM dhflow_orphan o"""
-# new tasks in plan order; with the first orphan (with a rule) of the same identity, their
-# fingerprints and (with parents) the parents' keys, as the earlier tasks of the plan give them
+# new tasks in plan order (narrow rows: the sort stays small), with the first orphan (with a
+# rule) of the same identity
 _NEW_SQL = """
-SELECT t.name, t.rule, t.has_point, o.ord IS NOT NULL, o.parts,
-       CASE WHEN o.parts IS NOT NULL THEN t.parts END,
-       CASE WHEN o.parts IS NOT NULL AND t.parents IS NOT NULL THEN
-         (SELECT array_agg(coalesce(p.key, u.n)) FROM json_array_elements_text(t.parents::json) AS u(n)
-          LEFT JOIN dhflow_plan p ON p.name = u.n AND p.ord < t.ord) END
+SELECT t.ord, t.name, t.rule, t.has_point, f.ord, r.reasons
 FROM dhflow_plan t
-LEFT JOIN (SELECT DISTINCT ON (ident) ident, ord, parts FROM dhflow_orphan WHERE rule IS NOT NULL
-           ORDER BY ident, ord) o ON o.ident = t.ident
+LEFT JOIN (SELECT ident, min(ord) AS ord FROM dhflow_orphan WHERE rule IS NOT NULL GROUP BY ident) f
+  ON f.ident = t.ident
+LEFT JOIN dhflow_reasons r ON r.ord = t.ord
 WHERE NOT EXISTS (SELECT 1 FROM dhflow_jobs j WHERE j.key = t.key)
 ORDER BY t.ord"""
+# for a batch of such tasks: the orphans' fingerprints, then the tasks' own and (with parents)
+# the parents' keys, as the earlier tasks of the plan give them
+_OLD_PARTS_SQL = "SELECT ord, parts FROM dhflow_orphan WHERE ord = ANY(%s)"
+_MINE_SQL = """
+SELECT t.ord, t.parts, CASE WHEN t.parents IS NOT NULL THEN
+         (SELECT array_agg(coalesce(p.key, u.n)) FROM json_array_elements_text(t.parents::json) AS u(n)
+          LEFT JOIN dhflow_plan p ON p.name = u.n AND p.ord < t.ord) END
+FROM dhflow_plan t WHERE t.ord = ANY(%s)"""
 
 
 class _NoNames:
@@ -239,22 +244,62 @@ def _opt(text) -> str:
     return "\\N" if text is None else esc(text)
 
 
-def _new_rows(cur, workflow: str):
-    """(name, rule, reasons) of each new task, in plan order."""
+def _upstream(parent_keys: list[str], memo: dict) -> str:
+    """The upstream fingerprint of a task whose parents have these keys (memoised for a
+    single parent, the tasks of a scatter share it; the memo stays small)."""
+    if len(parent_keys) != 1:
+        return task_parts({"parents": parent_keys}, {}, {})["upstream"]
+    h = memo.get(parent_keys[0])
+    if h is None:
+        if len(memo) >= 4096:
+            memo.clear()
+        h = memo[parent_keys[0]] = task_parts({"parents": parent_keys}, {}, {})["upstream"]
+    return h
+
+
+def _new_rows(cur, stored: bool = False):
+    """(name, rule, reasons) of each new task, in plan order, read a batch at a time.  The
+    reasons that compare fingerprints are kept in ``dhflow_reasons`` (``stored``: read
+    from there, the second time: what the JSON lists)."""
     from dhflow.balsam.jobs import json_value
 
-    for name, rule, has_point, matched, old, mine, parent_keys in _named(cur, _NEW_SQL, [], "dhflow_new"):
-        if not matched:
-            yield name, rule, ("new point",) if has_point else ("new task",)
-            continue
-        old = json_value(old) if old is not None else None
-        if not (isinstance(old, dict) and old):
-            yield name, rule, ("changed definition",)
-            continue
-        mine = json.loads(mine)
-        if parent_keys is not None:
-            mine["upstream"] = task_parts({"parents": parent_keys}, {}, {})["upstream"]
-        yield name, rule, _part_reasons(old, mine)
+    memo: dict[str, str] = {}
+    rows = _named(cur, _NEW_SQL, [], "dhflow_new")
+    while True:
+        batch = [r for _, r in zip(range(BATCH), rows)]
+        if not batch:
+            return
+        olds: dict = {}
+        mine: dict = {}
+        matched = [o for *_, o, _ in batch if o is not None]
+        if matched and not stored:
+            cur.execute(_OLD_PARTS_SQL, [matched])
+            for o, parts in cur.fetchall():
+                parts = json_value(parts) if parts is not None else None
+                if isinstance(parts, dict) and parts:
+                    olds[o] = parts
+            wanted = [t for t, *_, o, _ in batch if o in olds]
+            if wanted:
+                cur.execute(_MINE_SQL, [wanted])
+                mine = {t: (parts, keys) for t, parts, keys in cur.fetchall()}
+        keep = []
+        for t, name, rule, has_point, o, known in batch:
+            if o is None:
+                yield name, rule, ("new point",) if has_point else ("new task",)
+            elif known is not None:
+                yield name, rule, tuple(json.loads(known))
+            elif o not in olds:
+                yield name, rule, ("changed definition",)
+            else:
+                parts, parent_keys = mine[t]
+                parts = json.loads(parts)
+                if parent_keys is not None:
+                    parts["upstream"] = _upstream(parent_keys, memo)
+                why = _part_reasons(olds[o], parts)
+                keep.append(f"{t}\t{esc('[' + ','.join(map(jstr, why)) + ']')}\n")
+                yield name, rule, why
+        if keep:
+            copy_text(cur, "COPY dhflow_reasons FROM STDIN", ["".join(keep).encode()], threaded=False)
 
 
 def _refuse_foreign(cur, workflow: str) -> None:
@@ -282,16 +327,20 @@ def match_in_server(head: dict, tasks, show):
         cur = wrapper.cursor
         # one snapshot for every read; the temporary tables are this transaction's only writes
         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        # the joins' hash tables in the server's memory; no JIT (its compile costs more than it saves here)
-        cur.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
+        # the joins' hash tables in the server's memory; no JIT (its compile costs more than it
+        # saves here); cursors planned for reading every row (as they are), not the first ones
+        cur.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off; SET LOCAL cursor_tuple_fraction = 1.0")
         _refuse_foreign(cur, workflow)
         cur.execute(_PLAN_DDL)
         cur.execute(_ORPHAN_DDL)
+        cur.execute("CREATE INDEX ON dhflow_orphan (ord)")
+        cur.execute("CREATE TEMP TABLE dhflow_reasons (ord int PRIMARY KEY, reasons text) ON COMMIT DROP")
         rule_tasks: dict[str, int] = {}
         flags = {"parents": False}
         copy_text(cur, "COPY dhflow_plan FROM STDIN", _plan_lines(head, tasks, rule_tasks, flags), threaded=True)
         phase("against-db: plan compiled and copied")
         _check_names(cur, workflow, flags["parents"])
+        cur.execute("CREATE INDEX ON dhflow_plan (ord)")
         cur.execute("ANALYZE dhflow_plan")
         cur.execute(_JOBS_SQL, [workflow])
         cur.execute("ANALYZE dhflow_jobs")
@@ -309,11 +358,12 @@ def match_in_server(head: dict, tasks, show):
         phase("against-db: orphans")
         new_counts: dict[str, int] = {}
         reasons: dict[str, dict[str, int]] = {}
-        for _, rule, why in _new_rows(cur, workflow):
+        for _, rule, why in _new_rows(cur):
             new_counts[rule] = new_counts.get(rule, 0) + 1
             rr = reasons.setdefault(rule, {})
             for w in why:
                 rr[w] = rr.get(w, 0) + 1
+        cur.execute("ANALYZE dhflow_reasons")
         phase("against-db: new tasks")
         counts = {r: {NEW: new_counts.get(r, 0), UNCHANGED: n - new_counts.get(r, 0), RERUN: 0,
                       ORPHANED: orphan_counts.get(r, 0)} for r, n in rule_tasks.items()}
@@ -323,4 +373,4 @@ def match_in_server(head: dict, tasks, show):
             rr = reasons.setdefault(r, {})
             for w, n in got.items():
                 rr[w] = rr.get(w, 0) + n
-        return show(ServerMatch(workflow, counts, reasons, cur, lambda: _new_rows(cur, workflow), rules))
+        return show(ServerMatch(workflow, counts, reasons, cur, lambda: _new_rows(cur, stored=True), rules))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from json.encoder import encode_basestring_ascii as _jstr
 
 from dhflow.cli.errors import note
 
@@ -52,11 +53,21 @@ def reconciliation_json_chunks(rec):
     decisions = changed() if changed is not None else (d for d in rec.decisions if d.status != "unchanged")
     first = True
     for d in decisions:
-        item = json.dumps({"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
-                           "job_id": d.job_id}, indent=2)
-        yield ("\n    " if first else ",\n    ") + item.replace("\n", "\n    ")
+        yield ("\n    " if first else ",\n    ") + _task_json(d)
         first = False
     yield "]\n}" if first else "\n  ]\n}"
+
+
+def _j(value) -> str:
+    return _jstr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _task_json(d) -> str:
+    """One listed decision as ``json.dumps(..., indent=2)`` writes it at depth 2, built
+    directly (a million of them: the generic encoder's set-up per call is most of its cost)."""
+    reasons = ("[\n        " + ",\n        ".join(map(_j, d.reasons)) + "\n      ]") if d.reasons else "[]"
+    return (f'{{\n      "name": {_j(d.name)},\n      "rule": {_j(d.rule)},\n      "status": {_j(d.status)},\n'
+            f'      "reasons": {reasons},\n      "job_id": {_j(d.job_id)}\n    }}')
 
 
 def dry_run(dry, plan: dict, *, prune: bool, no_launch: bool) -> None:

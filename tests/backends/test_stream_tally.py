@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dhflow.reconcile.decision import ExistingJob, PartsMaker, StreamTally, plan_parts, reconcile
+from dhflow.reconcile.decision import Decision, ExistingJob, PartsMaker, StreamTally, plan_parts, reconcile
 
 from ..helpers import compile_text
 
@@ -140,6 +140,7 @@ def test_json_written_in_pieces_is_json_dumps_of_the_whole(edit, fresh):
     new = plan_dict(EDITS[edit](SPEC))
     rec = reconcile(new, existing)
     rec.decisions[0].name = "pr\u00e9p \"quoted\"\n"
+    rec.decisions.append(Decision("no reasons \\", "r", "new", ()))
     whole = json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts(),
                         "tasks": [{"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
                                    "job_id": d.job_id} for d in rec.decisions if d.status != "unchanged"]}, indent=2)
