@@ -34,6 +34,7 @@ from dhflow.reconcile.decision import (NEW, ORPHANED, RERUN, STATUSES, UNCHANGED
                                        _part_reasons, identity, task_parts)
 
 BATCH = 20000
+PIECE = 10000  # parents per piece of a big gather's row
 _PLAN_DDL = ("CREATE TEMP TABLE dhflow_plan (ord int, name text, rule text, key text, ident text, has_point bool, "
              "parts text, parents text) ON COMMIT DROP")
 _ORPHAN_DDL = ("CREATE TEMP TABLE dhflow_orphan (ord int, job_id text, name text, rule text, ident text, "
@@ -66,13 +67,14 @@ _DETAILS_SQL = """
 SELECT ctid::text, job_id::text, name, data->>'dhflow_rule', (data->'dhflow_point')::text,
        (data->'dhflow_values')::text, (data->'dhflow_parts')::text
 FROM core_balsamjob WHERE ctid = ANY(%s::tid[])"""
-# each orphan's reason, as reconcile() decides it (in that order)
+# each orphan's reason, as reconcile() decides it (in that order); whether its identity is a
+# task's is a join (it may spill to disk), not a subquery per orphan
 _REASON_SQL = """
 SELECT o.ord, o.name, o.rule, o.job_id,
        CASE WHEN o.rule IS NULL OR NOT (o.rule = ANY(%s)) THEN 'rule removed'
-            WHEN NOT EXISTS (SELECT 1 FROM dhflow_plan t WHERE t.ident = o.ident) THEN 'point removed'
+            WHEN p.ident IS NULL THEN 'point removed'
             WHEN o.in_plan THEN 'duplicate job' ELSE 'definition changed' END AS reason
-FROM dhflow_orphan o"""
+FROM dhflow_orphan o LEFT JOIN (SELECT DISTINCT ident FROM dhflow_plan) p ON p.ident = o.ident"""
 # new tasks in plan order (narrow rows: the sort stays small), with the first orphan (with a
 # rule) of the same identity
 _NEW_SQL = """
@@ -156,9 +158,19 @@ def _plan_lines(head: dict, tasks, rule_tasks: dict, flags: dict):
         rule_tasks[rule] = rule_tasks.get(rule, 0) + 1
         if parents:
             flags["parents"] = True
-        buf.append(f"{n}\t{esc(t['name'])}\t{esc(rule)}\t{esc(t['key'])}\t{esc(identity(t))}\t"
-                   f"{'f' if t.get('point') is None else 't'}\t{esc(parts_of.json(bare))}\t"
-                   f"{esc('[' + ','.join(map(jstr, parents)) + ']') if parents else chr(92) + 'N'}\n")
+        head_ = (f"{n}\t{esc(t['name'])}\t{esc(rule)}\t{esc(t['key'])}\t{esc(identity(t))}\t"
+                 f"{'f' if t.get('point') is None else 't'}\t{esc(parts_of.json(bare))}\t")
+        if not parents:
+            buf.append(head_ + "\\N\n")
+        elif len(parents) <= PIECE:
+            buf.append(head_ + esc("[" + ",".join(map(jstr, parents)) + "]") + "\n")
+        else:  # a big gather: its parents' JSON sent a piece at a time, never whole
+            buf.append(head_ + "[")
+            for i in range(0, len(parents), PIECE):
+                buf.append(esc(("," if i else "") + ",".join(map(jstr, parents[i:i + PIECE]))))
+                yield "".join(buf).encode()
+                buf = []
+            buf.append("]\n")
         if len(buf) >= 1000:
             yield "".join(buf).encode()
             buf = []

@@ -211,3 +211,44 @@ def test_status_of_an_edited_file_is_counted_in_the_server(balsam_db, e2e_root):
     assert whole[3] == 3  # train.a.2, train.b.2 and report (its upstream changed)
     cli = run_dhflow(["status", spec, "--format", "json"], env)
     assert cli.returncode == 0 and json.loads(cli.stdout)["rules"] == whole[2], cli.stderr
+
+
+MALFORMED = """
+import sys
+from dhflow.balsam import rows
+from dhflow.balsam.plan_diff import reconcile_stream
+from dhflow.errors import PlanRejected
+from dhflow.runtime import database
+from dhflow.runtime.plans import load_plan
+plan = load_plan(sys.argv[1]).plan
+database.open_database(None, plan, sys.argv[1], create=False, quiet=True)
+head = {k: v for k, v in plan.items() if k != "tasks"}
+tasks = plan["tasks"]
+child = next(i for i, t in enumerate(tasks) if t.get("parents"))
+bad = {"twice": tasks[:3] + [dict(tasks[2])] + tasks[3:],
+       "parent later": [tasks[child]] + tasks[:child] + tasks[child + 1:],
+       "no key": tasks[:2] + [dict(tasks[2], key="")] + tasks[3:]}
+for what, ts in bad.items():
+    msgs = []
+    for check in (lambda: rows.validate(dict(plan, tasks=ts)), lambda: reconcile_stream(head, iter(ts), lambda rec: None)):
+        try:
+            check()
+            msgs.append(None)
+        except PlanRejected as exc:
+            msgs.append(str(exc))
+    print(what, "|", msgs[0], "|", msgs[1])
+"""
+
+
+def test_a_malformed_plan_is_refused_as_the_whole_plan_refuses_it(balsam_db, e2e_root):
+    """Names seen twice and parents that do not come earlier are checked in the server
+    (no set of every name in Python): the same refusals as the whole plan's checks."""
+    _, env = balsam_db
+    spec = project(e2e_root, env, "pms_malformed")
+    proc = subprocess.run([sys.executable, "-c", MALFORMED, str(spec)], env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln.split(" | ") for ln in proc.stdout.strip().splitlines()]
+    assert [ln[0] for ln in lines] == ["twice", "parent later", "no key"]
+    for what, whole, streamed in lines:
+        assert whole != "None" and streamed == whole, (what, whole, streamed)
