@@ -5,9 +5,10 @@ compiler gives them, are copied (``COPY ... FROM STDIN``, a producer thread) int
 temporary table of one transaction, with what the reconciliation compares: plan order,
 name, rule, content key, identity text (:func:`dhflow.reconcile.decision.identity`),
 whether it has a point, its fingerprints (:class:`dhflow.reconcile.parts.PartsMaker`, the
-upstream one left out) and its parents.  Joins with ``core_balsamjob`` (the index on
-``(workflow, data->>'dhflow_key')``) then give what :func:`dhflow.reconcile.decision.reconcile`
-decides, read through server-side cursors and aggregated as the rows go by:
+upstream one left out) and its parents.  The workflow's jobs are read once into a narrow
+table (content key, row position); joins then give what
+:func:`dhflow.reconcile.decision.reconcile` decides, read through server-side cursors and
+aggregated as the rows go by:
 
 * the kept jobs whose recorded ``code:`` fingerprints differ (:class:`CodeChanged`: the
   caller takes the whole-plan path, which says which tasks run again);
