@@ -113,7 +113,9 @@ def against_db_figures(py: list[str], env: dict, spec: Path, edited: dict[str, P
         outputs = set()
         for _, venv in versions:
             out = tempfile.TemporaryFile()
-            wall, mb, err, code = run_measured(py + argv, venv, stdout=out)
+            # run outside any checkout: `python -m` would import the dhflow of the working
+            # directory before PYTHONPATH's, and both columns would measure the same code
+            wall, mb, err, code = run_measured(py + argv, venv, stdout=out, cwd=spec.parent)
             assert code == 0, err
             out.seek(0)
             outputs.add(hashlib.sha256(out.read()).hexdigest())
