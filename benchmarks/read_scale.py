@@ -16,18 +16,22 @@ command runs in its own process (wall time, peak memory of that process):
   transitionable jobs counted (its idle-exit check), with the exact workflow filter.
 
 * `plan --against-db` (table and JSON) of the unchanged file (answered without compiling)
-  and of the edited file (compiled in streaming mode, each task matched by key), each with
-  its peak memory; with ``--baseline DIR`` (another checkout of dhflow, e.g. an earlier
+  and of edited files (compiled in streaming mode, each task matched by key in the server),
+  and `status` of those, each with its peak memory; ``--edits`` picks the edits: a comment
+  (every task unchanged), an environment value (every key changes) and ten more samples (a
+  few new tasks).  With ``--baseline DIR`` (another checkout of dhflow, e.g. an earlier
   commit exported with `git archive`) the same commands run with that dhflow too, on the
-  same database, side by side.
+  same database, side by side, and whether both printed the same bytes.
 
     python benchmarks/read_scale.py [--size 1000000] [--keep] [--baseline DIR] [--against-db-only]
+                                    [--edits comment,env,count]
 
 Targets (issue 15): `status` under 2 s at 1M tasks; the poll's tick far below Balsam's own.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
@@ -90,27 +94,45 @@ POLL = textwrap.dedent("""
 """)
 
 
-def against_db_figures(py: list[str], env: dict, spec: Path, edited: Path, baseline: str | None) -> None:
-    """`plan --against-db` of the unchanged and the edited file: wall s and peak MB, with this
-    dhflow and (``baseline``) another checkout, alternated, on the same database."""
+def against_db_figures(py: list[str], env: dict, spec: Path, edited: dict[str, Path], baseline: str | None) -> None:
+    """`plan --against-db` of the unchanged and the edited files (and `status` of those):
+    wall s and peak MB, with this dhflow and (``baseline``) another checkout, alternated,
+    on the same database; whether both printed the same bytes."""
     versions = [("this", env)]
     if baseline:
         versions.insert(0, ("baseline", dict(env, PYTHONPATH=str(Path(baseline).resolve()))))
-    print(f"{'plan --against-db':<44}  " + "  ".join(f"{v + ' s':>12}  {v + ' MB':>12}" for v, _ in versions))
-    for label, path, fmt in (("unchanged file, table", spec, []), ("unchanged file, --format json", spec, ["--format", "json"]),
-                             ("edited file (compiled), table", edited, []),
-                             ("edited file (compiled), --format json", edited, ["--format", "json"])):
+    print(f"{'plan --against-db':<48}  " + "  ".join(f"{v + ' s':>12}  {v + ' MB':>12}" for v, _ in versions))
+    runs = [("unchanged file, table", ["plan", str(spec), "--against-db"]),
+            ("unchanged file, --format json", ["plan", str(spec), "--against-db", "--format", "json"])]
+    for what, path in edited.items():
+        runs += [(f"{what}, table", ["plan", str(path), "--against-db"]),
+                 (f"{what}, --format json", ["plan", str(path), "--against-db", "--format", "json"]),
+                 (f"status of the {what}", ["status", str(path)])]
+    for label, argv in runs:
         cells = []
         outputs = set()
         for _, venv in versions:
             out = tempfile.TemporaryFile()
-            wall, mb, err, code = run_measured(py + ["plan", str(path), "--against-db", *fmt], venv, stdout=out)
+            # run outside any checkout: `python -m` would import the dhflow of the working
+            # directory before PYTHONPATH's, and both columns would measure the same code
+            wall, mb, err, code = run_measured(py + argv, venv, stdout=out, cwd=spec.parent)
             assert code == 0, err
             out.seek(0)
-            outputs.add(out.read())
+            outputs.add(hashlib.sha256(out.read()).hexdigest())
             cells.append(f"{wall:>12.2f}  {mb:>12.0f}")
         same = "" if len(outputs) == 1 else "  (outputs differ)"
-        print(f"{label:<44}  " + "  ".join(cells) + same, flush=True)
+        print(f"{label:<48}  " + "  ".join(cells) + same, flush=True)
+
+
+#: the edits measured: a comment (same tasks, another input digest), an environment value
+#: (every `train` key changes: a million new tasks and orphans), ten more samples (a few new)
+EDITS = {
+    "comment": ("edited file (compiled)", lambda text, size: text + "# edited\n"),
+    "env": ("env edited (every key)", lambda text, size: text.replace('KERAS_BACKEND: "tensorflow"',
+                                                                        'KERAS_BACKEND: "jax"')),
+    "count": ("count +10 (a few new)", lambda text, size: text.replace(f"random(count={size},",
+                                                                       f"random(count={size + 10},")),
+}
 
 
 def main() -> None:
@@ -119,6 +141,8 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (the DB stopped)")
     ap.add_argument("--baseline", metavar="DIR", help="another dhflow checkout to run `plan --against-db` with too")
     ap.add_argument("--against-db-only", action="store_true", help="only the `plan --against-db` figures")
+    ap.add_argument("--edits", default="comment", help="edits measured by `plan --against-db`, comma-separated, "
+                                                       f"of {', '.join(EDITS)} (default: comment)")
     args = ap.parse_args()
 
     from dhflow.balsam.localdb import LocalDB
@@ -149,7 +173,13 @@ def main() -> None:
         conn.conn.close()
         edited = root / f"{wf}_edited.dhflow"  # same workflow and tasks, another input digest
         edited.write_text(spec.read_text() + "# edited\n")
-        against_db_figures(py, env, spec, edited, args.baseline)
+        variants = {}
+        for name in args.edits.split(","):
+            label, edit = EDITS[name]
+            variants[label] = root / f"{wf}_{name}.dhflow"
+            variants[label].write_text(edit(spec.read_text(), args.size))
+            assert variants[label].read_text() != spec.read_text(), name
+        against_db_figures(py, env, spec, variants, args.baseline)
         if args.against_db_only:
             return
         print(f"{'command':<44}  {'wall s':>7}  {'peak MB':>7}")

@@ -95,11 +95,12 @@ def fanout_spec(spec: str) -> str:
             .replace("    foreach: space", "    foreach: dataset * space"))
 
 
-def run_measured(argv: list[str], env: dict, stdout=subprocess.DEVNULL) -> tuple[float, float, str, int]:
-    """(wall s, peak MB of that process, stderr, exit code) of one subprocess."""
+def run_measured(argv: list[str], env: dict, stdout=subprocess.DEVNULL, cwd=None) -> tuple[float, float, str, int]:
+    """(wall s, peak MB of that process, stderr, exit code) of one subprocess (``cwd``: where
+    it runs; `python -m dhflow` imports the dhflow of its working directory first)."""
     err = tempfile.TemporaryFile()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=err)
+    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=err, cwd=cwd)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)

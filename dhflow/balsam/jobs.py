@@ -149,24 +149,32 @@ def workflows_containing(workflow: str) -> list[str]:
 # ------------------------------------------------------------------ inside a submission
 # What a write transaction (dhflow.balsam.store) reads under its workflow's lock, on its raw
 # psycopg2 cursor ``cur``: one narrow query, no ORM objects.
-def existing_jobs(cur, wf: str) -> list:
-    """The workflow's jobs as ExistingJob (id, key, state only); refuses foreign jobs."""
-    from dhflow.errors import BackendError
+def existing_jobs(cur, wf: str, ordered: bool = False) -> list:
+    """The workflow's jobs as ExistingJob (id, key, state only); refuses foreign jobs.
+    ``ordered``: in row order (the first job of a duplicated key, and the orphans' order,
+    are then those of :mod:`dhflow.balsam.plan_match`), else as the server reads them."""
     from dhflow.reconcile.decision import ExistingJob
 
     # the `code:PATH` fingerprints a job recorded (NULL when none: older jobs, no code named)
     cur.execute("SELECT job_id::text, NULL, data->>'dhflow_key', state, NULL, NULL, NULL, NULL, "
                 "(SELECT jsonb_object_agg(k, v) FROM jsonb_each_text(data->'dhflow_parts') AS e(k, v) "
-                "WHERE k LIKE 'code:%%') FROM core_balsamjob WHERE workflow = %s", [wf])
+                "WHERE k LIKE 'code:%%') FROM core_balsamjob WHERE workflow = %s" + (" ORDER BY ctid" if ordered else ""),
+                [wf])
     jobs = [ExistingJob._make((*row[:8], json_value(row[8]))) for row in cur.fetchall()]
     foreign = [j.job_id for j in jobs if not j.key]
     if foreign:
         cur.execute("SELECT name FROM core_balsamjob WHERE job_id = %s::uuid", [foreign[0]])
-        raise BackendError(
-            f"workflow {wf} already has {len(foreign)} jobs not created by dhflow "
-            f"(e.g. {cur.fetchone()[0]!r}); choose another workflow name or remove them "
-            f"(`dhflow clean` removes every job of workflow {wf})")
+        refuse_foreign(wf, len(foreign), cur.fetchone()[0])
     return jobs
+
+
+def refuse_foreign(wf: str, count: int, name: str) -> None:
+    """Raise the BackendError of a workflow that holds ``count`` jobs dhflow did not write."""
+    from dhflow.errors import BackendError
+
+    raise BackendError(f"workflow {wf} already has {count} jobs not created by dhflow (e.g. {name!r}); "
+                       f"choose another workflow name or remove them (`dhflow clean` removes every job of "
+                       f"workflow {wf})")
 
 
 def with_details(cur, orphans: list) -> list:
@@ -194,7 +202,7 @@ def jobs_for_reconcile(cur, plan: dict) -> list:
     """The workflow's jobs as :func:`dhflow.reconcile.decision.reconcile` needs them: id,
     key and state of each, plus name, rule, point and fingerprints of the orphans (jobs whose
     key left the plan, and duplicates)."""
-    jobs = existing_jobs(cur, plan["workflow"])
+    jobs = existing_jobs(cur, plan["workflow"], ordered=True)
     plan_keys = {t["key"] for t in plan["tasks"]}
     seen: set[str] = set()
     orphans: list[int] = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+from json.encoder import encode_basestring_ascii as _jstr
 
 from dhflow.cli.errors import note
 
@@ -39,10 +40,34 @@ def launch_report(report, workflow: str) -> None:
 
 def reconciliation_json(rec) -> str:
     """The reconciliation as JSON: per-rule counts, reasons, and every task that changes."""
-    return json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts(),
-                       "tasks": [{"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
-                                  "job_id": d.job_id} for d in rec.decisions if d.status != "unchanged"]},
-                      indent=2)
+    return "".join(reconciliation_json_chunks(rec))
+
+
+def reconciliation_json_chunks(rec):
+    """:func:`reconciliation_json` a piece at a time (the tasks one by one, as the
+    reconciliation gives them: one matched in the database reads them as they go): the
+    same text as ``json.dumps`` of the whole object with ``indent=2``."""
+    head = json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts()}, indent=2)
+    yield head[:-2] + ',\n  "tasks": ['  # (head ends with "\n}")
+    changed = getattr(rec, "changed", None)
+    decisions = changed() if changed is not None else (d for d in rec.decisions if d.status != "unchanged")
+    first = True
+    for d in decisions:
+        yield ("\n    " if first else ",\n    ") + _task_json(d)
+        first = False
+    yield "]\n}" if first else "\n  ]\n}"
+
+
+def _j(value) -> str:
+    return _jstr(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _task_json(d) -> str:
+    """One listed decision as ``json.dumps(..., indent=2)`` writes it at depth 2, built
+    directly (a million of them: the generic encoder's set-up per call is most of its cost)."""
+    reasons = ("[\n        " + ",\n        ".join(map(_j, d.reasons)) + "\n      ]") if d.reasons else "[]"
+    return (f'{{\n      "name": {_j(d.name)},\n      "rule": {_j(d.rule)},\n      "status": {_j(d.status)},\n'
+            f'      "reasons": {reasons},\n      "job_id": {_j(d.job_id)}\n    }}')
 
 
 def dry_run(dry, plan: dict, *, prune: bool, no_launch: bool) -> None:

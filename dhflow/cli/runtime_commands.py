@@ -52,7 +52,9 @@ def plan_against_db(args, plan: dict) -> int:
 
 def _print_against_db(args, rec, path) -> None:
     if getattr(args, "format", "table") == "json":
-        print(render.reconciliation_json(rec))
+        for chunk in render.reconciliation_json_chunks(rec):  # written as the decisions are read
+            sys.stdout.write(chunk)
+        sys.stdout.write("\n")
     else:
         sys.stdout.write(rec.render())
         print(f"(database {path})")
@@ -67,12 +69,11 @@ def plan_against_db_streaming(args) -> int | None:
     def handler(a) -> int:
         from dhflow.runtime.against_db import against_db_streaming
 
-        out = against_db_streaming(a.db, a.file)
-        if out is None:
-            return -1
-        show_diagnostics(out.warnings, out.source)
-        _print_against_db(a, out.reconciliation, out.path)
-        return 0
+        def show(out) -> None:
+            show_diagnostics(out.warnings, out.source)
+            _print_against_db(a, out.reconciliation, out.path)
+
+        return -1 if against_db_streaming(a.db, a.file, show) is None else 0
 
     code = guarded(handler)(args)
     return None if code == -1 else code

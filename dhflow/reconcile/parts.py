@@ -71,6 +71,11 @@ class PartsMaker:
 
     def _upstream(self, parents) -> str:
         """The fingerprint of the parents' keys (memoised for the common single parent)."""
+        if not parents:  # (most tasks: memoised, no name -> key map needed)
+            h_none = self._cache.get("u0")
+            if h_none is None:
+                h_none = self._cache["u0"] = _h([])
+            return h_none
         keys = self._keys_by_name()
         if len(parents) > 1000:  # a big gather: no million-key JSON text held at once
             return _h_sorted_strings(sorted(keys.get(p, p) for p in parents))

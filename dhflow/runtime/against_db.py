@@ -6,10 +6,11 @@
   the submission recorded, all unchanged, without compiling
   (:func:`dhflow.balsam.plan_diff.unchanged_counts`; the same proof as a compile-free
   resubmission).
-* Otherwise the plan is compiled in streaming mode and each task, as it comes, is matched
-  by content key against the workflow's jobs (read once: id, key, state); only what the
-  output needs is kept (the new tasks' decisions, the orphans').  The table and the JSON
-  are those of the whole-plan reconciliation.
+* Otherwise the plan is compiled in streaming mode, its tasks copied into a temporary
+  table and matched by content key with the workflow's jobs in the server
+  (:mod:`dhflow.balsam.plan_match`): counts and reasons are aggregated as the rows go by,
+  and the listed decisions are read again while ``show`` writes them.  The table and the
+  JSON are those of the whole-plan reconciliation.
 
 ``--rerun`` (which tasks a rerun would reset: dependants need the whole graph), plan JSON
 files, search files and a kept job whose ``code:`` changed go through the whole plan
@@ -34,9 +35,10 @@ class AgainstDb:
     compiled: bool = True
 
 
-def against_db_streaming(db: str | None, file: str) -> AgainstDb | None:
-    """The plan of FILE against its database, never holding the plan; None: use the
-    whole-plan path (a kept job's code changed)."""
+def against_db_streaming(db: str | None, file: str, show) -> AgainstDb | None:
+    """``show(AgainstDb)``: the plan of FILE against its database, never holding the plan
+    (``show`` runs while the database transaction that lists the decisions is open); None,
+    before anything is shown: use the whole-plan path (a kept job's code changed)."""
     from dhflow.compiler.api import check_file, compile_file_streaming, input_digest
     from dhflow.compiler.diagnostics import DiagnosticError
     from dhflow.compiler.expand.tasks import plan_head
@@ -58,18 +60,28 @@ def against_db_streaming(db: str | None, file: str) -> AgainstDb | None:
             from dhflow.reconcile.counted import AllUnchanged
 
             phase("against-db: unchanged file and jobs (not compiled)")
-            return AgainstDb(AllUnchanged(head["workflow"], rule_tasks), path, list(pre.diagnostics), pre.source,
-                             compiled=False)
+            out = AgainstDb(AllUnchanged(head["workflow"], rule_tasks), path, list(pre.diagnostics), pre.source,
+                            compiled=False)
+            show(out)
+            return out
     stream = compile_file_streaming(file)
     if not stream.ok:
         raise CompileFailed(stream.diagnostics, stream.source)
+    out = AgainstDb(None, path, list(stream.diagnostics), stream.source)
+
+    def show_rec(rec):
+        phase("against-db: compiled and matched by key (streamed)")
+        out.reconciliation = rec
+        out.warnings = list(stream.diagnostics)  # (the expansion's too: the stream has been read)
+        show(out)
+
     try:
-        rec = plan_diff.reconcile_stream(stream.head, stream.tasks, database=where.exists)
+        plan_diff.reconcile_stream(stream.head, stream.tasks, show_rec, database=where.exists)
     except DiagnosticError as exc:
         diags = list(stream.diagnostics)
         diags += [d for d in exc.diagnostics if not any(d is x for x in diags)]
         raise CompileFailed(diags, stream.source) from None
     except CodeChanged:
         return None
-    phase("against-db: compiled and matched by key (streamed)")
-    return AgainstDb(rec, path, list(stream.diagnostics), stream.source)
+    phase("against-db: shown")
+    return out

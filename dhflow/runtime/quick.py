@@ -4,7 +4,9 @@
 the file is parsed and checked (milliseconds), never sampled or expanded.  ``status`` of a
 file whose input digest is that of the workflow's latest submission, with jobs still
 carrying exactly that submission's keys, is one aggregated query
-(:func:`dhflow.balsam.aggregates.counts_if_unchanged`); anything else compiles as before.
+(:func:`dhflow.balsam.aggregates.counts_if_unchanged`); of an edited file, the tasks are
+streamed from the compiler into the server and counted there
+(:mod:`dhflow.balsam.status_match`), neither the plan nor the jobs held.
 """
 from __future__ import annotations
 
@@ -47,6 +49,27 @@ def quick_status(db: str | None, path: str):
 
     counts = aggregates.counts_if_unchanged(head["workflow"], input_digest(pre.spec))
     if counts is None:
-        return None
+        return _streamed_status(path, head, where)
     phase("status: unchanged file, counted by the server (not compiled)")
     return Status(head["workflow"], where, counts, 0), LoadedPlan(head, list(pre.diagnostics), pre.source)
+
+
+def _streamed_status(path: str, head: dict, where: str):
+    """The status of an edited file: compiled in streaming mode, its tasks matched by key
+    with the jobs in the server (:func:`dhflow.balsam.status_match.rule_states`); None when
+    the compile fails (the caller compiles again and reports the diagnostics)."""
+    from dhflow.compiler.api import compile_file_streaming
+    from dhflow.compiler.diagnostics import DiagnosticError
+    from dhflow.runtime.inspect import Status
+
+    stream = compile_file_streaming(path)
+    if not stream.ok:
+        return None
+    from dhflow.balsam import status_match
+
+    try:
+        counts, stale = status_match.rule_states(head["workflow"], stream.tasks)
+    except DiagnosticError:
+        return None
+    phase("status: compiled and matched by key (streamed)")
+    return Status(head["workflow"], where, counts, stale), LoadedPlan(head, list(stream.diagnostics), stream.source)

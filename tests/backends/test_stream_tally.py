@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dhflow.reconcile.decision import ExistingJob, PartsMaker, StreamTally, plan_parts, reconcile
+from dhflow.reconcile.decision import Decision, ExistingJob, PartsMaker, StreamTally, plan_parts, reconcile
 
 from ..helpers import compile_text
 
@@ -125,3 +125,25 @@ def test_all_unchanged_from_counts_is_the_reconciliation_of_an_unchanged_plan():
     counted = AllUnchanged("w", {"prep": 1, "train": 3, "report": 1})
     assert counted.render() == rec.render() and reconciliation_json(counted) == reconciliation_json(rec)
     assert counted.of("new") == [] and counted.of("orphaned") == []
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+@pytest.mark.parametrize("fresh", [False, True])
+def test_json_written_in_pieces_is_json_dumps_of_the_whole(edit, fresh):
+    """`plan --against-db --format json` writes its tasks one at a time: the bytes are those
+    of json.dumps(..., indent=2) of the whole object (no tasks, some, unicode names)."""
+    import json
+
+    from dhflow.cli.render import reconciliation_json, reconciliation_json_chunks
+
+    existing = [] if fresh else jobs_of(plan_dict())
+    new = plan_dict(EDITS[edit](SPEC))
+    rec = reconcile(new, existing)
+    rec.decisions[0].name = "pr\u00e9p \"quoted\"\n"
+    rec.decisions.append(Decision("no reasons \\", "r", "new", ()))
+    whole = json.dumps({"workflow": rec.workflow, "rules": rec.counts(), "reasons": rec.reason_counts(),
+                        "tasks": [{"name": d.name, "rule": d.rule, "status": d.status, "reasons": list(d.reasons),
+                                   "job_id": d.job_id} for d in rec.decisions if d.status != "unchanged"]}, indent=2)
+    assert "".join(reconciliation_json_chunks(rec)) == whole == reconciliation_json(rec)
+    tally, _ = streamed(new, existing, keep_new=True)
+    assert reconciliation_json(tally) == reconciliation_json(reconcile(new, existing))
