@@ -149,17 +149,15 @@ def workflows_containing(workflow: str) -> list[str]:
 # ------------------------------------------------------------------ inside a submission
 # What a write transaction (dhflow.balsam.store) reads under its workflow's lock, on its raw
 # psycopg2 cursor ``cur``: one narrow query, no ORM objects.
-def existing_jobs(cur, wf: str, ordered: bool = False) -> list:
-    """The workflow's jobs as ExistingJob (id, key, state only); refuses foreign jobs.
-    ``ordered``: in row order (the first job of a duplicated key, and the orphans' order,
-    are then those of :mod:`dhflow.balsam.plan_match`), else as the server reads them."""
+def existing_jobs(cur, wf: str) -> list:
+    """The workflow's jobs as ExistingJob (id, key, state only), as the server reads them;
+    refuses foreign jobs."""
     from dhflow.reconcile.decision import ExistingJob
 
     # the `code:PATH` fingerprints a job recorded (NULL when none: older jobs, no code named)
     cur.execute("SELECT job_id::text, NULL, data->>'dhflow_key', state, NULL, NULL, NULL, NULL, "
                 "(SELECT jsonb_object_agg(k, v) FROM jsonb_each_text(data->'dhflow_parts') AS e(k, v) "
-                "WHERE k LIKE 'code:%%') FROM core_balsamjob WHERE workflow = %s" + (" ORDER BY ctid" if ordered else ""),
-                [wf])
+                "WHERE k LIKE 'code:%%') FROM core_balsamjob WHERE workflow = %s", [wf])
     jobs = [ExistingJob._make((*row[:8], json_value(row[8]))) for row in cur.fetchall()]
     foreign = [j.job_id for j in jobs if not j.key]
     if foreign:
@@ -202,14 +200,12 @@ def jobs_for_reconcile(cur, plan: dict) -> list:
     """The workflow's jobs as :func:`dhflow.reconcile.decision.reconcile` needs them: id,
     key and state of each, plus name, rule, point and fingerprints of the orphans (jobs whose
     key left the plan, and duplicates)."""
-    jobs = existing_jobs(cur, plan["workflow"], ordered=True)
+    from dhflow.reconcile.decision import first_by_key
+
+    jobs = existing_jobs(cur, plan["workflow"])
     plan_keys = {t["key"] for t in plan["tasks"]}
-    seen: set[str] = set()
-    orphans: list[int] = []
-    for pos, j in enumerate(jobs):
-        if j.key not in plan_keys or j.key in seen:
-            orphans.append(pos)
-        seen.add(j.key)
+    first = first_by_key(jobs)
+    orphans = [pos for pos, j in enumerate(jobs) if j.key not in plan_keys or first[j.key] is not j]
     for pos, j in zip(orphans, with_details(cur, [jobs[p] for p in orphans])):
         jobs[pos] = j
     return jobs
@@ -341,22 +337,26 @@ def key_states(workflow: str) -> tuple[dict[str, str], dict[str, int], int]:
     from django.db import connection, transaction
 
     states: dict[str, str] = {}
+    first: dict[str, str] = {}  # key -> job id of the job whose state counts (the lowest id)
     extra: dict[str, int] = {}
     total = 0
     with transaction.atomic():
         cur = connection.chunked_cursor()
-        cur.execute("SELECT data->>'dhflow_key', state FROM core_balsamjob WHERE workflow = %s", [workflow])
+        cur.execute("SELECT data->>'dhflow_key', state, job_id::text FROM core_balsamjob WHERE workflow = %s",
+                    [workflow])
         while True:
             rows = cur.fetchmany(50000)
             if not rows:
                 break
             total += len(rows)
-            for key, state in rows:
+            for key, state, job_id in rows:
                 if key is None:
                     continue
                 if key in states:
                     extra[key] = extra.get(key, 0) + 1
-                else:
-                    states[key] = sys.intern(state)
+                    if job_id >= first[key]:
+                        continue
+                states[key] = sys.intern(state)
+                first[key] = job_id
         cur.close()
     return states, extra, total

@@ -6,7 +6,7 @@ temporary table of one transaction, with what the reconciliation compares: plan 
 name, rule, content key, identity text (:func:`dhflow.reconcile.decision.identity`),
 whether it has a point, its fingerprints (:class:`dhflow.reconcile.parts.PartsMaker`, the
 upstream one left out) and its parents.  The workflow's jobs are read once into a narrow
-table (content key, row position); joins then give what
+table (content key, job id, row position); joins then give what
 :func:`dhflow.reconcile.decision.reconcile` decides, read through server-side cursors and
 aggregated as the rows go by:
 
@@ -21,7 +21,8 @@ aggregated as the rows go by:
   differences are the reasons (``_part_reasons``).
 
 The Python side holds a batch of rows and the per-rule counts, never the plan or the jobs.
-"The first job of a key" is the one a sequential read meets first: the lowest row position.
+"The first job of a key" is the one with the lowest job id, as everywhere
+(:func:`dhflow.reconcile.decision.first_by_key`); orphans are listed by job id.
 """
 from __future__ import annotations
 
@@ -40,29 +41,31 @@ _PLAN_DDL = ("CREATE TEMP TABLE dhflow_plan (ord int, name text, rule text, key 
              "parts text, parents text) ON COMMIT DROP")
 _ORPHAN_DDL = ("CREATE TEMP TABLE dhflow_orphan (ord int, job_id text, name text, rule text, ident text, "
                "parts text, in_plan bool) ON COMMIT DROP")
-# the workflow's jobs, narrow: content key and row position (read once; the joins hash these)
-_JOBS_SQL = ("CREATE TEMP TABLE dhflow_jobs ON COMMIT DROP AS SELECT data->>'dhflow_key' AS key, ctid AS pos "
-             "FROM core_balsamjob WHERE workflow = %s")
-# the first job of each duplicated key (lowest row position); the others are orphans
-_DUP_SQL = ("CREATE TEMP TABLE dhflow_dup ON COMMIT DROP AS SELECT key, min(pos) AS first FROM dhflow_jobs "
+# the workflow's jobs, narrow: content key, job id and row position in this snapshot (read
+# once; the joins hash these; the position fetches an orphan's details by a TID scan)
+_JOBS_SQL = ("CREATE TEMP TABLE dhflow_jobs ON COMMIT DROP AS SELECT data->>'dhflow_key' AS key, "
+             "job_id::text AS id, ctid AS pos FROM core_balsamjob WHERE workflow = %s")
+# the first job of each duplicated key (the lowest job id, as dhflow.reconcile.decision.
+# first_by_key chooses: fixed for a job's life, unlike its row's place); the others are orphans
+_DUP_SQL = ("CREATE TEMP TABLE dhflow_dup ON COMMIT DROP AS SELECT key, min(id) AS first FROM dhflow_jobs "
             "GROUP BY key HAVING count(*) > 1")
 # a kept job (the first of its key) whose recorded code fingerprints differ from the task's now
 _CODE_SQL = """
 SELECT t.name FROM core_balsamjob j
 JOIN dhflow_plan t ON t.key = j.data->>'dhflow_key'
 LEFT JOIN dhflow_dup d ON d.key = t.key
-WHERE j.workflow = %s AND (d.key IS NULL OR j.ctid = d.first) AND (j.data->>'dhflow_parts') LIKE '%%"code:%%'
+WHERE j.workflow = %s AND (d.key IS NULL OR j.job_id::text = d.first) AND (j.data->>'dhflow_parts') LIKE '%%"code:%%'
   AND EXISTS (SELECT 1 FROM jsonb_each_text(j.data->'dhflow_parts') AS e(k, v)
               WHERE k LIKE 'code:%%' AND (t.parts::jsonb ->> k) IS DISTINCT FROM v)
 ORDER BY t.ord LIMIT 1"""
-# the orphans' row positions, in order: jobs whose key left the plan, and every job of a
+# the orphans' row positions, by job id: jobs whose key left the plan, and every job of a
 # duplicated key but the first (in_plan: its key is a task's)
 _ORPHAN_SQL = """
-SELECT k.pos, false FROM dhflow_jobs k WHERE NOT EXISTS (SELECT 1 FROM dhflow_plan t WHERE t.key = k.key)
+SELECT k.pos, false, k.id FROM dhflow_jobs k WHERE NOT EXISTS (SELECT 1 FROM dhflow_plan t WHERE t.key = k.key)
 UNION ALL
-SELECT k.pos, true FROM dhflow_jobs k JOIN dhflow_dup d ON d.key = k.key AND k.pos <> d.first
+SELECT k.pos, true, k.id FROM dhflow_jobs k JOIN dhflow_dup d ON d.key = k.key AND k.id <> d.first
 WHERE EXISTS (SELECT 1 FROM dhflow_plan t WHERE t.key = k.key)
-ORDER BY 1"""
+ORDER BY 3"""
 # what an orphan's identity and reason need, for a batch of row positions (a TID scan)
 _DETAILS_SQL = """
 SELECT ctid::text, job_id::text, name, data->>'dhflow_rule', (data->'dhflow_point')::text,
@@ -225,7 +228,7 @@ def _orphans(cur, plan_rules: list[str]) -> tuple[dict, dict]:
     rows = _named(cur, _ORPHAN_SQL, [], name="dhflow_orphans")
     n = 0
     while True:
-        batch = [(str(pos), in_plan) for pos, in_plan in (r for _, r in zip(range(BATCH), rows))]
+        batch = [(str(pos), in_plan) for pos, in_plan, _ in (r for _, r in zip(range(BATCH), rows))]
         if not batch:
             break
         cur.execute(_DETAILS_SQL, [[pos for pos, _ in batch]])

@@ -3,7 +3,7 @@ temporary table (rule, content key, plan order), their jobs' states counted in t
 
 What :func:`dhflow.runtime.inspect.status` gives from the whole plan and every job's key
 and state held in Python: per rule (plan order), the tasks per state of the first job of
-their key (lowest row position), states in the order they first appear, NOT_SUBMITTED for
+their key (the lowest job id), states in the order they first appear, NOT_SUBMITTED for
 a task without a job; and how many jobs no task claims (stale).  Here Python holds a chunk
 of COPY text and the per-rule counts.
 """
@@ -21,8 +21,8 @@ _DDL = "CREATE TEMP TABLE dhflow_status (ord int, rule text, key text) ON COMMIT
 _COUNTS_SQL = """
 SELECT t.rule, coalesce(nullif(f.state, ''), 'NOT_SUBMITTED'), count(*)
 FROM dhflow_status t
-LEFT JOIN (SELECT DISTINCT ON (k) k, state FROM (SELECT data->>'dhflow_key' AS k, state, ctid AS pos
-           FROM core_balsamjob WHERE workflow = %s OFFSET 0) j WHERE k IS NOT NULL ORDER BY k, pos) f ON f.k = t.key
+LEFT JOIN (SELECT DISTINCT ON (k) k, state FROM (SELECT data->>'dhflow_key' AS k, state, job_id::text AS id
+           FROM core_balsamjob WHERE workflow = %s OFFSET 0) j WHERE k IS NOT NULL ORDER BY k, id) f ON f.k = t.key
 GROUP BY 1, 2 ORDER BY min(t.ord)"""
 _STALE_SQL = """
 SELECT count(*) FROM (SELECT data->>'dhflow_key' AS k FROM core_balsamjob WHERE workflow = %s OFFSET 0) j

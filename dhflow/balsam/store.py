@@ -365,7 +365,7 @@ def apply_stream(head: dict, tasks, *, prune: bool = False, provenance: dict,
         phase("apply: lock")
         subs.ensure_submission_table(cur)
         changes = jobset.changes(cur)  # read before the jobs: see dhflow.balsam.jobset
-        existing = jobs.existing_jobs(cur, wf, ordered=True)  # the first job of a key: as plan --against-db says
+        existing = jobs.existing_jobs(cur, wf)
         phase(f"apply: fetch {len(existing)} existing jobs")
         tally = result.reconciliation = StreamTally(wf, existing)
         _sync_apps(head, result, write=True)

@@ -128,6 +128,23 @@ def _dependants(plan: dict, names: set[str]) -> set[str]:
     return out
 
 
+def job_order(job: "ExistingJob") -> str:
+    """The order of a workflow's jobs where one must be chosen or listed: by job id (fixed for
+    a job's life, unlike its row's place, which every update of its state moves)."""
+    return job.job_id
+
+
+def first_by_key(existing: list["ExistingJob"]) -> dict[str, "ExistingJob"]:
+    """key -> the job a task of that key keeps: of several jobs with one key (duplicates), the
+    one with the lowest job id; the others are orphans ("duplicate job")."""
+    by_key: dict[str, ExistingJob] = {}
+    for job in existing:
+        cur = by_key.get(job.key)
+        if cur is None or job.job_id < cur.job_id:
+            by_key[job.key] = job
+    return by_key
+
+
 def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = None,
               parts_of: "PartsMaker | None" = None) -> Reconciliation:
     """Decide, for each plan task and each existing job, what a submission does.
@@ -140,12 +157,10 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
     if rerun not in (None, "failed", "all"):
         raise ValueError(f"rerun must be None, 'failed' or 'all', not {rerun!r}")
     existing = list(existing)
-    by_key: dict[str, ExistingJob] = {}
-    for job in existing:
-        by_key.setdefault(job.key, job)
+    by_key = first_by_key(existing)
     tasks = plan["tasks"]
     plan_keys = {t["key"] for t in tasks}
-    orphans = [j for j in existing if j.key not in plan_keys or by_key[j.key] is not j]
+    orphans = sorted((j for j in existing if j.key not in plan_keys or by_key[j.key] is not j), key=job_order)
     orphan_by_identity: dict[str, ExistingJob] = {}
     for j in orphans:
         if j.rule is not None:
@@ -222,9 +237,7 @@ class StreamTally(Reconciliation):
         super().__init__(workflow)
         self._keep_new = keep_new
         self._existing = list(existing)
-        self._by_key: dict[str, ExistingJob] = {}
-        for job in self._existing:
-            self._by_key.setdefault(job.key, job)
+        self._by_key = first_by_key(self._existing)
         self._track = bool(self._existing)
         self._claimed: set[str] = set()   # keys of existing jobs that a task keeps
         self._identities: set[str] = set()
@@ -267,7 +280,8 @@ class StreamTally(Reconciliation):
 
     def orphans(self) -> list[ExistingJob]:
         """The existing jobs that no task keeps (keys left the plan, or duplicates)."""
-        return [j for j in self._existing if j.key not in self._claimed or self._by_key[j.key] is not j]
+        return sorted((j for j in self._existing if j.key not in self._claimed or self._by_key[j.key] is not j),
+                      key=job_order)
 
     def finish(self, orphans: list[ExistingJob]) -> None:
         """Reasons of the new tasks and of the orphans (given with rule, point and parts)."""

@@ -136,7 +136,7 @@ def test_removed_rule_and_duplicate_jobs(balsam_db, e2e_root):
     db_path, env = balsam_db
     wf = "pms_rule_dup"
     spec = project(e2e_root, env, wf)
-    # two copies of a train job (same key): the first one in the table is kept, the others are orphans
+    # two copies of a train job (same key): the one with the lowest job id is kept, the others are orphans
     cols = [c for (c,) in db_query(db_path, "SELECT column_name FROM information_schema.columns WHERE "
                                             "table_name = 'core_balsamjob' ORDER BY ordinal_position")]
     sel = ", ".join("gen_random_uuid()" if c == "job_id" else c for c in cols)
@@ -148,8 +148,17 @@ def test_removed_rule_and_duplicate_jobs(balsam_db, e2e_root):
     assert answer["reasons"] == {"train": {"duplicate job": 2}, "report": {"rule removed": 1}}, answer
     assert list(answer["rules"]) == ["prep", "train", "report"]
     kept = db_query(db_path, "SELECT job_id::text FROM core_balsamjob WHERE workflow = %s AND name = 'train.a.1' "
-                             "ORDER BY ctid LIMIT 1", (wf,))[0][0]
+                             "ORDER BY job_id::text LIMIT 1", (wf,))[0][0]
     assert kept not in {t["job_id"] for t in answer["tasks"]}
+    # an update of the kept job's state moves its row (a new row version at the table's end):
+    # the choice does not move with it, and a submission with --prune deletes the others
+    db_query(db_path, "UPDATE core_balsamjob SET state = 'RUN_DONE' WHERE job_id = %s::uuid", (kept,))
+    assert same(both(spec, env)) == answer
+    r = run_dhflow(["submit", str(spec), "--prune", "--no-launch"], env)
+    assert r.returncode == 0, r.stderr
+    left = db_query(db_path, "SELECT job_id::text FROM core_balsamjob WHERE workflow = %s AND name = 'train.a.1'",
+                    (wf,))
+    assert left == [(kept,)], left
 
 
 def test_changed_code_falls_back_to_the_whole_plan(balsam_db, e2e_root):
