@@ -126,18 +126,20 @@ def connect_args(info: dict, user: str) -> dict:
     return args
 
 
-def other_clients(connect: dict) -> int | None:
-    """How many other client sessions the server has now: 0 when it does not answer, None
-    when it answers but will not tell (it refused our credentials): clients may be there."""
+def other_clients(connect: dict) -> int | str:
+    """How many other client sessions the running server has now: 0 when nothing listens
+    (the connection was refused: nobody to cut off); else, when they cannot be counted
+    (credentials refused, every slot taken, starting or stopping, no answer in time), why:
+    clients may be there."""
     import psycopg2
 
     try:
         conn = psycopg2.connect(**connect, dbname="postgres", connect_timeout=5)
     except psycopg2.Error as exc:
-        text = str(exc)
-        if "authentication failed" in text or "pg_hba.conf" in text or "does not exist" in text:
-            return None  # the server is up and answered: its clients cannot be counted
-        return 0  # not answering: nobody to cut off
+        text = str(exc).strip()
+        if "Connection refused" in text or "No such file or directory" in text:
+            return 0
+        return text.splitlines()[0] if text else type(exc).__name__
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "

@@ -337,11 +337,11 @@ class LocalDB:
         if not self.running() or self.server_info().get("host") == auth.advertised_host(listen):
             return
         clients = auth.other_clients(self._connect_args())
-        if clients is None:
+        if isinstance(clients, str):
             raise BackendError(
-                f"the Balsam DB {self.path} refused dhflow's credentials, so its client connections cannot be "
-                "counted: serving it on another address restarts the server and could cut off a launcher; "
-                "stop it with `dhflow db stop` first (nothing was changed)")
+                f"the client connections of the Balsam DB {self.path} cannot be counted ({clients}): serving it on "
+                "another address restarts the server and could cut off a launcher; stop it with `dhflow db stop` "
+                "first (nothing was changed)")
         if clients:
             raise BackendError(
                 f"the Balsam DB {self.path} has {clients} client connection{'s' if clients != 1 else ''} "

@@ -32,6 +32,7 @@ from json.encoder import encode_basestring_ascii as jstr
 from dhflow.balsam.copy import GeneratorReader, esc
 from dhflow.balsam.dberrors import database_errors, db_errors
 from dhflow.errors import phase
+from dhflow.reconcile.parts import _h_sorted_strings
 from dhflow.reconcile.decision import (NEW, ORPHANED, RERUN, STATUSES, UNCHANGED, Decision, PartsMaker, Reconciliation,
                                        _part_reasons, identity, task_parts)
 
@@ -154,6 +155,7 @@ def _plan_lines(head: dict, tasks, rule_tasks: dict, flags: dict):
     # tasks that need it): no name -> key map of the whole plan
     parts_of = PartsMaker(head, keys_by_name={})
     buf: list[str] = []
+    size = 0  # characters of parents' JSON in buf
     for n, t in enumerate(tasks):
         parents = t.get("parents")
         bare = {**t, "parents": ()} if parents else t
@@ -168,6 +170,7 @@ def _plan_lines(head: dict, tasks, rule_tasks: dict, flags: dict):
             buf.append(head_ + "\\N\n")
         elif len(parents) <= PIECE:
             buf.append(head_ + esc("[" + ",".join(map(jstr, parents)) + "]") + "\n")
+            size += len(buf[-1])
         else:  # a big gather: its parents' JSON sent a piece at a time, never whole
             buf.append(head_ + "[")
             for i in range(0, len(parents), PIECE):
@@ -175,9 +178,9 @@ def _plan_lines(head: dict, tasks, rule_tasks: dict, flags: dict):
                 yield "".join(buf).encode()
                 buf = []
             buf.append("]\n")
-        if len(buf) >= 1000:
+        if len(buf) >= 1000 or size >= 1 << 20:  # rows with many parents: bounded by size too
             yield "".join(buf).encode()
-            buf = []
+            buf, size = [], 0
     if buf:
         yield "".join(buf).encode()
 
@@ -263,6 +266,8 @@ def _opt(text) -> str:
 def _upstream(parent_keys: list[str], memo: dict) -> str:
     """The upstream fingerprint of a task whose parents have these keys (memoised for a
     single parent, the tasks of a scatter share it; the memo stays small)."""
+    if len(parent_keys) > 1000:  # a big gather: hashed a piece at a time, as PartsMaker does
+        return _h_sorted_strings(sorted(parent_keys))
     if len(parent_keys) != 1:
         return task_parts({"parents": parent_keys}, {}, {})["upstream"]
     h = memo.get(parent_keys[0])

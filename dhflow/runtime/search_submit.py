@@ -132,9 +132,9 @@ def submit_plan(ctx: SearchContext, db: str | None, *, dry_run: bool = False, pr
         generation = choose_generation(ctx, states, bool(states) and search_complete(ctx, trials))
         if not dry_run and driver_key(ctx, generation) not in states and searchstore.driver_busy(ctx.workflow):
             # a `dhflow run` drives it in its own process: a driver job written now could not start
-            raise BackendError(f"a search driver is running workflow {ctx.workflow} now (a `dhflow run`?): a "
-                               "submitted driver could not start beside it; wait for it to finish or stop it, "
-                               "then submit again (nothing was written)")
+            raise BackendError(f"a search driver is running workflow {ctx.workflow} now (a `dhflow run`, or the "
+                               "driver job of an earlier submission): another driver could not start beside it; "
+                               "wait for it to finish or stop it, then submit again (nothing was written)")
     plan = plan_of(ctx, trials)
     plan["apps"] = list(plan["apps"]) + [driver_app(ctx)]
     plan["tasks"] = plan["tasks"] + [driver_task(ctx, generation)]

@@ -260,8 +260,9 @@ def test_serving_on_another_address_is_refused_while_clients_are_connected(balsa
 
 
 def test_clients_are_not_counted_as_none_when_the_server_refuses_the_credentials(balsam_db):
-    """A server that answers but refuses the password may have clients: `db start --listen`
-    must not take that for "nobody connected" (it would restart the server under them)."""
+    """A server that answers but refuses the password (or sends no answer) may have clients:
+    `db start --listen` must not take that for "nobody connected" (it would restart the
+    server under them); only a refused connection means nobody listens."""
     from dhflow.balsam import auth
     from dhflow.balsam.localdb import free_port
 
@@ -269,5 +270,6 @@ def test_clients_are_not_counted_as_none_when_the_server_refuses_the_credentials
     info = json.loads((Path(db_path) / "server-info").read_text())
     args = {"host": info["host"], "port": info["port"], "user": info["user"], "password": info["password"]}
     assert isinstance(auth.other_clients(args), int)
-    assert auth.other_clients(dict(args, password="wrong-" + info["password"])) is None
+    assert "authentication failed" in auth.other_clients(dict(args, password="wrong-" + info["password"]))
+    assert isinstance(auth.other_clients({k: v for k, v in args.items() if k != "password"}), str)
     assert auth.other_clients(dict(args, port=free_port("127.0.0.1"))) == 0  # nobody answers

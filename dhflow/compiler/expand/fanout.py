@@ -89,8 +89,8 @@ class ParentIndex:
         if len(extra) == 1:
             self._offsets = range(0, sizes[extra[0]] * strides[extra[0]], strides[extra[0]])
         else:
-            self._offsets = array("q", [sum(c * strides[k] for c, k in zip(combo, extra))
-                                        for combo in itertools.product(*(range(sizes[k]) for k in extra))])
+            self._offsets = array("q", (sum(c * strides[k] for c, k in zip(combo, extra))
+                                        for combo in itertools.product(*(range(sizes[k]) for k in extra))))
         self._names, self._keys = names, keys
 
     def parents(self, coord: tuple) -> tuple[list[str], list[str]]:

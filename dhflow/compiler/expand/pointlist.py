@@ -117,7 +117,8 @@ class DrawnPoints(_Points):
     the COPY's producer thread, and a sample drawn there, while the server is busy with the
     rows of the first points, costs no wall time of its own (a 100k-point random sample
     takes about 0.3 s of Python).  The values are those an eager draw gives: the same
-    ``draw`` calls in the same order.
+    ``draw`` calls in the same order.  One thread reads it at a time (a submission's
+    producer thread; others only ask its length): ``_fill`` takes no lock.
     """
 
     __slots__ = ("names", "_count", "_draw", "_batch", "_points")
