@@ -186,11 +186,17 @@ def copy_in(cur, chunks, *, threaded: bool) -> int:
     What the generator raised (a bad row, a compile error half-way) is raised as itself,
     not as the database error psycopg2 wraps it in.
     """
+    return copy_text(cur, COPY_SQL, chunks, threaded=threaded)
+
+
+def copy_text(cur, sql: str, chunks, *, threaded: bool) -> int:
+    """COPY ``chunks`` (COPY text, bytes) with the statement ``sql``; returns the rows sent.
+    What the generator raised is raised as itself, not as psycopg2's database error."""
     from dhflow.balsam.dberrors import db_errors
 
     reader = GeneratorReader(chunks, threaded=threaded)
     try:
-        cur.copy_expert(COPY_SQL, reader, size=1 << 16)
+        cur.copy_expert(sql, reader, size=1 << 16)
     except db_errors():
         if reader.error is not None:  # our own failure (or the compiler's), raised as itself
             raise reader.error from None

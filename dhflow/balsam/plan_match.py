@@ -29,8 +29,8 @@ from __future__ import annotations
 import json
 from json.encoder import encode_basestring_ascii as jstr
 
-from dhflow.balsam.copy import GeneratorReader, esc
-from dhflow.balsam.dberrors import database_errors, db_errors
+from dhflow.balsam.copy import copy_text, esc
+from dhflow.balsam.dberrors import database_errors
 from dhflow.errors import phase
 from dhflow.reconcile.parts import _h_sorted_strings
 from dhflow.reconcile.decision import (NEW, ORPHANED, RERUN, STATUSES, UNCHANGED, Decision, PartsMaker, Reconciliation,
@@ -183,21 +183,6 @@ def _plan_lines(head: dict, tasks, rule_tasks: dict, flags: dict):
             buf, size = [], 0
     if buf:
         yield "".join(buf).encode()
-
-
-def copy_text(cur, sql: str, chunks, *, threaded: bool) -> None:
-    """COPY ``chunks`` with ``sql``; what the generator raised is raised as itself."""
-    reader = GeneratorReader(chunks, threaded=threaded)
-    try:
-        cur.copy_expert(sql, reader, size=1 << 16)
-    except db_errors():
-        if reader.error is not None:
-            raise reader.error from None
-        raise
-    finally:
-        reader.close()
-    if reader.error is not None:
-        raise reader.error
 
 
 def _check_names(cur, workflow: str, parents: bool) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 
 from dhflow.balsam.dberrors import database_errors
 from dhflow.balsam.copy import esc
-from dhflow.balsam.plan_match import copy_text
+from dhflow.balsam.copy import copy_text
 from dhflow.errors import phase
 
 _DDL = "CREATE TEMP TABLE dhflow_status (ord int, rule text, key text) ON COMMIT DROP"
