@@ -43,13 +43,14 @@ def unchanged_counts(workflow: str, input_digest: str) -> dict[str, int] | None:
         return rule_tasks
 
 
-def reconcile_stream(head: dict, tasks, show, *, database: bool = True):
+def reconcile_stream(head: dict, tasks, show, *, database: bool = True, listing: bool = True):
     """``show(reconciliation)`` of ``tasks`` (task dicts, parents first) against the
     workflow's jobs, matched in the server (:func:`dhflow.balsam.plan_match.match_in_server`);
     ``database=False``: no database yet, every task is new (their decisions are kept: the
     JSON lists them after the counts).  Raises PlanRejected for a malformed task,
     CodeChanged when a kept job's code changed (the whole-plan reconciliation says which
-    tasks run again)."""
+    tasks run again).  ``listing``: whether ``show`` lists the decisions (see
+    :func:`~dhflow.balsam.plan_match.match_in_server`)."""
     from dhflow.balsam.rows import TaskChecker, validate_head
     from dhflow.reconcile.decision import PartsMaker, StreamTally
 
@@ -57,7 +58,7 @@ def reconcile_stream(head: dict, tasks, show, *, database: bool = True):
     if database:
         from dhflow.balsam.plan_match import match_in_server
 
-        return match_in_server(head, tasks, show)
+        return match_in_server(head, tasks, show, listing=listing)
     tally = StreamTally(head["workflow"], [], keep_new=True)
     parts_of = PartsMaker(head, keys_by_name={})  # (no jobs: no fingerprint is compared)
     check = TaskChecker(head)

@@ -126,6 +126,8 @@ class ServerMatch(Reconciliation):
 
     def changed(self):
         """The decisions of the tasks that change: new ones in plan order, then orphans."""
+        if self._cur is None:
+            raise ValueError("matched without listing: the decisions were not kept")
         for name, rule, reasons in self._new_rows():
             yield Decision(name, rule, NEW, reasons)
         for _, name, rule, job_id, why in _named(self._cur, _REASON_SQL + " ORDER BY o.ord", [self._rules]):
@@ -319,11 +321,13 @@ def _refuse_foreign(cur, workflow: str) -> None:
 
 
 @database_errors()
-def match_in_server(head: dict, tasks, show):
+def match_in_server(head: dict, tasks, show, *, listing: bool = True):
     """``show(reconciliation)`` of the plan whose tasks (dicts, parents first) are ``tasks``
-    against the workflow's jobs, matched in the server, in one transaction (open while
-    ``show`` runs: the listed decisions are read as it iterates them).  Raises PlanRejected
-    for a malformed task, CodeChanged when a kept job's code changed."""
+    against the workflow's jobs, matched in the server, in one transaction: open while
+    ``show`` runs with ``listing`` (the listed decisions are read as it iterates them);
+    without it, ``show`` gets the counts and reasons only, after the transaction ended (a
+    slow reader of a table keeps no snapshot open).  Raises PlanRejected for a malformed
+    task, CodeChanged when a kept job's code changed."""
     from django.db import connection, transaction
 
     from dhflow.reconcile.code import CodeChanged
@@ -379,4 +383,6 @@ def match_in_server(head: dict, tasks, show):
             rr = reasons.setdefault(r, {})
             for w, n in got.items():
                 rr[w] = rr.get(w, 0) + n
-        return show(ServerMatch(workflow, counts, reasons, cur, lambda: _new_rows(cur, stored=True), rules))
+        if listing:
+            return show(ServerMatch(workflow, counts, reasons, cur, lambda: _new_rows(cur, stored=True), rules))
+    return show(ServerMatch(workflow, counts, reasons, None, None, rules))

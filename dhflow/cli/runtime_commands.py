@@ -73,7 +73,8 @@ def plan_against_db_streaming(args) -> int | None:
             show_diagnostics(out.warnings, out.source)
             _print_against_db(a, out.reconciliation, out.path)
 
-        return -1 if against_db_streaming(a.db, a.file, show) is None else 0
+        listing = getattr(a, "format", "table") == "json"  # the table needs the counts only
+        return -1 if against_db_streaming(a.db, a.file, show, listing=listing) is None else 0
 
     code = guarded(handler)(args)
     return None if code == -1 else code

@@ -35,10 +35,11 @@ class AgainstDb:
     compiled: bool = True
 
 
-def against_db_streaming(db: str | None, file: str, show) -> AgainstDb | None:
+def against_db_streaming(db: str | None, file: str, show, *, listing: bool = True) -> AgainstDb | None:
     """``show(AgainstDb)``: the plan of FILE against its database, never holding the plan
-    (``show`` runs while the database transaction that lists the decisions is open); None,
-    before anything is shown: use the whole-plan path (a kept job's code changed)."""
+    (with ``listing``, ``show`` runs while the database transaction that lists the
+    decisions is open; without, it gets the counts and reasons after it); None, before
+    anything is shown: use the whole-plan path (a kept job's code changed)."""
     from dhflow.compiler.api import check_file, compile_file_streaming, input_digest
     from dhflow.compiler.diagnostics import DiagnosticError
     from dhflow.compiler.expand.tasks import plan_head
@@ -76,7 +77,7 @@ def against_db_streaming(db: str | None, file: str, show) -> AgainstDb | None:
         show(out)
 
     try:
-        plan_diff.reconcile_stream(stream.head, stream.tasks, show_rec, database=where.exists)
+        plan_diff.reconcile_stream(stream.head, stream.tasks, show_rec, database=where.exists, listing=listing)
     except DiagnosticError as exc:
         diags = list(stream.diagnostics)
         diags += [d for d in exc.diagnostics if not any(d is x for x in diags)]

@@ -261,3 +261,43 @@ def test_a_malformed_plan_is_refused_as_the_whole_plan_refuses_it(balsam_db, e2e
     assert [ln[0] for ln in lines] == ["twice", "parent later", "no key"]
     for what, whole, streamed in lines:
         assert whole != "None" and streamed == whole, (what, whole, streamed)
+
+
+OUTSIDE = """
+import json, sys
+from django.db import connection
+from dhflow.balsam.plan_diff import reconcile_stream
+from dhflow.compiler.api import compile_file_streaming
+from dhflow.runtime import database
+stream = compile_file_streaming(sys.argv[1])
+database.open_database(None, stream.head, sys.argv[1], create=False, quiet=True)
+seen = {}
+def show(rec, listing):
+    seen[listing] = {"in_transaction": connection.in_atomic_block, "counts": rec.counts(),
+                     "listed": len(list(rec.changed())) if listing else None}
+    if not listing:
+        try:
+            rec.changed().__next__()
+        except ValueError:
+            seen[listing]["refused"] = True
+for listing in (True, False):
+    s = compile_file_streaming(sys.argv[1])
+    reconcile_stream(s.head, s.tasks, lambda rec: show(rec, listing), listing=listing)
+print(json.dumps(seen))
+"""
+
+
+def test_a_table_is_shown_after_the_matching_transaction_ends(balsam_db, e2e_root):
+    """Only the JSON lists the decisions (read while the matching transaction is open);
+    the table's counts are shown after it ended, so a slow reader keeps no snapshot open."""
+    _, env = balsam_db
+    wf = "pms_outside"
+    spec = project(e2e_root, env, wf)
+    spec.write_text(spec_text(wf, xs="1, 2, 4"))
+    proc = subprocess.run([sys.executable, "-c", OUTSIDE, str(spec)], env=env, capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["true"]["in_transaction"] is True and seen["true"]["listed"] > 0
+    assert seen["false"]["in_transaction"] is False and seen["false"].get("refused") is True
+    assert seen["false"]["counts"] == seen["true"]["counts"]
