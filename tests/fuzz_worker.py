@@ -22,13 +22,13 @@ from pathlib import Path
 
 from dhflow.compiler.api import compile_source
 from dhflow.compiler.limits import Limits, using
-from dhflow.compiler.source import SourceFile
+from dhflow.compiler.source import SourceFile, split_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The corpus: the examples, the language fixture and the diagnostics cases (small files).
 CORPUS = sorted([*(p for p in ROOT.glob("examples/*/*.dhflow") if p.is_file()), ROOT / "tests/fixtures/language_example.dhflow",
                  *(p for p in ROOT.glob("tests/diagnostics/*.dhflow") if p.stat().st_size < 4096)])
-ALPHABET = list("()[]{}*:,.\"#\\\t\n -+/%<>=!_0123456789abcxyz") + [
+ALPHABET = list("()[]{}*:,.\"#\\\t\n -+/%<>=!_0123456789abcxyz\v\f\r\0") + [
     "**", "//", "where", "if", "else", "not", "and", "foreach: space", "after: ", "{point:json}",
     "choice(", "grid(levels=", "random(count=", "lhs(count=", "points(\"points.csv\")", "\u00e9", "\ufeff"]
 NUMBERS = ["0", "-1", "1e308", "4096", "2 ** 62", "9" * 30, "4096 ** 4096", "1_000_000_000_000", "0.0", "1e-400",
@@ -89,6 +89,19 @@ def mutate(rng: random.Random, text: str, corpus: list[str]) -> str:
     return text
 
 
+def _misplaced(diagnostics, text: str) -> str | None:
+    """A diagnostic whose line is not a line of the file as an editor shows it (`\n`, `\r\n`
+    and `\r` end a line; a vertical tab once counted too), or whose column is past its end."""
+    lines = split_lines(text)
+    if not text or text.endswith(("\n", "\r")):
+        lines.append("")  # the empty line after the last break
+    for d in diagnostics:
+        s = d.span
+        if s is not None and not (1 <= s.line <= len(lines) and 1 <= s.col <= len(lines[s.line - 1]) + 2):
+            return f"{d.code} at {s.line}:{s.col} of a file with {len(lines)} lines"
+    return None
+
+
 def main(argv: list[str]) -> int:
     seed, count, bound = int(argv[0]), int(argv[1]), float(argv[2])
     only = int(argv[4]) if len(argv) > 4 and argv[3] == "--only" else None
@@ -116,6 +129,7 @@ def main(argv: list[str]) -> int:
                 r = compile_source(SourceFile.from_text(text, str(path)))
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 summary["plans" if r.ok else "diagnostics"] += 1
+                problem = _misplaced(r.diagnostics, text)
             except _Timeout:
                 problem = f"over the bound of {bound} s"
             except BaseException as exc:  # anything escaping the compiler is an internal error

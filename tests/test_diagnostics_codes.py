@@ -16,6 +16,7 @@ import pytest
 
 from dhflow.cli.main import main
 from dhflow.compiler.diagnostics import CODES
+from dhflow.compiler.source import split_lines
 
 HERE = Path(__file__).parent / "diagnostics"
 CASES = sorted(HERE.glob("DH*.dhflow"))
@@ -54,7 +55,8 @@ def _assert_caret(stderr: str, path: Path, code: str, line: int, col: int) -> No
     head = f"{path}:{line}:{col}: "
     lines = stderr.splitlines()
     idx = next(i for i, text in enumerate(lines) if text.startswith(head) and f"[{code}]" in text)
-    text = path.read_text().splitlines()[line - 1].replace("\t", " ")
+    # (the editor's lines; a tab is shown as a space, a NUL as the picture ␀)
+    text = split_lines(path.read_text())[line - 1].replace("\t", " ").replace("\0", "\u2400")
     caret_line = lines[idx + 3]
     gutter = caret_line.index("|") + 2
     if len(text) > 120:  # a long line is shown as a window around the caret

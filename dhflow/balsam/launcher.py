@@ -23,8 +23,13 @@ has not exited after a grace period, kills its process group.
   mode runs only those), else ``mpi``.  This machine is one Balsam worker: a task needing
   more than one node can never run here, and is refused before anything is written.
 * Serial launchers on one host share a fixed ZMQ port (19876): dhflow holds an exclusive
-  lock (``/tmp/dhflow-balsam-serial-19876.lock``, never under $TMPDIR) for the launcher's lifetime and
-  refuses to start when the port is taken by a launcher it does not know about.
+  lock (``/tmp/dhflow-balsam-serial-19876.lock``, never under $TMPDIR) for the launcher's lifetime.
+  When the port is still taken once the lock is held: a launcher of dhflow's whose run is
+  gone is named and stopped, one whose run still lives is waited for, and anything else is
+  refused, with its pid and command (:mod:`dhflow.balsam.port_holders`).
+* Nothing outlives its run: every launcher carries a mark in its environment, and those of
+  ``dhflow run`` name their owner; a watchdog in the launcher and in each ensemble process
+  ends all of them once the owner is gone, however it ended (:mod:`dhflow.balsam.owner`).
 """
 from __future__ import annotations
 
@@ -121,14 +126,58 @@ def acquire_serial_lock(wait: float | None = None, announce=None) -> int:
                     announce("the other serial-mode launcher is done: starting")
                 break
             time.sleep(1.0)
-    # the lock is ours; is the port really free (a launcher not started by dhflow)?
-    for _ in range(20):
-        if _port_free(SERIAL_PORT):
-            return fd
-        time.sleep(0.5)
-    os.close(fd)
-    raise BackendError(f"ZMQ port {SERIAL_PORT} is in use on this host (a Balsam serial launcher not started "
-                       "by dhflow?); stop it or use --job-mode mpi")
+    # the lock is ours; is the port really free (a stale launcher, or not one of dhflow's)?
+    try:
+        _free_serial_port(announce or _to_stderr)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _free_serial_port(announce, port: int = SERIAL_PORT, unseen_grace: float = 10.0) -> None:
+    """Return once the serial port is free.  Its holder, when dhflow holds the lock: a
+    launcher of dhflow's whose run is gone (SIGKILLed before it could stop it) is named and
+    stopped; one whose run still lives (ending) is waited for; anything else is refused."""
+    from dhflow.balsam import owner, port_holders
+
+    told: set[str] = set()
+    stopped: set[str] = set()
+    unseen_since = None
+    while not _port_free(port):
+        found = port_holders.holders(port)
+        foreign = [h for h in found if h.mark is None]
+        if foreign:
+            raise BackendError(f"ZMQ port {port} is in use on this host by "
+                               + "; ".join(h.describe() for h in foreign)
+                               + ", not a launcher started by dhflow; stop it or use --job-mode mpi")
+        if not found:  # a listener this user cannot see (another user's), or one just closing
+            unseen_since = unseen_since or time.monotonic()
+            if time.monotonic() - unseen_since > unseen_grace:
+                raise BackendError(f"ZMQ port {port} is in use on this host (a Balsam serial launcher "
+                                   "not started by dhflow, or another user's?); stop it or use --job-mode mpi")
+        for holder in found:
+            mark = holder.mark
+            if mark.owner_alive():
+                if mark.token not in told:
+                    told.add(mark.token)
+                    announce(f"waiting for the serial launcher of workflow {mark.workflow} (pid {holder.pid}) "
+                             f"to leave ZMQ port {port}: its dhflow (pid {mark.owner_pid}) is ending it")
+                continue
+            whose = (f"its parent gone (dhflow pid {mark.owner_pid})" if mark.owned
+                     else "its `scheduler: local` launcher gone")
+            what = f"pid {holder.pid}, workflow {mark.workflow}, {whose}"
+            if mark.token in stopped:  # killed and waited for, yet still there: not ours to kill
+                raise BackendError(f"ZMQ port {port} is held by a stale serial launcher that dhflow cannot "
+                                   f"stop ({what}); stop it or use --job-mode mpi")
+            stopped.add(mark.token)
+            announce(f"a stale serial launcher of this host holds ZMQ port {port}: {what}; stopping it")
+            owner.wait_gone(owner.kill_launcher(mark.token), 5.0)
+        time.sleep(0.1)
+
+
+def _to_stderr(message: str) -> None:
+    print(f"dhflow: {message}", file=sys.stderr)
 
 
 # ---------------------------------------------------------------- launcher
@@ -142,9 +191,12 @@ def launcher_command(workflow: str, job_mode: str, time_limit_minutes: float | N
     return cmd
 
 
-def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path,
+def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path, owned: bool,
                    time_limit_minutes: float | None = None, pass_fds=()) -> subprocess.Popen:
-    from dhflow.balsam import env as envmod
+    """Start the launcher of ``workflow`` in a session of its own.  ``owned``: it belongs to
+    this process, and everything it starts ends within about a second once this process is
+    gone (False for a detached ``scheduler: local`` launcher)."""
+    from dhflow.balsam import env as envmod, owner
 
     from dhflow.balsam.emit import command_dir
 
@@ -152,6 +204,7 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
     extra_path = [*standin_path, command_dir(db_path)]  # `dhflow emit` in the jobs
     env = envmod.subprocess_env(db_path, "local", extra_path=extra_path)
     env.update(extra_env)
+    owner.mark_environment(env, workflow, owned=owned)
     # the launcher must find this dhflow (the wrapper imports dhflow.balsam.shims)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     out = open(log_path, "ab")
@@ -164,6 +217,7 @@ def start_launcher(db_path: str, workflow: str, job_mode: str, *, log_path: Path
     finally:
         out.close()
     proc.dhflow_mpirun_standin = bool(standin_path)  # reported in the run summary
+    proc.dhflow_token = env[owner.ENV_TOKEN]  # its processes, whatever their session
     return proc
 
 
@@ -186,6 +240,11 @@ def stop_launcher(proc: subprocess.Popen, grace: float = 30.0) -> int | None:
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
+    token = getattr(proc, "dhflow_token", None)
+    if token:  # the ensemble's own sessions (hydra's proxy starts one), when mpirun left them
+        from dhflow.balsam import owner
+
+        owner.wait_gone(owner.kill_launcher(token), 5.0)
     return proc.returncode
 
 
@@ -254,7 +313,7 @@ def run_local(plan: dict, db_path: str, job_ids: dict[str, str], job_mode: str, 
 
     waker = Waker(signals=False)  # woken by the launcher's job notifications; `poll` is the fallback
     try:
-        proc = start_launcher(db_path, wf, job_mode, log_path=log_path)
+        proc = start_launcher(db_path, wf, job_mode, log_path=log_path, owned=True)
         standin = proc.dhflow_mpirun_standin
         cost = 0.0
         while True:
@@ -303,7 +362,7 @@ def start_background(wf: str, db_path: str, job_mode: str, *, time_limit_minutes
         lock_fd = acquire_serial_lock(wait=0)
         fds = (lock_fd,)
     try:
-        proc = start_launcher(db_path, wf, job_mode, log_path=log_path,
+        proc = start_launcher(db_path, wf, job_mode, log_path=log_path, owned=False,
                               time_limit_minutes=time_limit_minutes, pass_fds=fds)
     finally:
         if lock_fd is not None:

@@ -50,7 +50,8 @@ class LiveLauncher:
             raise BackendError(f"the Balsam launcher keeps exiting with work pending; log: {self.log_path}"
                                + (f" [{tail}]" if tail else ""))
         self.starts += 1
-        self.proc = launcher.start_launcher(self.db_path, self.workflow, self.job_mode, log_path=self.log_path)
+        self.proc = launcher.start_launcher(self.db_path, self.workflow, self.job_mode, log_path=self.log_path,
+                                            owned=True)
 
     def __exit__(self, *exc) -> None:
         ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in launcher._TERMINATING}

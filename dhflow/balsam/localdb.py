@@ -25,8 +25,11 @@ The PostgreSQL binaries (initdb, pg_ctl, postgres) are taken from ``$DHFLOW_PG_B
 set, else from PATH, else from ``/usr/lib/postgresql/<version>/bin``.
 
 Creating a DB takes a few seconds (initdb, start, CREATE DATABASE, Balsam's migrations).
-The server keeps running after a dhflow command; ``dhflow db stop`` stops it and any later
-command that needs it starts it again.
+The server is crash-safe (``fsync`` and ``full_page_writes`` on, :mod:`dhflow.balsam.pgconf`).
+A server a command started on demand stops by itself after ``$DHFLOW_DB_IDLE_STOP`` seconds
+without a client; one started with ``dhflow db start`` (``keep``) or served with ``--listen``
+runs until ``dhflow db stop`` (:mod:`dhflow.balsam.server_registry`); any later command that
+needs a stopped server starts it again.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dhflow.balsam import auth
+from dhflow.balsam import auth, balsam_tables, pgconf, server_registry
 from dhflow.balsam.serverinfo import write_server_info
 from dhflow.balsam.pgbin import _traversable_by, find_pg_binary, pg_binaries  # noqa: F401 (re-exported)
 from dhflow.errors import BackendError
@@ -252,13 +255,7 @@ class LocalDB:
             auth.write_hba(pgdata, self._owner())
             self._write_server_info("", "", user=db_superuser(), password=password)
             with open(pgdata / "postgresql.conf", "a") as fp:
-                fp.write("\n# --- dhflow project-local Balsam DB ---\n"
-                         "listen_addresses = '127.0.0.1'\n"
-                         "unix_socket_directories = ''\n"
-                         "max_connections = 128\n"
-                         "synchronous_commit = off\n"
-                         "fsync = off\n"
-                         "full_page_writes = off\n")
+                fp.write(pgconf.conf_block())
         meta = {"created_by": "dhflow", "pgdata": str(pgdata), "run_as": user,
                 "db_superuser": db_superuser(), "created": time.time(),
                 "auth": auth.METHOD if self.server_info().get("password") else None}
@@ -270,45 +267,9 @@ class LocalDB:
             pw = pwd.getpwnam(user)
             os.chown(self.log_path, pw.pw_uid, pw.pw_gid)
         self._start_locked()
-        self._create_database()
-        self.migrate(quiet=quiet)
+        balsam_tables.create_database(self._connect_args())
+        balsam_tables.migrate(self.path, quiet=quiet)
         self._mark_ready()
-
-    def _create_database(self) -> None:
-        import psycopg2
-
-        conn = None
-        try:
-            conn = psycopg2.connect(**self._connect_args(), dbname="postgres", connect_timeout=10)
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = 'balsam'")
-                if cur.fetchone() is None:
-                    cur.execute("CREATE DATABASE balsam")
-        except psycopg2.Error as exc:
-            raise BackendError(f"cannot create the 'balsam' database: {str(exc).strip().splitlines()[0]}") from None
-        finally:
-            if conn is not None:
-                conn.close()
-
-    def migrate(self, *, quiet: bool = True) -> None:
-        """Run Balsam's migrations (balsam.scripts.init.run_migrations) in a subprocess."""
-        from dhflow.balsam import env as envmod
-
-        env = envmod.subprocess_env(str(self.path), "local")
-        code = (
-            "import os, sys\n"
-            "os.environ['HOME'] = os.environ['DHFLOW_BALSAM_HOME']\n"
-            "from balsam.scripts.init import run_migrations\n"
-            "run_migrations()\n"
-        )
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                              timeout=600)
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            raise BackendError("Balsam migrations failed: " + (lines[-1] if lines else f"exit {proc.returncode}"))
-        if not quiet:
-            print(f"dhflow: created Balsam tables in {self.path}", file=sys.stderr)
 
     # ------------------------------------------------------------ start/stop
     def running(self) -> bool:
@@ -352,8 +313,13 @@ class LocalDB:
         bins = pg_binaries()
         listen = None if loopback else self.meta().get("listen")
         host = auth.advertised_host(listen)
+        upgraded = pgconf.make_durable(self.pgdata)   # fsync = off of an earlier dhflow
+        if upgraded:
+            pgconf.sync_after_upgrade()
         if self.running():
             if self.server_info().get("host") == host and self.reachable():
+                if upgraded:   # fsync and full_page_writes take effect on a reload
+                    self._pg([bins["pg_ctl"], "reload", "-D", str(self.pgdata)])
                 return
             self._pg([bins["pg_ctl"], "stop", "-D", str(self.pgdata), "-m", "fast", "-w"], check=False)
         old = self.server_info().get("port")
@@ -375,43 +341,61 @@ class LocalDB:
         self._pg([pg_binaries()["pg_ctl"], "reload", "-D", str(self.pgdata)])
         self._set_meta(auth=auth.METHOD)
 
-    def ensure_started(self, *, create: bool = True, quiet: bool = False, listen: str | None = None) -> bool:
+    def ensure_started(self, *, create: bool = True, quiet: bool = False, listen: str | None = None,
+                       keep: bool = False) -> bool:
         """Create (if allowed) and start the server; True when it was created now.  ``listen``:
-        serve on that address from now on (kept for every later start)."""
+        serve on that address from now on (kept for every later start).  ``keep``: it runs
+        until ``dhflow db stop`` (else, started on demand, it stops once idle)."""
+        server_registry.idle_seconds()   # a bad $DHFLOW_DB_IDLE_STOP: refused before anything starts
         with self.lock():
-            if listen is not None and self.meta_path.exists():
-                self._refuse_restart_in_use(auth.check_listen(listen))
+            created = self._ensure_started_locked(create, quiet, listen)
+            pm = server_registry.postmaster(self.pgdata)
+            if pm is not None:
+                if keep:
+                    self._set_meta(kept_pid=pm.pid)
+                meta = self.meta()
+                server_registry.note_use(self.path, self.pgdata,
+                                         kept=bool(meta.get("listen")) or meta.get("kept_pid") == pm.pid)
+            return created
+
+    def _ensure_started_locked(self, create: bool, quiet: bool, listen: str | None) -> bool:
+        if listen is not None and self.meta_path.exists():
+            self._refuse_restart_in_use(auth.check_listen(listen))
+            self._set_meta(listen=auth.check_listen(listen))
+        if not self.exists():
+            if not create:
+                raise BackendError(f"no Balsam database at {self.path} (run `dhflow run` or `dhflow db start`)")
+            if not quiet:
+                print(f"dhflow: creating a project-local Balsam DB in {self.path}", file=sys.stderr)
+            self.create(quiet=quiet)
+            if listen is not None:
                 self._set_meta(listen=auth.check_listen(listen))
-            if not self.exists():
-                if not create:
-                    raise BackendError(f"no Balsam database at {self.path} (run `dhflow run` or `dhflow db start`)")
-                if not quiet:
-                    print(f"dhflow: creating a project-local Balsam DB in {self.path}", file=sys.stderr)
-                self.create(quiet=quiet)
-                if listen is not None:
-                    self._set_meta(listen=auth.check_listen(listen))
-                    self._start_locked()
-                return True
-            if self.meta().get("auth") != auth.METHOD:
-                self._start_locked(loopback=True)  # its pg_hba.conf still trusts: not on the network
-                self._secure_legacy()
-            self._start_locked()
-            if not self.ready() and self.meta().get("created_by") == "dhflow":
-                # A creation that was interrupted after initdb: finish it (both steps are
-                # idempotent) instead of leaving a database without Balsam's tables.
-                self._create_database()
-                self.migrate(quiet=quiet)
-                self._mark_ready()
-            return False
+                self._start_locked()
+            return True
+        if self.meta().get("auth") != auth.METHOD:
+            self._start_locked(loopback=True)  # its pg_hba.conf still trusts: not on the network
+            self._secure_legacy()
+        self._start_locked()
+        if not self.ready() and self.meta().get("created_by") == "dhflow":
+            # A creation that was interrupted after initdb: finish it (both steps are
+            # idempotent) instead of leaving a database without Balsam's tables.
+            balsam_tables.create_database(self._connect_args())
+            balsam_tables.migrate(self.path, quiet=quiet)
+            self._mark_ready()
+        return False
 
     def start(self, *, quiet: bool = False) -> bool:
         return self.ensure_started(create=True, quiet=quiet)
 
-    def stop(self) -> bool:
-        """Stop the server; False when it was not running."""
+    def stop(self, only_if=None) -> bool:
+        """Stop the server; False when it was not running, or when ``only_if()`` (called
+        under the lock, the idle-stop watcher's last check) is false."""
         if not self.exists():
             return False
         with self.lock():
+            if only_if is not None and not only_if():
+                return False
+            server_registry.unregister(self.path)
             if not self.running():
                 self._write_server_info("", "")
                 return False

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from dhflow.compiler.diagnostics import DiagnosticError, render_all
-from dhflow.compiler.source import SourceFile
+from dhflow.compiler.source import SourceFile, split_lines
 from dhflow.compiler.fmt.layout import format_text
 
 EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
@@ -41,14 +41,14 @@ def _read(path: str) -> str:
     """The text to format, with the compiler's bounds: a regular file of at most
     MAX_SOURCE_BYTES (a FIFO or `/dev/zero` is refused, never read without end)."""
     from dhflow.compiler.limits import MAX_SOURCE_BYTES
-    from dhflow.compiler.source import FileRefused, read_regular
+    from dhflow.compiler.source import FileRefused, read_source_bytes
 
     if path == "-":
         text = sys.stdin.read(MAX_SOURCE_BYTES + 1)
         if len(text) > MAX_SOURCE_BYTES:
             raise FileRefused(f"standard input is over the limit of {MAX_SOURCE_BYTES:,} bytes")
         return text
-    return read_regular(path, MAX_SOURCE_BYTES).decode("utf-8")
+    return read_source_bytes(path).decode("utf-8")
 
 
 def run(args) -> int:
@@ -61,7 +61,10 @@ def run(args) -> int:
         try:
             text = _read(path)
         except (OSError, UnicodeDecodeError) as exc:
-            print(f"dhflow: cannot read {path}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            from dhflow.compiler.api import unreadable
+
+            src, diag = unreadable("<stdin>" if path == "-" else path, exc)  # check's own DH007
+            print(render_all([diag], src), file=sys.stderr)
             status = EXIT_DIAGNOSTICS
             continue
         try:
@@ -78,7 +81,7 @@ def run(args) -> int:
             continue
         if args.diff:
             name = "<stdin>" if path == "-" else path
-            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), new.splitlines(True),
+            sys.stdout.writelines(difflib.unified_diff(split_lines(text, True), split_lines(new, True),
                                                        f"{name} (original)", f"{name} (formatted)"))
         if args.check or args.diff:
             if args.check:

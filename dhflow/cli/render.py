@@ -150,8 +150,36 @@ def db_state(verb: str, state) -> int:
     print(f"state: {st.message}")
     print("served to compute nodes: " + (f"on {state.listen}" if state.listen else
                                          "no (127.0.0.1 only; `dhflow db start --listen ADDRESS`)"))
+    if state.stops:
+        print("stops by itself: " + {"kept": "no (started with `dhflow db start`, or served with --listen)",
+                                     "idle (no watcher)": "when the next command that uses it has started its watcher"
+                                     }.get(state.stops, f"after {state.stops.split()[1]} s without a client"))
     if st.exists:
         print(f"data directory: {state.pgdata}")
     if st.reachable:
         print(f"export BALSAM_DB_PATH={path}")
     return 0 if st.exists else 3
+
+
+def db_servers(servers: list, fmt: str) -> int:
+    """``dhflow db list``: this user's project-local servers on this host; the exit code."""
+    import json
+    import time
+
+    def since(t: float) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+    if fmt == "json":
+        print(json.dumps([{"directory": s.path, "port": s.port, "since": since(s.since), "since_epoch": s.since,
+                           "clients": s.clients, "stops": s.stops} for s in servers], indent=1))
+        return 0
+    if not servers:
+        print("no project-local Balsam DB server of yours is running on this host")
+        return 0
+    table = [["DIRECTORY", "PORT", "SINCE", "CLIENTS", "STOPS"]]
+    table += [[s.path, str(s.port), since(s.since), str(s.clients) if isinstance(s.clients, int) else "?",
+               s.stops] for s in servers]
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return 0

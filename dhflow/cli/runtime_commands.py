@@ -258,6 +258,12 @@ def cmd_clean(args) -> int:
 def cmd_db(args) -> int:
     from dhflow.runtime import dbadmin
 
+    if args.format is not None and args.verb != "list":
+        raise UsageError("--format goes with `dhflow db list`")
+    if args.verb == "list":
+        if args.file or args.db or args.listen is not None:
+            raise UsageError("`dhflow db list` takes no FILE, --db or --listen: it lists every server")
+        return render.db_servers(dbadmin.servers(), args.format or "table")
     plan = _load_head(args) if getattr(args, "file", None) else None
     if args.listen is not None and args.verb != "start":
         raise UsageError("--listen goes with `dhflow db start`")
@@ -370,11 +376,12 @@ def register(subparsers) -> None:
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_clean))
 
-    p = subparsers.add_parser("db", help="the project-local Balsam database")
-    p.add_argument("verb", choices=("start", "stop", "status", "show"))
+    p = subparsers.add_parser("db", help="the project-local Balsam database (list: every one running here)")
+    p.add_argument("verb", choices=("start", "stop", "status", "show", "list"))
     p.add_argument("file", metavar="FILE", nargs="?", help="a .dhflow file (its directory holds .dhflow/db)")
     p.add_argument("--listen", metavar="ADDRESS", default=None,
                    help="start: serve the DB to compute nodes on this address of this machine (* for every "
                         "interface), from now on; every connection needs the password kept in server-info")
+    p.add_argument("--format", choices=("table", "json"), default=None, help="list: table (default) or json")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_db))

@@ -202,13 +202,16 @@ def register(subparsers) -> None:
 
 def cmd_search_storage(args) -> int:
     """`dhflow search-storage FILE`: the URL `optuna-dashboard` opens (stdout), the study on stderr."""
+    from dhflow.compiler.api import unreadable
+    from dhflow.compiler.source import SourceFile
     from dhflow.runtime.search_study import storage_of
 
-    import os
-
-    if not os.path.isfile(args.file):
-        err(f"cannot read {args.file}: no such file")
-        return 2
+    try:  # a missing file, a FIFO, /dev/zero: the DH007 of every other command
+        SourceFile.read(args.file)
+    except (OSError, UnicodeDecodeError) as exc:
+        src, diag = unreadable(args.file, exc)
+        show_diagnostics([diag], src)
+        return 1
     if not is_search(args):
         err(f"{args.file} has no `search:`: there is no optimizer study to open")
         return 2

@@ -79,21 +79,27 @@ def _compile_source(src: SourceFile) -> CompileResult:
     return result
 
 
+def unreadable(path: str, exc: OSError | UnicodeDecodeError) -> tuple[SourceFile, Diagnostic]:
+    """The DH007 diagnostic of a file SourceFile.read refused (and the source it points into):
+    the same words for every command, `/dev/zero`, a FIFO, a huge or a missing file alike."""
+    if isinstance(exc, UnicodeDecodeError):
+        # Show the text up to the bad byte, so the position points at it.
+        good = exc.object[:exc.start].decode("utf-8", errors="replace")
+        src = SourceFile.from_text(good + "\ufffd", path)
+        return src, Diagnostic("DH007", f"file is not UTF-8 text (byte {exc.start} is invalid)",
+                               src.span(len(good), len(good) + 1), help="save the file as UTF-8")
+    return SourceFile.from_text("", path), Diagnostic("DH007", f"cannot read file: {exc.strerror or exc}",
+                                                      Span.point(1, 1))
+
+
 def compile_file(path: str) -> CompileResult:
     """Read and compile a .dhflow file; unreadable files give a DH007 diagnostic."""
     try:
         src = SourceFile.read(path)
-    except UnicodeDecodeError as exc:
-        # Show the text up to the bad byte, so the position points at it.
-        good = exc.object[:exc.start].decode("utf-8", errors="replace")
-        src = SourceFile.from_text(good + "\ufffd", path)
+    except (OSError, UnicodeDecodeError) as exc:
+        src, diag = unreadable(path, exc)
         r = CompileResult(src)
-        r.diagnostics.append(Diagnostic("DH007", f"file is not UTF-8 text (byte {exc.start} is invalid)",
-                                        src.span(len(good), len(good) + 1), help="save the file as UTF-8"))
-        return r
-    except OSError as exc:
-        r = CompileResult(SourceFile.from_text("", path))
-        r.diagnostics.append(Diagnostic("DH007", f"cannot read file: {exc.strerror or exc}", Span.point(1, 1)))
+        r.diagnostics.append(diag)
         return r
     return compile_source(src)
 
@@ -183,12 +189,13 @@ class CheckResult:
 
 
 def check_file(path: str) -> CheckResult:
-    """Parse and check a file without sampling or expanding it (unreadable files and
-    errors give an unsuccessful result; the full compile reports them)."""
+    """Parse and check a file without sampling or expanding it (errors give an unsuccessful
+    result; an unreadable file, its DH007 diagnostic, as compile_file)."""
     try:
         src = SourceFile.read(path)
-    except (OSError, UnicodeDecodeError):
-        return CheckResult(None)
+    except (OSError, UnicodeDecodeError) as exc:
+        src, diag = unreadable(path, exc)
+        return CheckResult(src, diagnostics=[diag])
     out = CheckResult(src)
     try:
         spec, diags = build_spec(src, to_ast(src, parse_tree(src)))

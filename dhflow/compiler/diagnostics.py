@@ -58,6 +58,7 @@ CODES: dict[str, str] = {
     "DH213": "values of mixed types",
     "DH214": "values that give the same task name",
     "DH215": "preprocess or postprocess is not a single executable path",
+    "DH216": "text the database cannot store (a NUL character)",
     "DH301": "dependency cycle",
     "DH302": "inputs on a rule without parents",
     "DH401": "foreach without a usable sampler",
@@ -172,6 +173,7 @@ def limit_per_code(diags: Iterable[Diagnostic], limit: int | None = None) -> lis
 
 
 _MAX_SHOWN = 120
+_CONTROL_PICTURES = {**{c: 0x2400 + c for c in range(32)}, 0x7F: 0x2421}
 
 
 def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^", gutter: int = 0) -> list[str]:
@@ -183,8 +185,9 @@ def _snippet(source: SourceFile, span: Span, message: str = "", marker: str = "^
     else:
         width = max(1, len(text) - span.col + 1)
     pad = " " * gutter
-    # Tabs would misalign the caret; show them as single spaces.
-    shown = text.replace("\t", " ")
+    # Tabs would misalign the caret; show them as single spaces. Other control characters
+    # (a NUL, an escape that would restyle the terminal) as their one-column pictures: ␀, ␛.
+    shown = text.replace("\t", " ").translate(_CONTROL_PICTURES)
     col = span.col
     if len(shown) > _MAX_SHOWN:
         # A very long line is shown as a window around the caret.

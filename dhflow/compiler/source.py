@@ -4,9 +4,27 @@ from __future__ import annotations
 import bisect
 import hashlib
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+
+
+#: A line break as editors and the Language Server Protocol count them: `\n`, `\r\n`, `\r`.
+#: Not Python's `str.splitlines`, which also breaks at a vertical tab, a form feed, U+0085,
+#: U+2028 and others, so a comment holding one would shift every later line number.
+LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    """`text` cut at `\n`, `\r\n` and `\r` only (what `str.splitlines` would be in an editor)."""
+    out, start = [], 0
+    for m in LINE_BREAK.finditer(text):
+        out.append(text[start:m.end() if keepends else m.start()])
+        start = m.end()
+    if start < len(text):
+        out.append(text[start:])
+    return out
 
 
 @dataclass(frozen=True, order=True)
@@ -36,20 +54,15 @@ class SourceFile:
 
     @staticmethod
     def from_text(text: str, path: str = "<string>") -> "SourceFile":
-        starts = [0]
-        for i, ch in enumerate(text):
-            if ch == "\n":
-                starts.append(i + 1)
-        return SourceFile(path, text, tuple(starts))
+        """A source of `text`; its lines are those an editor shows (see :data:`LINE_BREAK`)."""
+        return SourceFile(path, text, (0, *(m.end() for m in LINE_BREAK.finditer(text))))
 
     @staticmethod
     def read(path: str | Path) -> "SourceFile":
         """Read a file as UTF-8 (invalid bytes raise UnicodeDecodeError for the caller);
         a file that is not a regular file, or is over MAX_SOURCE_BYTES, raises FileRefused."""
-        from dhflow.compiler.limits import MAX_SOURCE_BYTES
-
         # utf-8-sig: a byte-order mark (some Windows editors write one) is not content.
-        return SourceFile.from_text(read_regular(path, MAX_SOURCE_BYTES).decode("utf-8-sig"), str(path))
+        return SourceFile.from_text(read_source_bytes(path).decode("utf-8-sig"), str(path))
 
     @property
     def here(self) -> str:
@@ -67,8 +80,8 @@ class SourceFile:
         if line < 1 or line > len(self._line_starts):
             return ""
         start = self._line_starts[line - 1]
-        end = self.text.find("\n", start)
-        return self.text[start:] if end < 0 else self.text[start:end]
+        m = LINE_BREAK.search(self.text, start)
+        return self.text[start:] if m is None else self.text[start:m.start()]
 
     def position(self, offset: int) -> tuple[int, int]:
         """1-based (line, col) of a 0-based character offset."""
@@ -89,6 +102,18 @@ class FileRefused(OSError):
 
 _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def read_source_bytes(path: str | Path) -> bytes:
+    """The bytes of a .dhflow file: the one way every command reads one (compile, the
+    compile-free paths of status, history, clean and db, the search-file probe, fmt).
+
+    A regular file of at most MAX_SOURCE_BYTES, else FileRefused: `/dev/zero`, a FIFO no one
+    writes, a directory or a huge file is refused at once, never read without end
+    (tests/test_architecture.py fails when a module reads a .dhflow file another way)."""
+    from dhflow.compiler.limits import MAX_SOURCE_BYTES
+
+    return read_regular(path, MAX_SOURCE_BYTES)
 
 
 def read_regular(path: str | Path, limit: int) -> bytes:

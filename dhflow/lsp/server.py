@@ -10,13 +10,13 @@ import logging
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
-from pygls.workspace import TextDocument
+from pygls.workspace import TextDocument, Workspace
 
 from dhflow import __version__
 from dhflow.compiler.api import compile_source
 from dhflow.compiler.diagnostics import WARNING, DiagnosticError, sort_key
 from dhflow.compiler.fmt import format_text
-from dhflow.compiler.source import SourceFile
+from dhflow.compiler.source import SourceFile, split_lines
 from dhflow.lsp import features
 from dhflow.lsp.outline import build
 
@@ -43,7 +43,31 @@ class DhflowServer(LanguageServer):
         self.last: dict[str, list] = {}
 
 
+class _EditorDocument(TextDocument):
+    """pygls's document with the protocol's line breaks, `\n`, `\r\n` and `\r` only: pygls
+    splits with str.splitlines, which also breaks at a vertical tab or a form feed, so a
+    comment holding one moved every later position (and misplaced incremental edits)."""
+
+    @property
+    def lines(self):
+        return tuple(split_lines(self.source, keepends=True))
+
+
+class _EditorWorkspace(Workspace):
+    """The workspace whose documents are _EditorDocument."""
+
+    def _create_text_document(self, doc_uri, source=None, version=None, language_id=None):
+        return _EditorDocument(doc_uri, source=source, version=version, language_id=language_id,
+                               sync_kind=self._sync_kind, position_codec=self._position_codec)
+
+
 server = DhflowServer()
+
+
+@server.feature(t.INITIALIZE)
+def initialize(ls: DhflowServer, params: t.InitializeParams):
+    """pygls has just made the workspace (no document is open yet): give it editor lines."""
+    ls.workspace.__class__ = _EditorWorkspace
 
 
 def _path(uri: str) -> str:

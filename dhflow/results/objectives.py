@@ -3,8 +3,8 @@
 Sources (``task["objective"]`` in the plan):
 
 * ``{"source": "stdout", "marker": M}``: the last line of ``<workdir>/<task name>.out``
-  (Balsam's captured standard output) that starts with M; the number after M and an
-  optional ``:``;
+  (Balsam's captured standard output) that starts with M (with several ranks: rank 0's
+  last, see :mod:`dhflow.results.marked_lines`); the number after M and an optional ``:``;
 * ``{"source": "data", "key": K}``: the job's ``data[K]`` (written by the app through
   ``balsam.launcher.dag.current_job``);
 * ``{"source": "file", "path": P, "key": K}``: key K of the JSON object in
@@ -30,6 +30,7 @@ import shlex
 import shutil
 from datetime import datetime
 
+from dhflow.results.marked_lines import last_marked_line
 from dhflow.target import BALSAM_TIME_FORMAT, FAILED_FINAL_STATES
 
 STATE_LINE = re.compile(r"^\[(\d+-\d+-\d{4}\s+\d+:\d+:\d+\.\d+)\s+(\w+)\s*\]\s?(.*)$")
@@ -192,25 +193,14 @@ def as_number(value, what: str) -> tuple[float | int | None, str | None]:
     return _number(value, what)
 
 
-def _marks(line: str, marker: str) -> bool:
-    """The line starts with the marker as a whole word (`DH-OUTPUT:` or `DH-OUTPUT 0.5`, not
-    `DH-OUTPUT_STD: ...`)."""
-    if not line.startswith(marker):
-        return False
-    nxt = line[len(marker):len(marker) + 1]
-    return not nxt or not (nxt.isalnum() or nxt in "_-")
-
-
 def read_stdout(job, marker: str) -> tuple[float | None, str | None]:
+    """The number on the objective's marked line of the job's ``.out``: the last one, or, for a
+    task of several ranks whose lines MPICH labelled, rank 0's last one (see marked_lines)."""
     path = os.path.join(job.workdir, f"{job.name}.out")
-    found = None
     try:
-        # Line by line: a training log may be gigabytes; only the last marked line is kept.
+        # Line by line: a training log may be gigabytes; only the last marked lines are kept.
         with open(path, encoding="utf-8-sig", errors="replace", newline=None) as fp:
-            for raw in fp:
-                line = raw.rstrip("\r\n").rsplit("\r", 1)[-1]  # a progress bar's last frame
-                if _marks(line, marker):
-                    found = line
+            rank, found = last_marked_line(fp, marker)
     except FileNotFoundError:
         return None, f"no output file {path}"
     except OSError as exc:
@@ -221,9 +211,10 @@ def read_stdout(job, marker: str) -> tuple[float | None, str | None]:
     if rest.startswith(":"):
         rest = rest[1:].strip()
     token = rest.split()[0] if rest.split() else ""
+    whose = f" (rank {rank}'s line)" if rank is not None else ""
     if not token:
-        return None, f"nothing after {marker!r} in {job.name}.out"
-    return _number(token, f"the value after {marker!r}")
+        return None, f"nothing after {marker!r} in {job.name}.out{whose}"
+    return _number(token, f"the value after {marker!r}{whose}")
 
 
 def read_data(job, key: str) -> tuple[float | None, str | None]:

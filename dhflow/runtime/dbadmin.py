@@ -1,4 +1,4 @@
-"""The ``dhflow db`` use cases: start, stop and describe the project-local Balsam database."""
+"""The ``dhflow db`` use cases: start, stop, describe and list the project-local Balsam databases."""
 from __future__ import annotations
 
 import os
@@ -20,6 +20,7 @@ class DbState:
     server_info: dict | None = None   # foreign (not dhflow's) databases
     pgdata: str | None = None
     listen: str | None = None         # the address it serves compute nodes on (`--listen`)
+    stops: str | None = None          # when a running server stops (server_list.stop_policy)
 
 
 def _foreign(path: str) -> bool:
@@ -38,7 +39,7 @@ def start(db: str | None, plan: dict | None, file: str | None, listen: str | Non
         raise UsageError(f"{path} is a Balsam DB not created by dhflow: start it with Balsam's tools "
                          "(`balsam server --connect`)")
     local = LocalDB(path)
-    created = local.ensure_started(create=True, listen=listen)
+    created = local.ensure_started(create=True, listen=listen, keep=True)  # until `dhflow db stop`
     return DbState(path, True, created=created, status=local.status(), listen=local.meta().get("listen"))
 
 
@@ -60,6 +61,17 @@ def describe(db: str | None, plan: dict | None, file: str | None) -> DbState:
     local = LocalDB(path)
     if _foreign(path):
         return DbState(path, False, server_info=local.server_info())
+    from dhflow.balsam import server_list, server_registry
+
     st = local.status()
+    pm = server_registry.postmaster(local.pgdata) if st.running else None
     return DbState(path, True, status=st, pgdata=str(local.pgdata) if st.exists else None,
-                   listen=local.meta().get("listen"))
+                   listen=local.meta().get("listen"), stops=server_list.stop_policy(local, pm.pid) if pm else None)
+
+
+def servers() -> list:
+    """This user's project-local servers running on this host (``dhflow db list``):
+    :class:`dhflow.balsam.server_list.Server` records."""
+    from dhflow.balsam import server_list
+
+    return server_list.list_servers()

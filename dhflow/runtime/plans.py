@@ -7,6 +7,9 @@ from pathlib import Path
 
 from dhflow.errors import CompileFailed, UsageError
 
+#: Largest plan JSON file read (`dhflow plan --format json` of a few million tasks).
+MAX_PLAN_JSON_BYTES = 4 << 30
+
 
 @dataclass
 class LoadedPlan:
@@ -19,9 +22,11 @@ class LoadedPlan:
 
 def load_plan_json(path: str) -> dict:
     """A plan dict from ``dhflow plan FILE --format json`` output; UsageError when it is not one."""
+    from dhflow.compiler.source import read_regular
+
     try:
-        with open(path, encoding="utf-8") as fp:
-            plan = json.load(fp)
+        # the bounded reader: a FIFO or a device is refused at once, never waited on
+        plan = json.loads(read_regular(path, MAX_PLAN_JSON_BYTES))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except (OSError, ValueError) as exc:

@@ -60,14 +60,18 @@ def default_parallel(spec: Spec) -> int:
 
 
 def is_search_file(file: str) -> bool:
-    """Whether FILE has a top-level `search:` line (a cheap look before a full compile)."""
+    """Whether FILE has a top-level `search:` line (a cheap look before a full compile).
+    Read with the compiler's bounds; a file it refuses is no search file (the compile that
+    follows reports it: DH007)."""
     import re
 
+    from dhflow.compiler.source import SourceFile
+
     try:
-        with open(file, encoding="utf-8", errors="replace") as fp:
-            return re.search(r"^search[ \t]*:", fp.read(), re.M) is not None
-    except OSError:
+        text = SourceFile.read(file).text
+    except (OSError, UnicodeDecodeError):
         return False
+    return re.search(r"^search[ \t]*:", text, re.M) is not None
 
 
 def load(file: str) -> SearchContext | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -83,8 +84,14 @@ rule wide:
 def _rank_lines(spec, wf):
     out = list((spec.parent / ".dhflow" / "db" / "data" / wf).glob("wide_*/wide.out"))
     assert len(out) == 1
-    rows = [dict(kv.split("=", 1) for kv in line.split()) for line in out[0].read_text().splitlines()
-            if line.startswith("rank=")]
+    rows = []
+    for line in out[0].read_text().splitlines():
+        label = re.match(r"\[(\d+)\] ", line)  # MPICH labels a multi-rank task's lines (`-l`)
+        body = line[label.end():] if label else line
+        if body.startswith("rank="):
+            rows.append(dict(kv.split("=", 1) for kv in body.split()))
+            if label:
+                assert label.group(1) == rows[-1]["rank"], line
     return sorted(rows, key=lambda r: r["rank"])
 
 

@@ -6,6 +6,8 @@
 * ``fast_launcher.py``, ``fast_serial.py``: Balsam's waits in those two made event-driven;
   ``pg_wakeup.py``: the LISTEN/NOTIFY and signal wake-ups they (and ``dhflow run``) wait on.
 * ``pbs_scheduler.py``: a PBS scheduler class for Balsam's submit-launch machinery.
+* ``stage_in.py``: Balsam's stage-in with dhflow's names for gathered files (``result.train.3.json``);
+  ``rank_labels.py``: MPICH labels a multi-rank task's output lines with their rank.
 
 The two wrappers are run as scripts by path (Balsam builds their command lines), so they
 must not import anything that is not importable from a plain ``python script.py``.

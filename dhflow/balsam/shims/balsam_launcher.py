@@ -15,7 +15,9 @@ Everything else is Balsam's code.
 
 Environment: ``BALSAM_DB_PATH`` (required), ``DHFLOW_BALSAM_HOME`` (the HOME whose
 ``.balsam/settings.json`` Balsam must read; the real HOME, ``DHFLOW_USER_HOME``, is put
-back once Balsam is configured, so jobs see the user's HOME).
+back once Balsam is configured, so jobs see the user's HOME).  ``DHFLOW_OWNER_PID`` and
+``DHFLOW_OWNER_START``, set by ``dhflow run``: this launcher and its ensemble end once that
+process is gone (:mod:`dhflow.balsam.owner`).
 """
 import os
 import sys
@@ -23,8 +25,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def prepare_balsam():
-    """Import and configure Balsam with the exact workflow filter; returns ``balsam``."""
+def prepare_balsam(watch_delay: float = 1.0):
+    """Import and configure Balsam with the exact workflow filter; returns ``balsam``.
+
+    Runs in the launcher and in every serial-ensemble process, so it also starts the owner
+    watchdog there (:func:`dhflow.balsam.owner.start_watchdog`; ``watch_delay`` 0 in the
+    launcher, which ends them all; the ensemble's is the backstop).
+    """
     # never let this directory shadow anything (it is sys.path[0] when run as a script)
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != HERE]
     root = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))  # the checkout (or site-packages)
@@ -32,6 +39,9 @@ def prepare_balsam():
         # first: this wrapper's own dhflow, not another one the interpreter may have installed
         # (a batch job does not inherit the PYTHONPATH of a checkout)
         sys.path.insert(0, root)
+    from dhflow.balsam import owner
+
+    owner.start_watchdog(delay=watch_delay)  # first: a run killed during Balsam's import counts too
     bhome = os.environ.get("DHFLOW_BALSAM_HOME")
     user_home = os.environ.get("DHFLOW_USER_HOME") or os.environ.get("HOME")
     if bhome:
@@ -111,7 +121,7 @@ def patch_mpi_exit_check(launcher):
 
 
 def main():
-    prepare_balsam()
+    prepare_balsam(watch_delay=0.0)
     from balsam import config_logging
     from balsam.launcher import launcher
 
@@ -120,6 +130,10 @@ def main():
     from dhflow.balsam.shims import driver_beside
 
     driver_beside.install(launcher)  # MPI mode: a search driver job takes no worker node
+    from dhflow.balsam.shims import rank_labels, stage_in
+
+    stage_in.install()  # gathered files keep their extension and name their parent (forked: both modes)
+    rank_labels.install()  # several ranks: MPICH labels each output line with its rank
     from dhflow.balsam.shims import fast_launcher
 
     if fast_launcher.enabled():  # event-driven waits instead of Balsam's 1-5 s periods

@@ -20,6 +20,15 @@ logger = logging.getLogger("balsam.launcher.dhflow_dead_locks")
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs.  A zombie does not: a killed ensemble's processes are reparented,
+    and a container's init may reap them late or never, which would keep their locks."""
+    if os.path.isdir("/proc/self"):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fp:
+                raw = fp.read()
+        except OSError:
+            return False
+        return raw[raw.rfind(b")") + 2:][:1] not in (b"Z", b"X")
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

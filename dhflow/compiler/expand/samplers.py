@@ -21,7 +21,7 @@ from dhflow.compiler.check.model import Param, SamplerSpec, Spec
 from dhflow.compiler.expand.budget import check_sampler
 from dhflow.compiler.limits import MAX_POINTS_FILE_BYTES, Limits, help_raise
 from dhflow.compiler.limits import current as current_limits
-from dhflow.compiler.source import read_regular
+from dhflow.compiler.source import SourceFile, read_regular
 
 Point = dict[str, Any]
 
@@ -116,6 +116,12 @@ def _read_points(spec: Spec, sampler: SamplerSpec) -> list[Point]:
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read points file `{sampler.path}`: {getattr(exc, 'strerror', None) or exc}",
                    help=f"looked for {path}") from None
+    nul = text.find("\0")
+    if nul >= 0:  # no value of the space holds one, and PostgreSQL text could not store it
+        line, col = SourceFile.from_text(text).position(nul)
+        raise DiagnosticError([Diagnostic("DH216", f"{sampler.path}:{line}:{col}: a NUL character in the points "
+                                                   "file: the database cannot store it", sampler.path_span,
+                                          help="remove it from the file")])
     params = {p.name: p for p in spec.params}
     rows: list[tuple[str, dict]] = []
     from_text = sampler.path.lower().endswith(".csv")

@@ -17,6 +17,7 @@ tokens. The rules:
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from dhflow.compiler.diagnostics import DiagnosticError
@@ -25,6 +26,8 @@ from dhflow.compiler.parse.syntax import parse_tree
 from dhflow.compiler.fmt.tokens import Tok, tokenize
 
 INDENT = "    "
+#: Where the parser breaks lines (grammar/dhflow.lark's `_NL`); str.splitlines breaks at more.
+_CODE_LINE_BREAK = re.compile(r"\r?\n")
 #: Blocks whose entries are a table of parameters, aligned on the value column.
 ALIGNED_BLOCKS = ("space",)
 
@@ -177,7 +180,8 @@ def _render_code(lines: list[_Line]) -> list[tuple[_Line, str]]:
         indent = INDENT * ln.level
         if ln.interior:
             flush()
-            rendered[i] = indent + "\n".join(s.rstrip() for s in ln.raw.splitlines())
+            # the parser's line breaks only: a vertical tab or a form feed in a comment is text
+            rendered[i] = indent + "\n".join(s.rstrip() for s in _CODE_LINE_BREAK.split(ln.raw))
             continue
         head, value = _header(ln.code)
         if not value:

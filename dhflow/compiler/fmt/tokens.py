@@ -14,7 +14,8 @@ KEYWORDS = frozenset({"if", "else", "where", "and", "or", "not", "true", "false"
 _PATTERNS = [
     ("NEWLINE", r"\r?\n"),
     ("SPACE", r"[ \t\f]+"),
-    ("COMMENT", r"#[^\r\n]*"),
+    # as the grammar's `#[^\n]*`: a lone `\r` is comment text, only the `\r` of `\r\n` ends it
+    ("COMMENT", r"#(?:[^\r\n]|\r(?!\n))*"),
     ("STRING", r'"(?:[^"\\\n]|\\.)*"'),
     ("BADSTRING", r'"[^\n]*'),
     ("NUMBER", r"0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+"

@@ -62,6 +62,14 @@ class _Lower(Transformer):
                                           help='the escapes are \\" \\\\ \\n \\t'))
             return ch
 
+        nul = raw.find("\0")
+        if nul >= 0:
+            # PostgreSQL text cannot hold NUL (the submit would fail in the database); no
+            # escape writes one, so it is the file's own character: point at it.
+            pos = tok.start_pos + 1 + nul
+            self.errors.append(Diagnostic("DH216", "a NUL character in a string: the database cannot store it",
+                                          self.src.span(pos, pos + 1),
+                                          help="remove it (an editor may show it as ^@ or not at all)"))
         return n.Str(_ESC.sub(repl, raw), _tok_span(self.src, tok))
 
     @v_args(meta=True)

@@ -162,7 +162,8 @@ def _error_to_diagnostic(src: SourceFile, err: Exception) -> Diagnostic:
                               help='close the string with `"` on the same line')
         if ch == "\t":
             return Diagnostic("DH003", "tab character; use spaces", span)
-        return Diagnostic("DH006", f"unexpected character `{ch}`", span)
+        shown = f"`{ch}`" if ch.isprintable() else f"U+{ord(ch):04X}"  # a NUL, a form feed: named
+        return Diagnostic("DH006", f"unexpected character {shown}", span)
     if isinstance(err, UnexpectedToken):
         tok = err.token
         if tok.type == "$END" or tok.line is None:
@@ -193,10 +194,14 @@ def _error_to_diagnostic(src: SourceFile, err: Exception) -> Diagnostic:
 def _dedent_diagnostic(src: SourceFile, err: DedentError) -> Diagnostic:
     # lark's message does not carry a position; find the first line whose indentation
     # matches no enclosing level.
+    # The parser's lines end at `\n` only (a vertical tab or a lone `\r` in a comment is
+    # comment text); the position is then the editor's, from the offset.
     levels = [0]
-    for lineno, line in enumerate(src.text.splitlines(), 1):
+    offset = 0
+    for line in src.text.split("\n"):
+        start, offset = offset, offset + len(line) + 1
         stripped = line.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
+        if not stripped or stripped.startswith("#") or stripped == "\r":
             continue
         ind = len(line) - len(stripped)
         if ind > levels[-1]:
@@ -205,8 +210,9 @@ def _dedent_diagnostic(src: SourceFile, err: DedentError) -> Diagnostic:
         while ind < levels[-1]:
             levels.pop()
         if ind != levels[-1]:
+            lineno = src.position(start)[0]
             return Diagnostic("DH004", "indentation does not match any outer block",
-                              Span(lineno, 1, lineno, ind + 1),
+                              Span(lineno, 1, lineno, ind + 1, start, start + ind),
                               help="indent body lines of a block by the same amount")
     return Diagnostic("DH004", "inconsistent indentation", Span.point(1, 1))
 

@@ -1,12 +1,13 @@
 """v2 fan-out checks: dimensions named by `foreach`, `values` lists, file keys, named code."""
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Iterator
 
 from dhflow.compiler.check.fanout import value_label
 from dhflow.compiler.check.model import Spec
 from dhflow.compiler.diagnostics import WARNING, Diagnostic, Label, did_you_mean
-from dhflow.compiler.plan.code import exists, template_code
+from dhflow.compiler.plan.code import CODE_SUFFIXES, exists, template_code
 
 
 def unknown_dimensions(spec: Spec) -> Iterator[Diagnostic]:
@@ -86,8 +87,21 @@ def missing_code(spec: Spec) -> Iterator[Diagnostic]:
                 if rel in seen or rel.endswith("/") or exists(here, rel):
                     continue
                 seen.add(rel)
-                yield Diagnostic("DH114", f"`{{here}}/{rel}` in the {what} of {who} does not exist", t.span,
-                                 severity=WARNING, help=f"create {rel} next to the .dhflow file, or fix the path")
+                yield missing_file(rel, what, who, t.span)
+
+
+def missing_file(rel: str, what: str, who: str, span) -> Diagnostic:
+    """DH114, saying what a missing file means: code the task runs fails it; any other file
+    (an image, data) is a path handed to the program, which decides (it may fail or go on)."""
+    suffix = PurePosixPath(rel).suffix.lower()
+    if suffix in CODE_SUFFIXES or not suffix:
+        return Diagnostic("DH114", f"`{{here}}/{rel}` in the {what} of {who} does not exist: the task "
+                                   "fails when it runs it", span, severity=WARNING,
+                          help=f"create {rel} next to the .dhflow file, or fix the path")
+    return Diagnostic("DH114", f"`{{here}}/{rel}` in the {what} of {who} does not exist: the command is "
+                               "given the path of a missing file", span, severity=WARNING,
+                      help=f"whether the task fails is up to the program that reads it; create {rel} "
+                           "next to the .dhflow file, or fix the path")
 
 
 CHECKS = (unknown_dimensions, values_names, values_shapes, files_without_parents, missing_code)

@@ -1,0 +1,177 @@
+"""What the crash-safe database costs: dhflow on the durable server beside the old setting.
+
+One throwaway project-local PostgreSQL (dhflow.balsam.localdb) in a temporary directory on
+the same disk as the real ones, switched between settings with ALTER SYSTEM and a reload
+(all three are reloadable; each is read back with SHOW before it is measured):
+
+* old:     fsync = off, full_page_writes = off, synchronous_commit = off (dhflow before 0.x:
+           an OS crash or a power loss could corrupt the database);
+* durable: PostgreSQL's defaults, everything on;
+* durable, async commit: fsync and full_page_writes on, synchronous_commit = off (what
+           dhflow ships: an OS crash may lose the last ~0.6 s of commits, never corrupts).
+
+For each setting, in turns (setting A, B, C, then A, B, C again: --repeat), after a
+CHECKPOINT so that no setting pays for another's dirty pages:
+
+* submit:   `python -m dhflow submit FILE --no-launch` of the 100k-task sweep of
+            benchmarks/submit_scale.py (the workflow deleted and vacuumed before);
+* resubmit: the unchanged file submitted again (0 rows written);
+* status:   `python -m dhflow status FILE` of the unchanged file;
+* run:      `python -m dhflow run FILE` of a new 1-task workflow (`shell: "true"`), wall
+            time of the command and its start-up (command start to the task RUNNING), the
+            wait for another serial launcher on the host left out (benchmarks/run_latency.py);
+* commits:  1,000 one-row UPDATE transactions over one connection (what Balsam's launcher
+            does for each state change of a job), per second.
+
+    python benchmarks/durability.py [--size 100000] [--repeat 3]
+
+Each figure is the median of --repeat runs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run_latency import Jobs, run_dhflow  # noqa: E402
+from submit_scale import DB, REPO, SPEC, run_measured  # noqa: E402
+
+SETTINGS = {
+    "old (fsync off)": {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"},
+    "durable": {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"},
+    "durable, async commit": {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "off"},
+}
+
+
+class Conn(DB):
+    """submit_scale's connection, which can reconnect (to read settings in a new session)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(path)
+
+    def reconnect(self) -> None:
+        self.conn.close()
+        super().__init__(self.path)
+
+
+def configure(conn: Conn, values: dict) -> None:
+    """ALTER SYSTEM + reload, then read every value back with SHOW (a new session)."""
+    conn.conn.autocommit = True
+    with conn.conn.cursor() as cur:
+        for name, value in values.items():
+            cur.execute(f"ALTER SYSTEM SET {name} = {value}")
+        cur.execute("SELECT pg_reload_conf()")
+    time.sleep(0.5)   # the postmaster re-reads the files asynchronously
+    conn.reconnect()
+    shown = {name: conn.q(f"SHOW {name}")[0][0] for name in values}
+    if shown != values:
+        raise SystemExit(f"benchmark: the server did not take {values}: SHOW says {shown}")
+
+
+def checkpoint(conn: Conn) -> None:
+    conn.conn.autocommit = True
+    with conn.conn.cursor() as cur:
+        cur.execute("CHECKPOINT")
+    conn.conn.autocommit = False
+
+
+def commits_per_s(conn: Conn, n: int = 1000) -> float:
+    conn.q("CREATE TABLE IF NOT EXISTS bench_commit (id int PRIMARY KEY, n int)")
+    conn.q("INSERT INTO bench_commit VALUES (1, 0) ON CONFLICT DO NOTHING")
+    t0 = time.perf_counter()
+    for _ in range(n):
+        conn.q("UPDATE bench_commit SET n = n + 1 WHERE id = 1")
+    return n / (time.perf_counter() - t0)
+
+
+def one_task_spec(name: str) -> str:
+    return f'workflow {name}:\n    objective: maximize\n\nrule only:\n    shell: "true"\n'
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    from dhflow.balsam.localdb import LocalDB
+
+    root = Path(tempfile.mkdtemp(prefix="dhflow-bench-", dir="/tmp" if os.path.isdir("/tmp") else None))
+    os.chmod(root, 0o755)  # the PostgreSQL server runs as `postgres` when we are root
+    home = root / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), BALSAM_DB_PATH=str(root / "db"),
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    env.pop("DHFLOW_BALSAM_HOME", None)
+    saved_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    db = LocalDB(root / "db")
+    try:
+        db.ensure_started(quiet=True, keep=True)
+        os.environ["HOME"] = saved_home or ""
+        conn = Conn(db.path)
+        jobs = Jobs(db.path)
+        wf = f"bench_{args.size}"
+        spec = root / f"{wf}.dhflow"
+        spec.write_text(SPEC.format(count=args.size))
+        submit = [sys.executable, "-m", "dhflow", "submit", str(spec), "--no-launch"]
+        print(f"# throwaway PostgreSQL in {db.path}; python {sys.version.split()[0]}, {os.cpu_count()} cpus; "
+              f"median of {args.repeat}; {args.size + 2} tasks")
+        results: dict[str, dict[str, list[float]]] = {name: {} for name in SETTINGS}
+        for i in range(args.repeat):
+            for name, values in SETTINGS.items():
+                configure(conn, values)
+                fig = results[name]
+                conn.clear(wf)
+                checkpoint(conn)
+                wall, _, err, code = run_measured(submit, env)
+                assert code == 0, err
+                m = re.search(r"(\d+) new jobs? written", err)
+                assert m and int(m.group(1)) == args.size + 2, err
+                fig.setdefault("submit", []).append(wall)
+                wall, _, err, code = run_measured(submit, env)
+                assert code == 0 and "0 new jobs written" in err, err
+                fig.setdefault("resubmit", []).append(wall)
+                wall, _, err, code = run_measured([sys.executable, "-m", "dhflow", "status", str(spec)], env)
+                assert code == 0, err
+                fig.setdefault("status", []).append(wall)
+                checkpoint(conn)
+                one = f"dur_one_{i}_{list(SETTINGS).index(name)}"
+                one_spec = root / f"{one}.dhflow"
+                one_spec.write_text(one_task_spec(one))
+                run = run_dhflow(one_spec, one, "one", env, jobs, rerun=False)
+                fig.setdefault("run", []).append(run["wall"])
+                fig.setdefault("run start-up", []).append(run["startup"])
+                fig.setdefault("commits/s", []).append(commits_per_s(conn))
+        conn.clear(wf)
+        columns = ["submit", "resubmit", "status", "run", "run start-up", "commits/s"]
+        print(f"{'setting':<22}" + "".join(f"{c + (' s' if c != 'commits/s' else ''):>15}" for c in columns))
+        for name, fig in results.items():
+            print(f"{name:<22}" + "".join(f"{statistics.median(fig[c]):>15.{0 if c == 'commits/s' else 2}f}"
+                                          for c in columns))
+        for name, fig in results.items():
+            print(f"# {name}: every run: " + "; ".join(
+                f"{c} " + ", ".join(f"{v:.{0 if c == 'commits/s' else 2}f}" for v in fig[c]) for c in columns))
+        conn.conn.close()
+        jobs.conn.close()
+    finally:
+        os.environ["HOME"] = str(home)
+        try:
+            db.destroy()
+        finally:
+            if saved_home is not None:
+                os.environ["HOME"] = saved_home
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

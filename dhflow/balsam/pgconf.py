@@ -1,0 +1,78 @@
+"""The project-local server's settings: crash-safe, and the repair of older, unsafe ones.
+
+dhflow appends one block to the data directory's ``postgresql.conf`` at ``initdb`` time
+(:func:`conf_block`).  It keeps PostgreSQL's crash-safety settings (``fsync`` and
+``full_page_writes`` on, their defaults): with either off, an OS crash or a power loss can
+leave the database corrupt, and it holds weeks of experiment records.
+
+``synchronous_commit = off`` is kept (:data:`ASYNC_COMMIT`): it cannot corrupt anything,
+an OS crash loses at most the last commits of about 0.6 s (3 x ``wal_writer_delay``), which
+the database then never saw (a job state written by the launcher just before the crash is
+the earlier one; dhflow's reconciliation and ``--rerun failed`` handle that).  A crash of
+PostgreSQL itself, or of dhflow, loses nothing.  It is measured by
+``benchmarks/durability.py`` (docs/reference.md, "The database").
+
+Databases created by dhflow before this change have ``fsync = off`` and
+``full_page_writes = off`` in that block: :func:`make_durable` removes those lines the
+next time dhflow starts (or uses) the server.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+MARKER = "# --- dhflow project-local Balsam DB ---"
+
+#: synchronous_commit = off: a crash loses the last fraction of a second of commits, never
+#: corrupts (see the module docstring and benchmarks/durability.py for what it saves).
+ASYNC_COMMIT = True
+
+#: What dhflow versions before the durable default wrote and what must never stay.
+_UNSAFE = re.compile(r"^\s*(fsync|full_page_writes)\s*=\s*'?(off|false|no|0)'?\s*(#.*)?$", re.IGNORECASE)
+
+
+def conf_block() -> str:
+    """dhflow's lines of ``postgresql.conf`` (appended once, by ``initdb`` time)."""
+    lines = [
+        "",
+        MARKER,
+        "listen_addresses = '127.0.0.1'",
+        "unix_socket_directories = ''",
+        "max_connections = 128",
+        "# fsync and full_page_writes stay on (PostgreSQL's defaults): a crash never corrupts",
+    ]
+    if ASYNC_COMMIT:
+        lines.append("# an OS crash may lose the last ~0.6 s of commits, never corrupts anything")
+        lines.append("synchronous_commit = off")
+    return "\n".join(lines) + "\n"
+
+
+def make_durable(pgdata: str | os.PathLike) -> bool:
+    """Remove ``fsync = off`` / ``full_page_writes = off`` from ``postgresql.conf`` (written
+    by an earlier dhflow); True when the file changed (the server must then reload or
+    start, and what the old server wrote be synced to disk: :func:`sync_after_upgrade`)."""
+    path = Path(pgdata) / "postgresql.conf"
+    try:
+        text = path.read_text()
+    except OSError:
+        return False
+    lines = text.splitlines(keepends=True)
+    kept = [ln for ln in lines if not _UNSAFE.match(ln)]
+    if len(kept) == len(lines):
+        return False
+    st = path.stat()
+    tmp = path.with_name(path.name + ".dhflow-tmp")
+    tmp.write_text("".join(kept))
+    # the server's user (postgres when dhflow runs as root) must still read it
+    os.chown(tmp, st.st_uid, st.st_gid)
+    os.chmod(tmp, st.st_mode & 0o7777)
+    os.replace(tmp, path)
+    return True
+
+
+def sync_after_upgrade() -> None:
+    """After ``fsync`` goes from off to on, what the server wrote before may still be only
+    in the kernel's cache: PostgreSQL's documentation asks for a sync (``initdb
+    --sync-only``, ``sync``) so that a later crash finds it on disk."""
+    os.sync()
