@@ -4,8 +4,8 @@ One throwaway project-local PostgreSQL (dhflow.balsam.localdb) in a temporary di
 the same disk as the real ones, switched between settings with ALTER SYSTEM and a reload
 (all three are reloadable; each is read back with SHOW before it is measured):
 
-* old:     fsync = off, full_page_writes = off, synchronous_commit = off (dhflow before 0.x:
-           an OS crash or a power loss could corrupt the database);
+* old:     fsync = off, full_page_writes = off, synchronous_commit = off (what dhflow set
+           before: an OS crash or a power loss could corrupt the database);
 * durable: PostgreSQL's defaults, everything on;
 * durable, async commit: fsync and full_page_writes on, synchronous_commit = off (what
            dhflow ships: an OS crash may lose the last ~0.6 s of commits, never corrupts).
@@ -20,10 +20,14 @@ CHECKPOINT so that no setting pays for another's dirty pages:
 * run:      `python -m dhflow run FILE` of a new 1-task workflow (`shell: "true"`), wall
             time of the command and its start-up (command start to the task RUNNING), the
             wait for another serial launcher on the host left out (benchmarks/run_latency.py);
-* commits:  1,000 one-row UPDATE transactions over one connection (what Balsam's launcher
+* fan:      `python -m dhflow run FILE` of a new workflow of --fan independent no-op tasks
+            (default 100): Balsam's launcher commits each job's state changes one at a time;
+* commits of each command: the `balsam` database's committed transactions during it
+            (pg_stat_database.xact_commit), what a synchronous commit pays a WAL flush for;
+* commits/s: 1,000 one-row UPDATE transactions over one connection (what Balsam's launcher
             does for each state change of a job), per second.
 
-    python benchmarks/durability.py [--size 100000] [--repeat 3]
+    python benchmarks/durability.py [--size 100000] [--fan 100] [--repeat 3]
 
 Each figure is the median of --repeat runs.
 """
@@ -93,13 +97,27 @@ def commits_per_s(conn: Conn, n: int = 1000) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def committed(conn: Conn) -> int:
+    """Transactions committed in the `balsam` database so far (the statistics of backends
+    that exited are flushed by then: a second's wait)."""
+    time.sleep(1.2)
+    return conn.q("SELECT pg_stat_clear_snapshot(); "
+                  "SELECT xact_commit FROM pg_stat_database WHERE datname = 'balsam'")[0][0]
+
+
 def one_task_spec(name: str) -> str:
     return f'workflow {name}:\n    objective: maximize\n\nrule only:\n    shell: "true"\n'
+
+
+def fan_spec(name: str, count: int) -> str:
+    return (f"workflow {name}:\n    objective: maximize\n\nspace:\n    i: int(0, {count - 1})\n\n"
+            f"sample: grid(levels={count})\n\nrule fan:\n    foreach: space\n    shell: \"true\"\n")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=100_000)
+    ap.add_argument("--fan", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
@@ -133,8 +151,10 @@ def main() -> None:
                 fig = results[name]
                 conn.clear(wf)
                 checkpoint(conn)
+                before = committed(conn)
                 wall, _, err, code = run_measured(submit, env)
                 assert code == 0, err
+                fig.setdefault("submit commits", []).append(committed(conn) - before)
                 m = re.search(r"(\d+) new jobs? written", err)
                 assert m and int(m.group(1)) == args.size + 2, err
                 fig.setdefault("submit", []).append(wall)
@@ -148,19 +168,31 @@ def main() -> None:
                 one = f"dur_one_{i}_{list(SETTINGS).index(name)}"
                 one_spec = root / f"{one}.dhflow"
                 one_spec.write_text(one_task_spec(one))
+                before = committed(conn)
                 run = run_dhflow(one_spec, one, "one", env, jobs, rerun=False)
+                fig.setdefault("run commits", []).append(committed(conn) - before)
                 fig.setdefault("run", []).append(run["wall"])
                 fig.setdefault("run start-up", []).append(run["startup"])
+                fan = f"dur_fan_{i}_{list(SETTINGS).index(name)}"
+                fan_path = root / f"{fan}.dhflow"
+                fan_path.write_text(fan_spec(fan, args.fan))
+                before = committed(conn)
+                fig.setdefault(f"run {args.fan}", []).append(run_dhflow(fan_path, fan, "fan", env, jobs, rerun=False)["wall"])
+                fig.setdefault(f"run {args.fan} commits", []).append(committed(conn) - before)
                 fig.setdefault("commits/s", []).append(commits_per_s(conn))
         conn.clear(wf)
-        columns = ["submit", "resubmit", "status", "run", "run start-up", "commits/s"]
-        print(f"{'setting':<22}" + "".join(f"{c + (' s' if c != 'commits/s' else ''):>15}" for c in columns))
+        columns = ["submit", "resubmit", "status", "run", "run start-up", f"run {args.fan}", "commits/s"]
+        counts = ["submit commits", "run commits", f"run {args.fan} commits"]
+
+        def digits(c: str) -> int:
+            return 0 if "commits" in c else 2
+
+        print(f"{'setting':<22}" + "".join(f"{c + ('' if 'commits' in c else ' s'):>15}" for c in columns))
         for name, fig in results.items():
-            print(f"{name:<22}" + "".join(f"{statistics.median(fig[c]):>15.{0 if c == 'commits/s' else 2}f}"
-                                          for c in columns))
+            print(f"{name:<22}" + "".join(f"{statistics.median(fig[c]):>15.{digits(c)}f}" for c in columns))
         for name, fig in results.items():
             print(f"# {name}: every run: " + "; ".join(
-                f"{c} " + ", ".join(f"{v:.{0 if c == 'commits/s' else 2}f}" for v in fig[c]) for c in columns))
+                f"{c} " + ", ".join(f"{v:.{digits(c)}f}" for v in fig[c]) for c in columns + counts))
         conn.conn.close()
         jobs.conn.close()
     finally:

@@ -100,3 +100,25 @@ def survives_command_line(text: str) -> bool:
     start of each word before shlex-splitting it."""
     # The first word is preceded by the quote shlex.quote adds, so only later words expand.
     return " ".join(text.split()) == text and not any(w.startswith("~") for w in text.split()[1:])
+
+
+# ------------------------------------------------------------------ transfer URLs
+#: The URL schemes Balsam 0.5's stage-in and stage-out know (balsam.core.transfer): `local:`
+#: (a path on this machine, copied with `cp -r`), `scp:` and `gsiftp:` (GridFTP). Anything
+#: else is taken as a path, so `file:///data` becomes `<launcher's directory>/file:/data`.
+TRANSFER_SCHEMES = ("local", "scp", "gsiftp")
+#: The hosts a `file://HOST/PATH` URL may name and still be a path on this machine.
+LOCAL_FILE_HOSTS = ("", "localhost")
+_FILE_URL = re.compile(r"^file:(//(?P<host>[^/]*))?(?P<path>/.*)$", re.I | re.S)
+
+
+def transfer_url(url: str) -> str:
+    """A stage-in or stage-out URL as Balsam's transfer takes it: a local `file:` URL
+    (`file:///data/out`, `file://localhost/data/out`, `file:/data/out`) becomes its path,
+    percent-escapes decoded (RFC 8089); every other URL is unchanged."""
+    from urllib.parse import unquote
+
+    m = _FILE_URL.match(url)
+    if m is None or (m.group("host") or "").lower() not in LOCAL_FILE_HOSTS:
+        return url
+    return unquote(m.group("path"))

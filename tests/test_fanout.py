@@ -78,8 +78,11 @@ def test_rows_carry_the_file_columns_and_values():
     rows = {r["name"]: r for r in dry_run_rows(_plan().to_dict())}
     assert rows["train.a.2.0"]["input_files"] == "a.csv"
     assert rows["summarize.a"]["stage_out_files"] == "summary.json *.log"
-    assert rows["summarize.a"]["stage_out_url"] == "file:///tmp/out/a"
-    assert rows["train_b.1"]["stage_in_url"] == "file:///data/seed1"
+    # the plan keeps the file's `file:///...`; the row holds the path Balsam's transfer takes
+    planned = {t["name"]: t for t in _plan().to_dict()["tasks"]}
+    assert planned["summarize.a"]["stage_out_url"] == "file:///tmp/out/a"
+    assert rows["summarize.a"]["stage_out_url"] == "/tmp/out/a"
+    assert rows["train_b.1"]["stage_in_url"] == "/data/seed1"
     assert rows["prepare.a"]["input_files"] == "" and rows["train.a.2.0"]["data"]["dhflow_values"] == \
         {"dataset": "a", "seed": 2}
     assert "dhflow_values" not in rows["setup"]["data"]

@@ -11,7 +11,7 @@ TEXT = """workflow sp:
 space:
     x: real(-5, 5)
     n: int(1, 8)
-search: tpe(evals=EVALS, parallel=2, seed=1)
+search: tpe(evals=EVALS, parallel=2, seed=1) where n <= 4
 rule prepare:
     shell: "echo prep"
 rule f:

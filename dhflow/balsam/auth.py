@@ -12,13 +12,12 @@ by earlier versions (``trust`` on 127.0.0.1) are converted the next time dhflow 
 """
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import secrets
-import socket
 import tempfile
 
+from dhflow.balsam.advertise import is_loopback, reachable_address  # noqa: F401 (is_loopback: used as auth's)
 from dhflow.errors import BackendError, UsageError
 
 METHOD = "scram-sha-256"
@@ -49,12 +48,25 @@ def check_listen(address: str) -> str:
     return address
 
 
-def advertised_host(listen: str | None) -> str:
-    """The host clients are told to connect to (server-info's ``host``)."""
+def check_advertise(host: str) -> str:
+    """The ``--advertise`` value, checked (one host name or address, not a wildcard)."""
+    host = (host or "").strip()
+    if host in _ALL or not _ADDRESS.match(host):
+        raise UsageError(f"--advertise {host!r}: give the one host name or IP address by which compute nodes "
+                         "reach this machine")
+    return host
+
+
+def advertised_host(listen: str | None, advertise: str | None = None) -> str:
+    """The host clients are told to connect to (server-info's ``host``): ``advertise``
+    (``--advertise``) when given; for every interface, a non-loopback address taken from
+    the interfaces (not the host name, which often resolves to 127.0.0.1), else 127.0.0.1."""
+    if advertise:
+        return advertise
     if not listen:
         return "127.0.0.1"
     if listen in _ALL:
-        return socket.getfqdn()
+        return reachable_address() or "127.0.0.1"
     return listen
 
 
@@ -63,16 +75,6 @@ def bind_host(listen: str | None) -> str:
     if not listen:
         return "127.0.0.1"
     return "" if listen in _ALL else listen
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether clients on other machines cannot reach ``host``."""
-    if not host or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def pwfile(password: str, owner: tuple[int, int] | None) -> str:

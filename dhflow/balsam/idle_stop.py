@@ -63,6 +63,8 @@ def watch(path: str, seconds: float, poll: float | None = None) -> str:
         time.sleep(poll)
         pm = server_registry.postmaster(db.pgdata)
         if pm is None:
+            if not db.meta_path.exists():
+                return "the DB directory is gone"   # (deleted): nothing to lock, nothing to stop
             with db.lock():   # a command starting it again holds the lock: it is ours then
                 if server_registry.postmaster(db.pgdata) is None:
                     return "the server is gone"

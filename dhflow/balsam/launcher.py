@@ -150,7 +150,7 @@ def _free_serial_port(announce, port: int = SERIAL_PORT, unseen_grace: float = 1
         if foreign:
             raise BackendError(f"ZMQ port {port} is in use on this host by "
                                + "; ".join(h.describe() for h in foreign)
-                               + ", not a launcher started by dhflow; stop it or use --job-mode mpi")
+                               + ", which no dhflow run on this host started; stop it or use --job-mode mpi")
         if not found:  # a listener this user cannot see (another user's), or one just closing
             unseen_since = unseen_since or time.monotonic()
             if time.monotonic() - unseen_since > unseen_grace:

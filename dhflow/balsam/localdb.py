@@ -292,10 +292,10 @@ class LocalDB:
         conn.close()
         return True
 
-    def _refuse_restart_in_use(self, listen: str) -> None:
+    def _refuse_restart_in_use(self, listen: str, advertise: str | None = None) -> None:
         """Serving on another address restarts the server, which would cut off its clients
         (a launcher, `dhflow run`): refused while any is connected."""
-        if not self.running() or self.server_info().get("host") == auth.advertised_host(listen):
+        if not self.running() or self.server_info().get("host") == auth.advertised_host(listen, advertise):
             return
         clients = auth.other_clients(self._connect_args())
         if isinstance(clients, str):
@@ -312,7 +312,7 @@ class LocalDB:
     def _start_locked(self, loopback: bool = False) -> None:
         bins = pg_binaries()
         listen = None if loopback else self.meta().get("listen")
-        host = auth.advertised_host(listen)
+        host = auth.advertised_host(listen, None if loopback else self.meta().get("advertise"))
         upgraded = pgconf.make_durable(self.pgdata)   # fsync = off of an earlier dhflow
         if upgraded:
             pgconf.sync_after_upgrade()
@@ -342,13 +342,14 @@ class LocalDB:
         self._set_meta(auth=auth.METHOD)
 
     def ensure_started(self, *, create: bool = True, quiet: bool = False, listen: str | None = None,
-                       keep: bool = False) -> bool:
+                       keep: bool = False, advertise: str | None = None) -> bool:
         """Create (if allowed) and start the server; True when it was created now.  ``listen``:
         serve on that address from now on (kept for every later start).  ``keep``: it runs
-        until ``dhflow db stop`` (else, started on demand, it stops once idle)."""
+        until ``dhflow db stop`` (else, started on demand, it stops once idle).  ``advertise``:
+        the host server-info names with ``listen`` (None: chosen, see dhflow.balsam.advertise)."""
         server_registry.idle_seconds()   # a bad $DHFLOW_DB_IDLE_STOP: refused before anything starts
         with self.lock():
-            created = self._ensure_started_locked(create, quiet, listen)
+            created = self._ensure_started_locked(create, quiet, listen, advertise)
             pm = server_registry.postmaster(self.pgdata)
             if pm is not None:
                 if keep:
@@ -358,10 +359,10 @@ class LocalDB:
                                          kept=bool(meta.get("listen")) or meta.get("kept_pid") == pm.pid)
             return created
 
-    def _ensure_started_locked(self, create: bool, quiet: bool, listen: str | None) -> bool:
+    def _ensure_started_locked(self, create: bool, quiet: bool, listen: str | None, advertise=None) -> bool:
         if listen is not None and self.meta_path.exists():
-            self._refuse_restart_in_use(auth.check_listen(listen))
-            self._set_meta(listen=auth.check_listen(listen))
+            self._refuse_restart_in_use(auth.check_listen(listen), advertise)
+            self._set_meta(listen=auth.check_listen(listen), advertise=advertise)
         if not self.exists():
             if not create:
                 raise BackendError(f"no Balsam database at {self.path} (run `dhflow run` or `dhflow db start`)")
@@ -369,7 +370,7 @@ class LocalDB:
                 print(f"dhflow: creating a project-local Balsam DB in {self.path}", file=sys.stderr)
             self.create(quiet=quiet)
             if listen is not None:
-                self._set_meta(listen=auth.check_listen(listen))
+                self._set_meta(listen=auth.check_listen(listen), advertise=advertise)
                 self._start_locked()
             return True
         if self.meta().get("auth") != auth.METHOD:

@@ -24,8 +24,11 @@ from pathlib import Path
 
 MARKER = "# --- dhflow project-local Balsam DB ---"
 
-#: synchronous_commit = off: a crash loses the last fraction of a second of commits, never
-#: corrupts (see the module docstring and benchmarks/durability.py for what it saves).
+#: synchronous_commit = off: an OS crash loses the last fraction of a second of commits,
+#: never corrupts.  Kept because each commit would otherwise wait for a WAL flush, and the
+#: launcher commits every state change on its own: a 1-task `dhflow run` commits about 125
+#: times, a 100-task one about 250 (benchmarks/durability.py); at 0.2-4 ms per flush on the
+#: test machine's disk that is up to half a second, more on network filesystems.
 ASYNC_COMMIT = True
 
 #: What dhflow versions before the durable default wrote and what must never stay.

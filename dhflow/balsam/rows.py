@@ -46,7 +46,7 @@ from collections.abc import Collection
 from dhflow.balsam.copy import decode_lines, esc, new_job_stamps, uuid4s
 from dhflow.balsam.submissions import job_provenance
 from dhflow.errors import PlanRejected
-from dhflow.target import ENV_FORBIDDEN, ENV_NAME, ENV_SEPARATOR, WHITESPACE_RUN
+from dhflow.target import ENV_FORBIDDEN, ENV_NAME, ENV_SEPARATOR, WHITESPACE_RUN, transfer_url
 
 ENVSCRIPT_WRAPPER = """/bin/sh -c '. "$0" && exec "$@"'"""
 
@@ -287,8 +287,12 @@ def _row_class(t: dict, env: dict, obj, wf: str, tick: str, e_hist: str, compact
 
 
 def _files(t: dict) -> str:
-    """The four file columns (Balsam's stage-in from parents, stage in, stage out), or ''."""
-    cols = [t.get(k) or "" for k in ("input_files", "stage_in_url", "stage_out_files", "stage_out_url")]
+    """The four file columns (Balsam's stage-in from parents, stage in, stage out), or ''.
+
+    The URLs as Balsam's transfer takes them: it does not know `file://` (see
+    :func:`dhflow.target.transfer_url`), which users write for a folder on this machine."""
+    cols = [t.get("input_files") or "", transfer_url(t.get("stage_in_url") or ""),
+            t.get("stage_out_files") or "", transfer_url(t.get("stage_out_url") or "")]
     return "".join(esc(c) + "\t" for c in cols) if any(cols) else ""
 
 

@@ -171,9 +171,10 @@ def watcher(path: str | os.PathLike) -> dict | None:
 def note_use(path: Path, pgdata: Path, *, kept: bool) -> None:
     """A command got the server of ``path`` ready: touch its heartbeat, register it, and
     give an on-demand server (not ``kept``) its watcher when it has none."""
-    heartbeat = path / HEARTBEAT
-    heartbeat.touch()
-    os.utime(heartbeat)
+    try:
+        (path / HEARTBEAT).touch()
+    except OSError:
+        pass   # only makes the watcher wait for this command's connection less
     register(path)
     if kept or watcher(path) is not None:
         return

@@ -151,9 +151,10 @@ def db_state(verb: str, state) -> int:
     print("served to compute nodes: " + (f"on {state.listen}" if state.listen else
                                          "no (127.0.0.1 only; `dhflow db start --listen ADDRESS`)"))
     if state.stops:
-        print("stops by itself: " + {"kept": "no (started with `dhflow db start`, or served with --listen)",
-                                     "idle (no watcher)": "when the next command that uses it has started its watcher"
-                                     }.get(state.stops, f"after {state.stops.split()[1]} s without a client"))
+        known = {"kept": "no (started with `dhflow db start`, or served with --listen)",
+                 "idle (no watcher)": "when the next command that uses it has started its watcher"}
+        # (the default only for `idle N s`: evaluated eagerly, it failed on the others)
+        print("stops by itself: " + (known.get(state.stops) or f"after {state.stops.split()[1]} s without a client"))
     if st.exists:
         print(f"data directory: {state.pgdata}")
     if st.reachable:

@@ -261,14 +261,19 @@ def cmd_db(args) -> int:
     if args.format is not None and args.verb != "list":
         raise UsageError("--format goes with `dhflow db list`")
     if args.verb == "list":
-        if args.file or args.db or args.listen is not None:
-            raise UsageError("`dhflow db list` takes no FILE, --db or --listen: it lists every server")
+        if args.file or args.db or args.listen is not None or args.advertise is not None:
+            raise UsageError("`dhflow db list` takes no FILE, --db, --listen or --advertise: it lists every server")
         return render.db_servers(dbadmin.servers(), args.format or "table")
     plan = _load_head(args) if getattr(args, "file", None) else None
-    if args.listen is not None and args.verb != "start":
-        raise UsageError("--listen goes with `dhflow db start`")
+    if (args.listen is not None or args.advertise is not None) and args.verb != "start":
+        raise UsageError("--listen and --advertise go with `dhflow db start`")
     if args.verb == "start":
-        return render.db_state("start", dbadmin.start(args.db, plan, args.file, args.listen))
+        state = dbadmin.start(args.db, plan, args.file, args.listen, args.advertise)
+        from dhflow.balsam.advertise import loopback_warning
+
+        if state.status is not None and (text := loopback_warning(state.status.host, state.listen, args.advertise)):
+            note("warning: " + text)
+        return render.db_state("start", state)
     verb = {"stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
     return render.db_state(args.verb, verb(args.db, plan, getattr(args, "file", None)))
 
@@ -382,6 +387,10 @@ def register(subparsers) -> None:
     p.add_argument("--listen", metavar="ADDRESS", default=None,
                    help="start: serve the DB to compute nodes on this address of this machine (* for every "
                         "interface), from now on; every connection needs the password kept in server-info")
+    p.add_argument("--advertise", metavar="HOST", default=None,
+                   help="start, with --listen: the host name or address compute nodes connect to, written to "
+                        "server-info (default: the address given to --listen; for *, a non-loopback address "
+                        "of this machine's interfaces)")
     p.add_argument("--format", choices=("table", "json"), default=None, help="list: table (default) or json")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_db))

@@ -56,7 +56,7 @@ def _drive(args, *, launch: bool) -> int:
         done = len(out.finished)
         failed = len(out.failures)
         print(f"dhflow: search {ctx.workflow}: {done}/{b.evals} evaluations final"
-              f"{f' ({failed} failed)' if failed else ''}, {len(flying)} running", file=sys.stderr)
+              f"{f' ({failed} failed)' if failed else ''}, {len(flying)} in flight", file=sys.stderr)
 
     try:
         run = run_search(ctx, db=args.db, job_mode=args.job_mode, timeout=args.timeout, on_change=on_change,
@@ -108,7 +108,7 @@ def cmd_status(args) -> int:
 
     drivers = driver_jobs(ctx, args.db)
     search = {"method": ctx.setup.method, "evals": st.evals, "done": st.done, "running": st.running,
-              "failed": st.failed, "best": st.best, "search": ctx.fingerprint,
+              "waiting": st.waiting, "failed": st.failed, "best": st.best, "search": ctx.fingerprint,
               "driver_job": {"state": drivers[-1][0], "output": drivers[-1][1]} if drivers else None}
     if getattr(args, "format", "table") == "json":
         print(json.dumps({"workflow": ctx.workflow, "database": path,
@@ -119,7 +119,7 @@ def cmd_status(args) -> int:
     best = "-" if st.best is None else (_fmt(st.best) if st.best and not isinstance(st.best[0], list)
                                         else f"{len(st.best)} on the Pareto front")
     print(f"search ({ctx.setup.method}): {st.done} of {st.evals} evaluations done, {st.running} running, "
-          f"{st.failed} failed; best so far: {best}")
+          f"{st.waiting} waiting, {st.failed} failed; best so far: {best}")
     if drivers:  # written by `dhflow submit`: its progress and errors are in its output file
         print(f"search driver job: {drivers[-1][0]}; output: {drivers[-1][1]}")
     return 0

@@ -10,6 +10,7 @@ from dhflow.compiler.check.rules import run_checks
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, has_errors, limit_per_code
 from dhflow import __version__
 from dhflow.compiler.expand.tasks import expand, iter_tasks, plan_head
+from dhflow.compiler.expand.search_space import search_space_diagnostics
 from dhflow.compiler.parse.lower import to_ast
 from dhflow.compiler.plan.model import Plan
 from dhflow.compiler.expand.samplers import sample
@@ -71,6 +72,9 @@ def _compile_source(src: SourceFile) -> CompileResult:
             return result
         plan, diags = expand(result.spec, points)
         result.diagnostics.extend(diags)
+        if result.spec.search is not None and not has_errors(diags):
+            # a search's points are proposed while it runs: its space is checked now
+            result.diagnostics.extend(search_space_diagnostics(result.spec, points))
         result.plan = plan if not has_errors(result.diagnostics) else None
     except DiagnosticError as exc:
         result.diagnostics.extend(exc.diagnostics)

@@ -59,6 +59,7 @@ CODES: dict[str, str] = {
     "DH214": "values that give the same task name",
     "DH215": "preprocess or postprocess is not a single executable path",
     "DH216": "text the database cannot store (a NUL character)",
+    "DH217": "a stage_in or stage_out URL Balsam cannot transfer",
     "DH301": "dependency cycle",
     "DH302": "inputs on a rule without parents",
     "DH401": "foreach without a usable sampler",
@@ -71,12 +72,15 @@ CODES: dict[str, str] = {
     "DH408": "value is not shell-safe in a raw template",
     "DH409": "too many points, tasks, dependencies or task text (raise with --max-tasks)",
     "DH410": "task cannot run in the launcher's serial job mode",
+    "DH411": "a search's `parallel` is more than the launch runs at once",
     "DH601": "unknown search method",
     "DH602": "invalid search argument",
     "DH603": "a search needs one foreach rule carrying the objective",
     "DH604": "search method does not fit the space or the objectives",
     "DH605": "objective sources and directions differ in number",
     "DH606": "search method needs an optional extra that is not installed",
+    "DH607": "a design point of `sample:` that the search's `where` drops",
+    "DH608": "a search's objective rule fans out over values",
 }
 
 

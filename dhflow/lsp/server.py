@@ -11,6 +11,7 @@ from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 from pygls.workspace import TextDocument, Workspace
+from pygls.workspace.position_codec import ServerTextPosition
 
 from dhflow import __version__
 from dhflow.compiler.api import compile_source
@@ -51,6 +52,12 @@ class _EditorDocument(TextDocument):
     @property
     def lines(self):
         return tuple(split_lines(self.source, keepends=True))
+
+    def server_position_at_offset(self, offset: int) -> ServerTextPosition:
+        # (pygls's own raises UnboundLocalError on an empty document)
+        src = SourceFile.from_text(self.source)
+        line, col = src.position(offset)
+        return ServerTextPosition(line - 1, col - 1)
 
 
 class _EditorWorkspace(Workspace):

@@ -31,6 +31,7 @@ import shutil
 from datetime import datetime
 
 from dhflow.results.marked_lines import last_marked_line
+from dhflow.results.pareto import directions, record_ranks
 from dhflow.target import BALSAM_TIME_FORMAT, FAILED_FINAL_STATES
 
 STATE_LINE = re.compile(r"^\[(\d+-\d+-\d{4}\s+\d+:\d+:\d+\.\d+)\s+(\w+)\s*\]\s?(.*)$")
@@ -304,24 +305,32 @@ def make_record(task: dict, job, *, lean: bool = False) -> dict:
     return record
 
 
+def order_key(objective, rank: int | None, pos: int, first_direction: str) -> tuple:
+    """Where a record goes in ``results``: the Pareto fronts in order (several objectives),
+    inside one best first objective first, ties in plan order; no objective last."""
+    if objective is None:
+        return (1, 0, 0.0, pos)
+    sign = -1 if first_direction == "maximize" else 1
+    return (0, rank or 0, sign * objective, pos)
+
+
 def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
-    """One record per task that has an objective, best first (no objective: last)."""
-    records = []
-    order = {}
+    """One record per task that has an objective, best first (no objective: last); with
+    several objectives the Pareto front first, each ranked record with its ``pareto_rank``."""
+    records, places = [], []
     for pos, task in enumerate(plan.get("tasks", [])):
-        if not task.get("objective"):
-            continue
-        order[task["name"]] = pos
-        records.append(make_record(task, jobs_by_key.get(task["key"])))
-    sign = -1 if plan.get("objective", "maximize") == "maximize" else 1
-
-    def sort_key(rec):
-        if rec["objective"] is None:
-            return (1, 0.0, order[rec["name"]])
-        return (0, sign * rec["objective"], order[rec["name"]])
-
-    records.sort(key=sort_key)
-    return records
+        if task.get("objective"):
+            records.append(make_record(task, jobs_by_key.get(task["key"])))
+            places.append(pos)
+    dirs = directions(plan.get("objective"))
+    ranks = record_ranks([rec.get("objectives") for rec in records], dirs)
+    keyed = []
+    for rec, rank, pos in zip(records, ranks, places):
+        if rank is not None:
+            rec["pareto_rank"] = rank  # the last key: the streamed JSON appends it there too
+        keyed.append((order_key(rec["objective"], rank, pos, dirs[0]), rec))
+    keyed.sort(key=lambda kr: kr[0])  # keys are unique (plan position): records never compared
+    return [rec for _, rec in keyed]
 
 
 # ------------------------------------------------------------------- formatting

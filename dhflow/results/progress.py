@@ -10,10 +10,14 @@ from collections import Counter
 
 from dhflow.target import FINAL_STATES
 
-#: Balsam states (balsam/core/models.py) grouped for display.
+#: Balsam states (balsam/core/models.py) grouped for display.  "running" is what Balsam
+#: runs (a process started: RUNNING) and nothing else: a PREPROCESSED task waits for free
+#: nodes, and a task whose program ended is "finishing" until Balsam has handled its end.
 GROUPS = (
     ("waiting", ("CREATED", "AWAITING_PARENTS", "READY", "STAGED_IN", "PREPROCESSED", "RESTART_READY")),
-    ("running", ("RUNNING", "RUN_DONE", "POSTPROCESSED", "RUN_TIMEOUT", "RUN_ERROR")),
+    ("running", ("RUNNING",)),
+    ("finishing", ("RUN_DONE", "POSTPROCESSED", "RUN_ERROR")),
+    ("timed out", ("RUN_TIMEOUT",)),
     ("finished", ("JOB_FINISHED",)),
     ("failed", ("FAILED",)),
     ("killed", ("USER_KILLED",)),

@@ -29,9 +29,11 @@ def _foreign(path: str) -> bool:
     return os.path.exists(os.path.join(path, "server-info")) and not LocalDB.is_managed(path)
 
 
-def start(db: str | None, plan: dict | None, file: str | None, listen: str | None = None) -> DbState:
+def start(db: str | None, plan: dict | None, file: str | None, listen: str | None = None,
+          advertise: str | None = None) -> DbState:
     """Start (creating when needed) the database; refuses one dhflow did not create.
-    ``listen``: serve it on that address from now on, password required (``--listen``)."""
+    ``listen``: serve it on that address from now on, password required (``--listen``);
+    ``advertise``: the host server-info names for the compute nodes (``--advertise``)."""
     from dhflow.balsam.localdb import LocalDB
 
     path = database.locate(db, plan, file).path
@@ -39,7 +41,13 @@ def start(db: str | None, plan: dict | None, file: str | None, listen: str | Non
         raise UsageError(f"{path} is a Balsam DB not created by dhflow: start it with Balsam's tools "
                          "(`balsam server --connect`)")
     local = LocalDB(path)
-    created = local.ensure_started(create=True, listen=listen, keep=True)  # until `dhflow db stop`
+    if advertise is not None:
+        from dhflow.balsam.auth import check_advertise
+
+        if listen is None:
+            raise UsageError("--advertise goes with --listen: it names the address of a DB served to compute nodes")
+        advertise = check_advertise(advertise)
+    created = local.ensure_started(create=True, listen=listen, keep=True, advertise=advertise)  # until `db stop`
     return DbState(path, True, created=created, status=local.status(), listen=local.meta().get("listen"))
 
 

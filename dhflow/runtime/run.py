@@ -11,7 +11,7 @@ import contextlib
 import gc
 from dataclasses import dataclass, field
 
-from dhflow.runtime import database, launching
+from dhflow.runtime import database, launching, programs
 from dhflow.target import FAILED_FINAL_STATES
 
 
@@ -79,6 +79,7 @@ def prepare(req: RunRequest, plan: dict) -> PreparedRun:
     rows.validate(plan)
     job_mode = launching.choose_job_mode(plan, req.job_mode)
     launching.check_local_resources(plan, job_mode)
+    programs.require_programs(plan)   # every task would fail here: refused before any write
     path = database.open_database(req.db, plan, req.file, create=True)
     written = store.apply(plan, rerun=req.rerun, prune=req.prune, command="run", validated=True,
                           provenance=provenance(plan))

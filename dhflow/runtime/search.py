@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from dhflow.compiler.expand.tasks import objective_dict
 from dhflow.errors import UsageError
-from dhflow.runtime import database, launching
+from dhflow.runtime import database, launching, programs
 from dhflow.runtime.search_study import study_store
 from dhflow.runtime.search_plan import SearchContext, check_point, plan_of, probe_point, trial_key
 from dhflow.search.driver import SearchOutcome, drive
@@ -182,6 +182,7 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
     mode = launching.choose_job_mode(probe, job_mode)
     if launch:
         launching.check_local_resources(first, mode)
+        programs.require_programs(probe)   # a trial's tasks would all fail here: refused before any write
     balsam_rows.validate(first)
     path = database.open_database(db, first, ctx.file, create=True)
     prov = provenance(first)
@@ -222,10 +223,11 @@ class SearchStatus:
 
     evals: int
     done: int
-    running: int
+    running: int                 # evaluations with a task Balsam runs now (RUNNING)
     failed: int
     best: list | None
     plan: dict
+    waiting: int = 0             # evaluations in flight with no task running (PREPROCESSED, ...)
 
 
 def trials_and_plan(ctx: SearchContext, db: str | None):
@@ -252,7 +254,23 @@ def search_status(ctx: SearchContext, db: str | None) -> tuple[str, SearchStatus
         else:
             ranks = front_ranks([e.values for e in good], ctx.setup.directions)
             best = [list(e.values) for e, r in zip(good, ranks) if r == 0]
-    return path, SearchStatus(ctx.budget.evals, len(finished), len(flying), len(finished) - len(good), best, plan)
+    running = running_trials(ctx, backend, plan, flying)
+    return path, SearchStatus(ctx.budget.evals, len(finished), running, len(finished) - len(good), best, plan,
+                              waiting=len(flying) - running)
+
+
+def running_trials(ctx: SearchContext, backend: BalsamBackend, plan: dict, flying) -> int:
+    """How many in-flight evaluations have a task in Balsam's RUNNING state: an evaluation
+    proposed but waiting for free nodes (PREPROCESSED) is in flight, not running."""
+    by_key = backend._jobs()
+    running = {t["trial"] for t in plan["tasks"] if "trial" in t
+               and getattr(by_key.get(t["key"]), "state", None) == "RUNNING"}
+    first: dict[str, int] = {}   # a repeated point's trial shares the first one's jobs
+    for row in sorted(backend.rows.values(), key=lambda r: r.trial):
+        if row.job_key is not None:
+            first.setdefault(row.job_key, row.trial)
+    return sum(1 for e in flying
+               if first.get(getattr(backend.rows.get(e.trial), "job_key", None), e.trial) in running)
 
 
 def search_results(ctx: SearchContext, db: str | None) -> list[dict]:

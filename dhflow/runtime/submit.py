@@ -92,9 +92,13 @@ def launch_after_submit(req: SubmitRequest, opts, job_mode: str, path: str, wf: 
 
 
 def _require_reachable(req: SubmitRequest, opts, head: dict) -> None:
-    """A launcher on compute nodes needs a database they can reach: checked before any write."""
+    """A launcher on compute nodes needs the scheduler's submit command here (sbatch, qsub)
+    and a database they can reach: both checked before any write."""
     if opts.scheduler != "local" and not req.no_launch:
+        from dhflow.balsam.submit_command import require_submit_command
+
         database.require_reachable_from_nodes(req.db, head, req.file)
+        require_submit_command(opts.scheduler, database.locate(req.db, head, req.file).path)
 
 
 def _task_checker(opts, mode_for_checks: str):

@@ -64,7 +64,8 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
     `finished` / `in_flight`: the evaluations of an earlier run of the driver (resuming);
     `initial`: the initial design, evaluated first as trials 0, 1, ...; `keep`: the
     `where` filter (a rejected proposal is told as a failure and never run, and takes no
-    trial number).
+    trial number; a design point it rejects is dropped from the design, which the compiler
+    reports as DH607).
     """
     out = SearchOutcome(finished=list(finished))
     try:
@@ -76,6 +77,10 @@ def drive(proposer: Proposer, backend: Backend, budget: Budget, *, finished: Seq
 
 
 def _loop(proposer, backend, budget, out, in_flight, initial, keep, on_change) -> None:
+    if keep is not None:
+        # Dropped before numbering: design point k is trial k, on every run of the driver
+        # (a rejected design point asked again would be rejected again, for ever).
+        initial = [p for p in initial if keep(p)]
     finished = out.finished
     flying: list[Evaluation] = list(in_flight)
     rejected: list[Evaluation] = []  # told to the proposer as failures; no trial number

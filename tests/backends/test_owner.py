@@ -21,10 +21,10 @@ from dhflow.cli.errors import guarded
 
 REPO = Path(__file__).resolve().parents[2]
 
-# An "owner" (as `dhflow run`): marks a launcher's environment with itself as the owner and
-# starts the launcher in a session of its own; writes {"launcher": pid} and sleeps.
+# An "owner" (as `dhflow run`): marks a launcher's environment with itself as the owner,
+# starts the launcher (argv[3], given argv[1]) in a session of its own, and sleeps.
 OWNER = r'''
-import json, os, subprocess, sys, time
+import os, subprocess, sys, time
 from dhflow.balsam import owner
 env = owner.mark_environment(dict(os.environ), sys.argv[2], owned=True)
 child = subprocess.Popen([sys.executable, "-c", sys.argv[3], sys.argv[1]], env=env, start_new_session=True)
@@ -34,7 +34,7 @@ time.sleep(600)
 # A launcher with its watchdog: starts, like hydra, a proxy in a session of its own, which
 # starts an ensemble worker (its own watchdog, delayed) whose task cleared its environment.
 LAUNCHER = r'''
-import json, os, subprocess, sys, time
+import os, subprocess, sys, time
 from dhflow.balsam import owner
 owner.start_watchdog(delay=0.0)
 worker = r"""
@@ -46,14 +46,15 @@ with open(sys.argv[1] + ".worker", "w") as fp:
     fp.write(f"{os.getpid()} {task.pid}")
 time.sleep(600)
 """
-rank = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {worker!r}, {sys.argv[1]!r}], start_new_session=True); time.sleep(600)"
+rank = (f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {worker!r}, {sys.argv[1]!r}],"
+        " start_new_session=True); time.sleep(600)")
 proxy = subprocess.Popen([sys.executable, "-c", rank], start_new_session=True)
 with open(sys.argv[1] + ".launcher", "w") as fp:
     fp.write(f"{os.getpid()} {proxy.pid}")
 time.sleep(600)
 '''
 
-# A launcher of an earlier kind (no watchdog) whose master listens on a port (argv[4]).
+# A listener on port argv[2] (no watchdog: a launcher whose watchdog could not act); writes argv[1].
 LISTENER = r'''
 import socket, sys, time
 sock = socket.socket()
@@ -215,7 +216,7 @@ def test_a_foreign_process_on_the_serial_port_is_refused_with_its_pid_and_comman
     err = capsys.readouterr().err
     assert code == 3
     assert f"ZMQ port 19876 is in use on this host by pid {proc.pid} ({sys.executable} -c" in err
-    assert "not a launcher started by dhflow" in err
+    assert "which no dhflow run on this host started" in err
     assert time.monotonic() - started < 5  # refused at once, not after the 10 s grace
 
 

@@ -52,6 +52,9 @@ app ghost:
     executable: "{here}/no-such-program"
 
 rule missing:
+    # after a parent (which might build it), so that `dhflow run` lets it reach Balsam: a first
+    # task's missing program is refused before anything is written (test_refuse_before_writing)
+    after: score
     app: ghost
     args: "--flag"
 '''

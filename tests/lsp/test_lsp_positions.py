@@ -29,3 +29,17 @@ def test_a_lone_carriage_return_is_a_line_break(lsp, tmp_path):
     [d] = lsp.diagnostics(uri, version=1)
     assert d["range"]["start"] == {"line": 5, "character": 8}
     lsp.notify("textDocument/didClose", {"textDocument": {"uri": uri}})
+
+
+def test_an_emptied_document_gets_its_diagnostics(lsp, tmp_path):
+    # pygls's own offset-to-position raised UnboundLocalError on an empty document (found by
+    # tests/lsp/test_lsp_fuzz.py): no diagnostics were published for it
+    path = tmp_path / "e.dhflow"
+    path.write_text("", encoding="utf-8")
+    uri = lsp.open(path, 'workflow w:\nrule a:\n    shell: "x"\n')
+    assert lsp.diagnostics(uri, version=1) == []
+    lsp.change(uri, "", version=2)
+    found = lsp.diagnostics(uri, version=2)
+    assert [d["code"] for d in found] == ["DH012", "DH012"]
+    assert all(d["range"]["start"] == {"line": 0, "character": 0} for d in found)
+    lsp.notify("textDocument/didClose", {"textDocument": {"uri": uri}})

@@ -7,10 +7,13 @@ dhflow.compiler.check.rules.fanout, once every block is known.
 """
 from __future__ import annotations
 
+import re
+
 from dhflow.compiler.check.model import TemplateStr, ValuesSpec
 from dhflow.compiler.diagnostics import Label
 from dhflow.compiler.parse import nodes as n
 from dhflow.compiler.source import Span
+from dhflow.target import TRANSFER_SCHEMES, transfer_url
 
 
 def build_values(b, st: n.Stmt) -> ValuesSpec | None:
@@ -91,7 +94,7 @@ def rule_files(b, body: dict) -> dict:
         out["inputs"] = _patterns(b, body["inputs"].value, "`inputs`")
         out["inputs_span"] = body["inputs"].key_span
     if "stage_in" in body:
-        out["stage_in"] = b.template(body["stage_in"].value, "`stage_in`")
+        out["stage_in"] = _url(b, b.template(body["stage_in"].value, "`stage_in`"), "`stage_in`")
     if "stage_out" in body:
         v = body["stage_out"].value
         if not isinstance(v, n.To):
@@ -99,8 +102,42 @@ def rule_files(b, body: dict) -> dict:
                   v.span)
         else:
             out["stage_out"] = _patterns(b, n.TupleExpr(v.items, v.span), "`stage_out`")
-            out["stage_out_url"] = b.template(v.url, "the `stage_out` destination")
+            out["stage_out_url"] = _url(b, b.template(v.url, "the `stage_out` destination"),
+                                        "the `stage_out` destination")
     return out
+
+
+# `NAME://...`, or `file:` however written (a relative path may hold a colon: left alone)
+_SCHEME = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.-]*):(?=//)|(file):)", re.I)
+_URL_FORMS = ("a path (`/data/out`), `file:///data/out`, `local:/data/out`, `scp://HOST/PATH` "
+              "or `gsiftp://HOST/PATH`")
+
+
+def _url(b, t: TemplateStr | None, what: str) -> TemplateStr | None:
+    """A transfer URL that Balsam's stage-in/out would take for a path under the launcher's
+    directory (an unknown scheme, a `file:` URL of another host) fails its task at run time:
+    DH217 now. Only the literal start is checked: a URL a name begins (`{dest}`) is not.
+    A local `file:` URL is fine: the rows are written with its path (dhflow.target.transfer_url)."""
+    if t is None:
+        return None
+    m = _SCHEME.match(t.text)
+    if m is None:
+        return t
+    written = m.group(1) or m.group(2)
+    scheme = written.lower()
+    if scheme in TRANSFER_SCHEMES:
+        return t
+    if scheme == "file":
+        host = t.text[7:].split("/", 1)[0] if t.text[5:7] == "//" else ""
+        if transfer_url(t.text) != t.text or "{" in host:  # a local path, or a host a name gives
+            return t
+        b.err("DH217", f"{what} is a `file:` URL that is not an absolute path on this machine", t.span,
+              help="write `file:///ABSOLUTE/PATH` (three slashes) or the path itself; "
+                   "use `scp://HOST/PATH` for another host")
+        return None
+    b.err("DH217", f"{what} uses `{written}:`, a kind of URL Balsam cannot transfer", t.span,
+          help=f"Balsam copies from or to {_URL_FORMS}")
+    return None
 
 
 def value_label(v) -> str:

@@ -86,8 +86,8 @@ class ParentIndex:
         # offsets of every combination of the dimensions the child does not have (a gather):
         # a range for one such dimension, else 8-byte integers (a million-task gather's
         # offsets as Python ints would cost 40 MB)
-        if len(extra) == 1:
-            self._offsets = range(0, sizes[extra[0]] * strides[extra[0]], strides[extra[0]])
+        if len(extra) == 1:  # a stride of 0: no point yet (a search's compile), so no task
+            self._offsets = range(0, sizes[extra[0]] * strides[extra[0]], strides[extra[0]] or 1)
         else:
             self._offsets = array("q", (sum(c * strides[k] for c, k in zip(combo, extra))
                                         for combo in itertools.product(*(range(sizes[k]) for k in extra))))

@@ -39,7 +39,7 @@ def _point_label(index: int, point: dict) -> str:
     return f"point {index} ({vals})"
 
 
-class _RuleExpander:
+class RuleExpander:
     """Everything one rule needs, prepared once, then applied per point."""
 
     def __init__(self, spec: Spec, rule: RuleSpec, app_name: str, app: AppSpec | None, diags: list[Diagnostic]):
@@ -85,9 +85,13 @@ class _RuleExpander:
         self.max_wall = launch.wall_time if launch else None
         self.serial = bool(launch and launch.job_mode == "serial")
 
+    def point_label(self, index: int | None, point: dict | None) -> str:
+        """How messages name the task a value is wrong for (the space check names a point)."""
+        return _point_label(index, point) if index is not None else "its task"
+
     def _bad(self, key: str, index: int | None, point: dict | None, msg: str, span) -> None:
         self.bad_keys.add(key)
-        where = f"for {_point_label(index, point)}" if index is not None else "for its task"
+        where = f"for {self.point_label(index, point)}"
         self.diags.append(Diagnostic("DH404", f"`{key}` of rule `{self.rule.name}` {msg} {where}", span,
                                      help="resource values must be whole numbers >= 1"))
 
@@ -123,7 +127,7 @@ class _RuleExpander:
                 v = fn(env)
             except EvalError as exc:
                 self.bad_keys.add(key)
-                where = _point_label(index, point) if index is not None else "its task"
+                where = self.point_label(index, point)
                 self.diags.append(Diagnostic("DH407", f"`{key}` of rule `{self.rule.name}` cannot be evaluated "
                                                       f"for {where}: {exc.message}", exc.span))
                 ok = False
@@ -145,7 +149,7 @@ class _RuleExpander:
             self.bad_keys.add("nodes>")
             span = dict((k, e) for k, _, e in self.resources).get("nodes", self.rule.span).span \
                 if "nodes" in dict(self.rule.resources) else self.rule.span
-            where = _point_label(index, point) if index is not None else "its task"
+            where = self.point_label(index, point)
             self.diags.append(Diagnostic(
                 "DH405", f"rule `{self.rule.name}` needs {values['nodes']} nodes for {where}, "
                          f"but the launcher has {self.max_nodes}", span,
@@ -157,7 +161,7 @@ class _RuleExpander:
             self.bad_keys.add("serial")
             key = "nodes" if values["nodes"] > 1 else "ranks_per_node"
             span = next((e.span for k, _, e in self.resources if k == key), self.rule.span)
-            where = _point_label(index, point) if index is not None else "its task"
+            where = self.point_label(index, point)
             self.diags.append(Diagnostic(
                 "DH410", f"rule `{self.rule.name}` needs {values['nodes']} node(s) x {values['ranks_per_node']} "
                          f"rank(s) for {where}, but `job_mode: serial` runs only 1-node, 1-rank tasks", span,
@@ -166,7 +170,7 @@ class _RuleExpander:
         if self.max_wall is not None and values["wall_time"] > self.max_wall and "wall>" not in self.warned:
             self.warned.add("wall>")
             span = next((e.span for k, _, e in self.resources if k == "wall_time"), self.rule.span)
-            where = _point_label(index, point) if index is not None else "its task"
+            where = self.point_label(index, point)
             self.diags.append(Diagnostic(
                 "DH406", f"rule `{self.rule.name}` asks {values['wall_time']} minutes for {where}, "
                          f"more than the launcher's {self.max_wall}", span, severity=WARNING))
@@ -331,7 +335,10 @@ def plan_head(spec: Spec) -> Plan:
     launch = spec.launch.to_dict() if spec.launch else None
     path = spec.source.path if spec.source.path.startswith("<") else str(Path(spec.source.path).resolve())
     source = {"path": path, "sha256": spec.source.sha256, "here": spec.source.here}
-    return Plan(spec.workflow, spec.objective, tuple(apps.values()), launch, (), source, spec.description)
+    # one direction stays a string (every single-objective plan keeps its bytes); several are
+    # a list, in the order of the rule's sources, so that `results` can rank Pareto fronts
+    objective = [d for d, _ in spec.directions] if spec.directions else spec.objective
+    return Plan(spec.workflow, objective, tuple(apps.values()), launch, (), source, spec.description)
 
 
 def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_on_error: bool = False,
@@ -360,7 +367,7 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
     for rname in nx.lexicographical_topological_sort(g, key=order.get):
         rule = spec.rule(rname)
         app = spec.app(rule.app[0]) if rule.app else None
-        ex = _RuleExpander(spec, rule, rule_app[rname], app, diags)
+        ex = RuleExpander(spec, rule, rule_app[rname], app, diags)
         ex.as_dicts = as_dicts
         ex.app_digest = content_key(apps[rule_app[rname]].to_dict(), spec.source.here, ())
         ex.key_prefix = (f'{{"rule":{_ascii_str(rule.name)},"app":"{ex.app_digest}",'

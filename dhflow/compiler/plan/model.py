@@ -118,7 +118,7 @@ class Plan:
     """Everything `dhflow` will write for one workflow, tasks in topological order."""
 
     workflow: str
-    objective: str
+    objective: str | list[str]  # "maximize"/"minimize", or one direction per objective
     apps: tuple[App, ...]
     launch: dict | None
     tasks: tuple[Task, ...]

@@ -23,7 +23,8 @@ def render_table(plan: Plan) -> str:
                      f"{t.num_nodes} x {t.ranks_per_node} x {t.threads_per_rank}",
                      f"{t.wall_time_minutes}m", str(len(t.parents))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [f"workflow {plan.workflow} ({plan.objective})"]
+    objective = ", ".join(plan.objective) if isinstance(plan.objective, list) else plan.objective
+    lines = [f"workflow {plan.workflow} ({objective})"]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     lines.append("")

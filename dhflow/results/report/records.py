@@ -11,7 +11,8 @@ import re
 from collections import Counter
 from datetime import datetime
 
-from dhflow.results import objectives as results
+from dhflow.results import objectives as results, pareto
+from dhflow.results.pareto import front_ranks
 
 #: A state line of Balsam's state_history (the format :data:`dhflow.results.STATE_LINE`
 #: reads), its time split into fields: strptime is most of the cost for 100,000 jobs.
@@ -21,10 +22,7 @@ _RUN_LINE = re.compile(r"^\s*\[(\d+)-(\d+)-(\d{4})\s+(\d+):(\d+):(\d+)\.(\d+)\s+
 
 def directions(plan: dict) -> list[str]:
     """The objective directions of a plan (one per objective), e.g. ``["maximize"]``."""
-    obj = plan.get("objective", "maximize")
-    if isinstance(obj, (list, tuple)):
-        return [str(o) for o in obj] or ["maximize"]
-    return [p.strip() for p in str(obj).split(",") if p.strip()] or ["maximize"]
+    return pareto.directions(plan.get("objective", "maximize"))
 
 
 def _run_span(state_history: str) -> tuple[float | None, float | None]:
@@ -76,6 +74,8 @@ def task_records(plan: dict, jobs_by_key: dict) -> list[dict]:
         spec = task.get("objective")
         value = error = None
         values = None
+        if isinstance(spec, dict) and spec.get("source") == "several":  # as the plan writes them
+            spec = spec["sources"]
         if isinstance(spec, list):  # several objectives: one source each
             read = [results.read_objective(s, job) for s in spec]
             values = [v for v, _ in read]
@@ -115,14 +115,9 @@ def _better(direction: str):
 def pareto_front(evals: list[dict], dirs: list[str]) -> list[dict]:
     """The evaluations no other one dominates (several objectives), best first objective first."""
     signs = [-1.0 if d == "maximize" else 1.0 for d in dirs]
-    # Minimise sign*value: sort by the first objective, then sweep keeping non-dominated ones.
-    keyed = sorted(evals, key=lambda r: [s * v for s, v in zip(signs, r["objectives"])])
-    front: list[tuple[list[float], dict]] = []
-    for rec in keyed:
-        vec = [s * v for s, v in zip(signs, rec["objectives"])]
-        if not any(all(f <= v for f, v in zip(fv, vec)) and fv != vec for fv, _ in front):
-            front.append((vec, rec))
-    return [rec for _, rec in front]
+    ranks = front_ranks([r["objectives"] for r in evals], dirs)  # the ranking `results` uses
+    front = [r for r, rank in zip(evals, ranks) if rank == 0]
+    return sorted(front, key=lambda r: [s * v for s, v in zip(signs, r["objectives"])])
 
 
 def best(records: list[dict], dirs: list[str], count: int = 5) -> list[dict]:

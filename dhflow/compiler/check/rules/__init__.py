@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dhflow.compiler.diagnostics import Diagnostic
 from dhflow.compiler.check.model import Spec
-from dhflow.compiler.check.rules import apps, dependencies, expressions, fanout, references, sampling, search, templates
+from dhflow.compiler.check.rules import (apps, concurrency, dependencies, expressions, fanout, references, sampling,
+                                         search, templates)
 
 CHECKS = (
     *references.CHECKS,
@@ -18,6 +19,7 @@ CHECKS = (
     *search.CHECKS,
     *fanout.CHECKS,
     *apps.CHECKS,
+    *concurrency.CHECKS,
 )
 
 

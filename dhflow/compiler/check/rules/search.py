@@ -46,8 +46,9 @@ def search_structure(spec: Spec) -> Iterator[Diagnostic]:
 
 
 def search_method_fits(spec: Spec) -> Iterator[Diagnostic]:
-    """cmaes needs int/real parameters only; nsga2 needs several objectives; cbo needs DeepHyper
-    (which optimizes one objective or several)."""
+    """cmaes needs int/real parameters only and one objective; nsga2 needs several objectives;
+    cbo needs DeepHyper (which optimizes one objective or several). random and tpe take any
+    space and any number of objectives (tests/test_search_method_fits.py runs every pair)."""
     s = spec.search
     if s is None:
         return
@@ -58,6 +59,12 @@ def search_method_fits(spec: Spec) -> Iterator[Diagnostic]:
                                  p.value_span, labels=(Label(s.method_span, "method chosen here"),),
                                  help="use `tpe` (it handles choices), or make the parameter an int()")
                 break
+    if s.method == "cmaes" and objective_count(spec) > 1:
+        # Optuna's CmaEsSampler refuses a study of several objectives when the search runs
+        yield Diagnostic("DH604", f"`cmaes` optimizes one objective, but the workflow has {objective_count(spec)}",
+                         s.method_span, labels=(Label(spec.directions[0][1], "objectives given here"),)
+                         if spec.directions else (),
+                         help="use `nsga2` or `tpe` (both optimize several objectives), or keep one objective")
     if s.method == "nsga2" and objective_count(spec) < 2:
         yield Diagnostic("DH604", "`nsga2` optimizes several objectives, but the workflow has one", s.method_span,
                          help="list one direction per objective (`objective: maximize, minimize` in the workflow) "
@@ -81,10 +88,28 @@ def objective_lengths(spec: Spec) -> Iterator[Diagnostic]:
                                   "workflow block and two sources on the rule")
 
 
+def objective_rule_values(spec: Spec) -> Iterator[Diagnostic]:
+    """A trial is one point and one result: the objective rule of a search cannot fan out
+    over `values` (its tasks per value would each claim the trial; only the first decided)."""
+    if spec.search is None:
+        return
+    for r in objective_rules(spec):
+        dims = [(d, span) for d, span in r.dims if d != "space"]
+        if dims:
+            name, span = dims[0]
+            yield Diagnostic(
+                "DH608", f"rule `{r.name}` carries the search's objective, but it fans out over `{name}`: "
+                         f"a trial is one point with one result, not one per `{name}`", span,
+                labels=(Label(r.objective.span, "objective here"),),
+                help=f"fan the work out in a rule with `foreach: {name} * space` and move the objective to a "
+                     f"rule with `foreach: space` and `after:` it, which gets every `{name}`'s task of its point "
+                     f"and prints one value that combines them (e.g. their mean)")
+
+
 def search_where_names(spec: Spec) -> Iterator[Diagnostic]:
     """`search: ... where EXPR` reads only parameters and known functions."""
     if spec.search is not None and spec.search.where is not None:
         yield from filter_names(spec, spec.search.where)
 
 
-CHECKS = (search_structure, search_method_fits, objective_lengths, search_where_names)
+CHECKS = (search_structure, search_method_fits, objective_lengths, objective_rule_values, search_where_names)
