@@ -6,9 +6,9 @@ the same disk as the real ones, switched between settings with ALTER SYSTEM and 
 
 * old:     fsync = off, full_page_writes = off, synchronous_commit = off (what dhflow set
            before: an OS crash or a power loss could corrupt the database);
-* durable: PostgreSQL's defaults, everything on;
-* durable, async commit: fsync and full_page_writes on, synchronous_commit = off (what
-           dhflow ships: an OS crash may lose the last ~0.6 s of commits, never corrupts).
+* durable: PostgreSQL's defaults, everything on (what dhflow ships);
+* durable, async commit: fsync and full_page_writes on, synchronous_commit = off (an OS
+           crash may lose the last ~0.6 s of commits, never corrupts): the comparison.
 
 For each setting, in turns (setting A, B, C, then A, B, C again: --repeat), after a
 CHECKPOINT so that no setting pays for another's dirty pages:

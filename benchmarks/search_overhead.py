@@ -71,7 +71,8 @@ def measure(root: Path, n: int, reps: int) -> dict[str, list[float]]:
     from dhflow.runtime import database
     from dhflow.runtime.provenance import provenance
     from dhflow.runtime.search import BalsamBackend, NoLauncher
-    from dhflow.runtime.search_plan import load, plan_of, trial_key
+    from dhflow.runtime.experiment import load_search as load
+    from dhflow.runtime.search_plan import plan_of, trial_key
     from dhflow.runtime.search_study import study_store
     from dhflow.search.factory import make_proposer
     from dhflow.search.proposer import Evaluation, SearchSetup

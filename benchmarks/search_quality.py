@@ -107,7 +107,8 @@ def _ask_tell_ms(method, n, points, finished, fn, dims, reps, in_flight=False):
 def overhead() -> None:
     """ms per proposal: ask + tell by the proposer, and the plan of every trial so far (the former write)."""
     from dhflow.balsam.searchstore import TrialRow
-    from dhflow.runtime.search_plan import load, plan_of
+    from dhflow.runtime.experiment import load_search as load
+    from dhflow.runtime.search_plan import plan_of
 
     print("\ndriver overhead per proposal (ms), tpe over polynome2")
     text = (Path(__file__).resolve().parents[1] / "examples" / "polynome2_search" / "polynome2_search.dhflow")

@@ -1,6 +1,6 @@
 import pytest
 
-from dhflow.compiler.expand.expr import CompiledExpr, EvalError, free_names
+from dhflow.compiler.lang.expressions import CompiledExpr, EvalError, free_names
 from dhflow.compiler.parse.lower import to_ast
 from dhflow.compiler.source import SourceFile
 from dhflow.compiler.parse.syntax import parse_tree

@@ -202,7 +202,7 @@ def test_a_big_gathers_plan_line_and_key_are_those_of_the_plain_encoding():
     gather as a range, a single parent's key digest) give the bytes the plain code gives."""
     import json as _json
 
-    from dhflow.compiler.plan.jsonfast import plan_line
+    from dhflow.compiler.jsonfast import plan_line
     from dhflow.compiler.plan.model import Task, content_key_text, task_json
 
     from dhflow.compiler.expand.samplers import sample

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dhflow.compiler.api import compile_source
 from dhflow.compiler.source import SourceFile
-from dhflow.runtime.search_plan import load
+from dhflow.runtime.experiment import load_search as load
 from dhflow.search.driver import Budget, InProcessBackend, drive
 from dhflow.search.factory import make_proposer
 from dhflow.search.proposer import Dimension, Evaluation, SearchSetup

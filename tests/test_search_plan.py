@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dhflow.balsam.searchstore import TrialRow
 from dhflow.runtime.search import order_records
-from dhflow.runtime.search_plan import check_point, load, plan_of, trial_key
+from dhflow.runtime.experiment import load_search as load
+from dhflow.runtime.search_plan import check_point, plan_of, trial_key
 
 TEXT = """workflow sp:
     objective: minimize

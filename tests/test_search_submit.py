@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from dhflow.balsam.shims.dead_locks import dead_local_locks
-from dhflow.runtime.search_plan import load
+from dhflow.runtime.experiment import load_search as load
 from dhflow.runtime.search_submit import (DRIVER_PACKING, choose_generation, dhflow_command, driver_key,
                                           driver_task)
 

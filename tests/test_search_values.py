@@ -7,7 +7,8 @@ from __future__ import annotations
 from dhflow.balsam.searchstore import TrialRow
 from dhflow.compiler.api import compile_source
 from dhflow.compiler.source import SourceFile
-from dhflow.runtime.search_plan import load, plan_of, trial_key
+from dhflow.runtime.experiment import load_search as load
+from dhflow.runtime.search_plan import plan_of, trial_key
 
 FAN = """workflow sv:
     objective: minimize

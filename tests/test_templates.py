@@ -3,7 +3,7 @@ import shlex
 
 import pytest
 
-from dhflow.compiler.expand.templates import TemplateError, parse_template, point_json, render
+from dhflow.compiler.lang.templates import TemplateError, parse_template, point_json, render
 
 
 def test_point_json_is_one_shell_argument_and_exact():

@@ -35,14 +35,6 @@ def keys_sum(keys) -> str:
     return f"{n}:{s1}:{s2}"
 
 
-def counted_by_rule(tasks, per_rule: dict[str, int]):
-    """Yield the task dicts, counting them per rule into ``per_rule`` (plan order)."""
-    for t in tasks:
-        rule = t.get("rule") or t["name"]
-        per_rule[rule] = per_rule.get(rule, 0) + 1
-        yield t
-
-
 def _sum_text(n, nkeys, s1, s2) -> str | None:
     if n != nkeys:  # a job without a content key: not dhflow's
         return None

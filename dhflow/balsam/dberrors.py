@@ -2,14 +2,16 @@
 
 Every query of the Balsam backend (Django's ORM, Django's cursors, the raw psycopg2
 cursor of a COPY) runs under :func:`database_errors`, so that a lost connection or a
-refused query ends a command with one line (exit 3), never a traceback.
+refused query ends a command with one line (exit 3), never a traceback; the CLI's guard
+translates what escapes (the search's Optuna storage speaks SQLAlchemy) with
+:func:`translate`: one translation, here.
 """
 from __future__ import annotations
 
 import contextlib
 import os
 
-from dhflow.errors import BackendError
+from dhflow.errors import BackendError, DhflowError
 
 
 def db_errors() -> tuple[type[BaseException], ...]:
@@ -35,6 +37,15 @@ def database_errors():
         yield
     except BaseException as exc:
         # (the tuple is built only on failure: importing Django is not free)
-        if not isinstance(exc, BackendError) and isinstance(exc, db_errors()):
+        if not isinstance(exc, DhflowError) and isinstance(exc, db_errors()):
             raise db_failure(exc) from None
         raise
+
+
+def translate(exc: BaseException) -> BackendError | None:
+    """The one-line BackendError of a database error of any driver dhflow uses (Django,
+    psycopg2, SQLAlchemy), or None for anything else; imports none of them."""
+    name = type(exc).__module__ + "." + type(exc).__name__
+    if name.startswith(("django.db", "psycopg2", "sqlalchemy.exc")):
+        return db_failure(exc)
+    return None

@@ -31,7 +31,7 @@ def storage_url(*, create: bool = True, hide_password: bool = False) -> str:
                      host=s.get("HOST") or None, port=int(s["PORT"]) if s.get("PORT") else None,
                      database=s.get("NAME") or None,
                      # a dead server is an error after 10 s, not a driver hanging on exit
-                     query={"options": f"-csearch_path={SCHEMA} -csynchronous_commit=off", "connect_timeout": "10"})
+                     query={"options": f"-csearch_path={SCHEMA}", "connect_timeout": "10"})
     text = url.render_as_string(hide_password=False)
     if create and not has_studies():
         _create(text)

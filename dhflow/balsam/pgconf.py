@@ -5,12 +5,11 @@ dhflow appends one block to the data directory's ``postgresql.conf`` at ``initdb
 ``full_page_writes`` on, their defaults): with either off, an OS crash or a power loss can
 leave the database corrupt, and it holds weeks of experiment records.
 
-``synchronous_commit = off`` is kept (:data:`ASYNC_COMMIT`): it cannot corrupt anything,
-an OS crash loses at most the last commits of about 0.6 s (3 x ``wal_writer_delay``), which
-the database then never saw (a job state written by the launcher just before the crash is
-the earlier one; dhflow's reconciliation and ``--rerun failed`` handle that).  A crash of
-PostgreSQL itself, or of dhflow, loses nothing.  It is measured by
-``benchmarks/durability.py`` (docs/reference.md, "The database").
+``synchronous_commit`` stays on too (:data:`ASYNC_COMMIT` is False): a commit that dhflow or
+the launcher was told succeeded is on disk, so an OS crash loses nothing that was
+reported.  Turning it off would save a WAL flush per commit, which
+``benchmarks/durability.py`` measured as lost in the run-to-run spread (docs/reference.md,
+"The database"), while an OS crash could then forget the last ~0.6 s of commits.
 
 Databases created by dhflow before this change have ``fsync = off`` and
 ``full_page_writes = off`` in that block: :func:`make_durable` removes those lines the
@@ -24,15 +23,14 @@ from pathlib import Path
 
 MARKER = "# --- dhflow project-local Balsam DB ---"
 
-#: synchronous_commit = off: an OS crash loses the last fraction of a second of commits,
-#: never corrupts.  Kept because each commit would otherwise wait for a WAL flush, and the
-#: launcher commits every state change on its own: a 1-task `dhflow run` commits about 125
-#: times, a 100-task one about 250 (benchmarks/durability.py); at 0.2-4 ms per flush on the
-#: test machine's disk that is up to half a second, more on network filesystems.
-ASYNC_COMMIT = True
+#: synchronous_commit = off would let an OS crash lose the last fraction of a second of
+#: commits (never corrupt).  Off by default ("nothing lost"): a 1-task `dhflow run` commits
+#: about 125 times, a 100-task one about 250, and at 0.2-4 ms per flush on the test machine's
+#: disk the difference was inside the run-to-run spread (benchmarks/durability.py).
+ASYNC_COMMIT = False
 
 #: What dhflow versions before the durable default wrote and what must never stay.
-_UNSAFE = re.compile(r"^\s*(fsync|full_page_writes)\s*=\s*'?(off|false|no|0)'?\s*(#.*)?$", re.IGNORECASE)
+_UNSAFE = re.compile(r"^\s*(fsync|full_page_writes|synchronous_commit)\s*=\s*'?(off|false|no|0)'?\s*(#.*)?$", re.IGNORECASE)
 
 
 def conf_block() -> str:

@@ -10,16 +10,19 @@ table (content key, job id, row position); joins then give what
 :func:`dhflow.reconcile.decision.reconcile` decides, read through server-side cursors and
 aggregated as the rows go by:
 
-* the kept jobs whose recorded ``code:`` fingerprints differ (:class:`CodeChanged`: the
-  caller takes the whole-plan path, which says which tasks run again);
+* the kept jobs' recorded ``code:`` fingerprints beside the task's, grouped (few distinct
+  pairs), each pair judged by :func:`dhflow.reconcile.code.changed` (:class:`CodeChanged`:
+  the caller takes the whole-plan path, which says which tasks run again);
 * the orphans (jobs whose key left the plan, and every job of a duplicated key but the
-  first), in the order of the table, each with its identity text (computed here, as
-  ``_job_identity`` does: canonical text, not jsonb equality, which says 1 == 1.0) and its
-  reason; they go to a second temporary table;
+  first), in the order of the table, each with its identity text (:func:`identity`, here:
+  canonical text, not jsonb equality, which says 1 == 1.0); they go to a second temporary
+  table, and the facts their reason depends on are joined and counted in the server;
 * the new tasks in plan order, each with the first orphan of its identity and, then, its
-  fingerprints (the upstream one from its parents' keys, read from the plan table), whose
-  differences are the reasons (``_part_reasons``).
+  fingerprints (the upstream one from its parents' keys, read from the plan table).
 
+The SQL gives facts only (jobs by key, fingerprints, counts): every reason is decided by
+:mod:`dhflow.reconcile.decision` (:func:`~dhflow.reconcile.decision.orphan_reason`,
+:func:`~dhflow.reconcile.decision.new_task_reasons`), as for a whole-plan reconciliation.
 The Python side holds a batch of rows and the per-rule counts, never the plan or the jobs.
 "The first job of a key" is the one with the lowest job id, as everywhere
 (:func:`dhflow.reconcile.decision.first_by_key`); orphans are listed by job id.
@@ -32,9 +35,10 @@ from json.encoder import encode_basestring_ascii as jstr
 from dhflow.balsam.copy import copy_text, esc
 from dhflow.balsam.dberrors import database_errors
 from dhflow.errors import phase
-from dhflow.reconcile.parts import _h_sorted_strings
+from dhflow.reconcile import code
 from dhflow.reconcile.decision import (NEW, ORPHANED, RERUN, STATUSES, UNCHANGED, Decision, PartsMaker, Reconciliation,
-                                       _part_reasons, identity, task_parts)
+                                       identity, new_task_reasons, orphan_reason)
+from dhflow.reconcile.parts import upstream_fingerprint
 
 BATCH = 20000
 PIECE = 10000  # parents per piece of a big gather's row
@@ -50,15 +54,16 @@ _JOBS_SQL = ("CREATE TEMP TABLE dhflow_jobs ON COMMIT DROP AS SELECT data->>'dhf
 # first_by_key chooses: fixed for a job's life, unlike its row's place); the others are orphans
 _DUP_SQL = ("CREATE TEMP TABLE dhflow_dup ON COMMIT DROP AS SELECT key, min(id) AS first FROM dhflow_jobs "
             "GROUP BY key HAVING count(*) > 1")
-# a kept job (the first of its key) whose recorded code fingerprints differ from the task's now
+# the kept jobs (the first of their key) that recorded code: each distinct pair of their
+# recorded `code:` fingerprints and the task's now for those files, with its first task
 _CODE_SQL = """
-SELECT t.name FROM core_balsamjob j
+SELECT min(t.ord), c.recorded::text, c.now::text FROM core_balsamjob j
 JOIN dhflow_plan t ON t.key = j.data->>'dhflow_key'
 LEFT JOIN dhflow_dup d ON d.key = t.key
+CROSS JOIN LATERAL (SELECT jsonb_object_agg(k, v) AS recorded, jsonb_object_agg(k, t.parts::jsonb ->> k) AS now
+                    FROM jsonb_each_text(j.data->'dhflow_parts') AS e(k, v) WHERE k LIKE 'code:%%') c
 WHERE j.workflow = %s AND (d.key IS NULL OR j.job_id::text = d.first) AND (j.data->>'dhflow_parts') LIKE '%%"code:%%'
-  AND EXISTS (SELECT 1 FROM jsonb_each_text(j.data->'dhflow_parts') AS e(k, v)
-              WHERE k LIKE 'code:%%' AND (t.parts::jsonb ->> k) IS DISTINCT FROM v)
-ORDER BY t.ord LIMIT 1"""
+GROUP BY 2, 3"""
 # the orphans' row positions, by job id: jobs whose key left the plan, and every job of a
 # duplicated key but the first (in_plan: its key is a task's)
 _ORPHAN_SQL = """
@@ -72,13 +77,12 @@ _DETAILS_SQL = """
 SELECT ctid::text, job_id::text, name, data->>'dhflow_rule', (data->'dhflow_point')::text,
        (data->'dhflow_values')::text, (data->'dhflow_parts')::text
 FROM core_balsamjob WHERE ctid = ANY(%s::tid[])"""
-# each orphan's reason, as reconcile() decides it (in that order); whether its identity is a
-# task's is a join (it may spill to disk), not a subquery per orphan
-_REASON_SQL = """
-SELECT o.ord, o.name, o.rule, o.job_id,
-       CASE WHEN o.rule IS NULL OR NOT (o.rule = ANY(%s)) THEN 'rule removed'
-            WHEN p.ident IS NULL THEN 'point removed'
-            WHEN o.in_plan THEN 'duplicate job' ELSE 'definition changed' END AS reason
+# what each orphan's reason depends on (dhflow.reconcile.decision.orphan_reason's arguments):
+# its rule is a task's, its identity is a task's (a join, which may spill to disk, not a
+# subquery per orphan), it is a duplicate of a key the plan has
+_ORPHAN_FACTS_SQL = """
+SELECT o.ord, o.name, o.rule, o.job_id, coalesce(o.rule = ANY(%s), false) AS rule_in_plan,
+       p.ident IS NOT NULL AS identity_in_plan, o.in_plan AS duplicate
 FROM dhflow_orphan o LEFT JOIN (SELECT DISTINCT ident FROM dhflow_plan) p ON p.ident = o.ident"""
 # new tasks in plan order (narrow rows: the sort stays small), with the first orphan (with a
 # rule) of the same identity
@@ -130,8 +134,8 @@ class ServerMatch(Reconciliation):
             raise ValueError("matched without listing: the decisions were not kept")
         for name, rule, reasons in self._new_rows():
             yield Decision(name, rule, NEW, reasons)
-        for _, name, rule, job_id, why in _named(self._cur, _REASON_SQL + " ORDER BY o.ord", [self._rules]):
-            yield Decision(name, rule or "?", ORPHANED, (why,), job_id)
+        for _, name, rule, job_id, *facts in _named(self._cur, _ORPHAN_FACTS_SQL + " ORDER BY o.ord", [self._rules]):
+            yield Decision(name, rule or "?", ORPHANED, (orphan_reason(*facts),), job_id)
 
     def of(self, status: str) -> list[Decision]:
         if status == UNCHANGED:
@@ -238,11 +242,13 @@ def _orphans(cur, plan_rules: list[str]) -> tuple[dict, dict]:
     reasons: dict[str, dict[str, int]] = {}
     if n:
         cur.execute("ANALYZE dhflow_orphan")
-        cur.execute(f"SELECT coalesce(rule, '?'), reason, count(*) FROM ({_REASON_SQL}) AS r "
-                    "GROUP BY 1, 2 ORDER BY min(ord)", [plan_rules])
-        for rule, why, k in cur.fetchall():  # (rules and reasons in the order they first appear)
+        cur.execute(f"SELECT coalesce(rule, '?'), rule_in_plan, identity_in_plan, duplicate, count(*) "
+                    f"FROM ({_ORPHAN_FACTS_SQL}) AS r GROUP BY 1, 2, 3, 4 ORDER BY min(ord)", [plan_rules])
+        for rule, *facts, k in cur.fetchall():  # (rules and reasons in the order they first appear)
             counts[rule] = counts.get(rule, 0) + k
-            reasons.setdefault(rule, {})[why] = k
+            rr = reasons.setdefault(rule, {})
+            why = orphan_reason(*facts)
+            rr[why] = rr.get(why, 0) + k
     return counts, reasons
 
 
@@ -253,15 +259,13 @@ def _opt(text) -> str:
 def _upstream(parent_keys: list[str], memo: dict) -> str:
     """The upstream fingerprint of a task whose parents have these keys (memoised for a
     single parent, the tasks of a scatter share it; the memo stays small)."""
-    if len(parent_keys) > 1000:  # a big gather: hashed a piece at a time, as PartsMaker does
-        return _h_sorted_strings(sorted(parent_keys))
     if len(parent_keys) != 1:
-        return task_parts({"parents": parent_keys}, {}, {})["upstream"]
+        return upstream_fingerprint(parent_keys)
     h = memo.get(parent_keys[0])
     if h is None:
         if len(memo) >= 4096:
             memo.clear()
-        h = memo[parent_keys[0]] = task_parts({"parents": parent_keys}, {}, {})["upstream"]
+        h = memo[parent_keys[0]] = upstream_fingerprint(parent_keys)
     return h
 
 
@@ -292,22 +296,30 @@ def _new_rows(cur, stored: bool = False):
                 mine = {t: (parts, keys) for t, parts, keys in cur.fetchall()}
         keep = []
         for t, name, rule, has_point, o, known in batch:
-            if o is None:
-                yield name, rule, ("new point",) if has_point else ("new task",)
-            elif known is not None:
+            if known is not None:  # decided the first time, kept
                 yield name, rule, tuple(json.loads(known))
-            elif o not in olds:
-                yield name, rule, ("changed definition",)
+            elif o not in olds:  # no orphan of its identity, or one without fingerprints
+                yield name, rule, new_task_reasons(has_point, o is not None)
             else:
                 parts, parent_keys = mine[t]
                 parts = json.loads(parts)
                 if parent_keys is not None:
                     parts["upstream"] = _upstream(parent_keys, memo)
-                why = _part_reasons(olds[o], parts)
+                why = new_task_reasons(has_point, True, olds[o], parts)
                 keep.append(f"{t}\t{esc('[' + ','.join(map(jstr, why)) + ']')}\n")
                 yield name, rule, why
         if keep:
             copy_text(cur, "COPY dhflow_reasons FROM STDIN", ["".join(keep).encode()], threaded=False)
+
+
+def _refuse_changed_code(cur, workflow: str) -> None:
+    """CodeChanged for the first task (plan order) whose kept job recorded code that changed."""
+    cur.execute(_CODE_SQL, [workflow])
+    changed = [first for first, recorded, now in cur.fetchall()
+               if recorded and code.changed(json.loads(recorded), json.loads(now or "{}"))]
+    if changed:
+        cur.execute("SELECT name FROM dhflow_plan WHERE ord = %s", [min(changed)])
+        raise code.CodeChanged(cur.fetchone()[0])
 
 
 def _refuse_foreign(cur, workflow: str) -> None:
@@ -329,8 +341,6 @@ def match_in_server(head: dict, tasks, show, *, listing: bool = True):
     slow reader of a table keeps no snapshot open).  Raises PlanRejected for a malformed
     task, CodeChanged when a kept job's code changed."""
     from django.db import connection, transaction
-
-    from dhflow.reconcile.code import CodeChanged
 
     workflow = head["workflow"]
     with transaction.atomic(), connection.cursor() as wrapper:
@@ -358,10 +368,7 @@ def match_in_server(head: dict, tasks, show, *, listing: bool = True):
         cur.execute("ANALYZE dhflow_dup")
         cur.execute("SET LOCAL transaction_read_only = on")  # nothing of Balsam's is written
         phase("against-db: plan checked, jobs' keys read")
-        cur.execute(_CODE_SQL, [workflow])
-        row = cur.fetchone()
-        if row is not None:
-            raise CodeChanged(row[0])
+        _refuse_changed_code(cur, workflow)
         phase("against-db: code checked")
         rules = list(rule_tasks)
         orphan_counts, orphan_reasons = _orphans(cur, rules)

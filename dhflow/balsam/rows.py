@@ -191,7 +191,7 @@ def copy_lines(plan: dict, tasks, ids: dict[str, str], *, provenance_json: str, 
     sweep has a handful) share most of their row: it is formatted once per class, and each
     task adds only what is its own (id, name, parents, args, key, point, parts).
     """
-    from dhflow.compiler.plan.jsonfast import compact, compact_point
+    from dhflow.compiler.jsonfast import compact, compact_point
     from dhflow.reconcile.decision import PartsMaker
 
     from json.encoder import encode_basestring_ascii as jstr

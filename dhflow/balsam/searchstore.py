@@ -121,13 +121,16 @@ def _lock_key(workflow: str) -> int:
 
 
 def driver_busy(workflow: str) -> bool:
-    """Whether a search driver holds the workflow's lock now (tried and released at once)."""
+    """Whether a search driver holds the workflow's lock now. Read from ``pg_locks``, never
+    taken: a look (`status --watch` looks every refresh) must not refuse a driver starting
+    at that instant. A bigint advisory key shows as its high and low 32 bits, objsubid 1."""
+    key = _lock_key(workflow) & 0xFFFFFFFFFFFFFFFF
     with database_errors(), _cursor() as c:
-        c.execute("SELECT pg_try_advisory_lock(%s)", [_lock_key(workflow)])
-        got = c.fetchone()[0]
-        if got:
-            c.execute("SELECT pg_advisory_unlock(%s)", [_lock_key(workflow)])
-    return not got
+        c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 "
+                  "AND classid::bigint = %s AND objid::bigint = %s "
+                  "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                  [key >> 32, key & 0xFFFFFFFF])
+        return c.fetchone()[0] > 0
 
 
 @contextlib.contextmanager

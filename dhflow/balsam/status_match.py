@@ -1,7 +1,7 @@
 """``dhflow status`` of an edited file: the plan's tasks, streamed from the compiler into a
 temporary table (rule, content key, plan order), their jobs' states counted in the server.
 
-What :func:`dhflow.runtime.inspect.status` gives from the whole plan and every job's key
+What :func:`dhflow.runtime.reading.status` gives from the whole plan and every job's key
 and state held in Python: per rule (plan order), the tasks per state of the first job of
 their key (the lowest job id), states in the order they first appear, NOT_SUBMITTED for
 a task without a job; and how many jobs no task claims (stale).  Here Python holds a chunk

@@ -29,11 +29,23 @@ def cmd_check(args) -> int:
         _report(result)
     if not result.ok or has_errors(result.diagnostics):
         return EXIT_DIAGNOSTICS
-    if args.format != "json":
+    if args.format != "json" and result.spec.search is not None:
+        summary = _search_summary(result)
+        print(f"{args.file}: ok, workflow {result.plan.workflow}: a search of {summary.evals} evaluations, "
+              f"{'at most ' if summary.upper_bound else ''}{summary.node_minutes} node-minutes", file=sys.stderr)
+        from dhflow.compiler.plan.search_table import render_search
+        print(render_search(summary), end="", file=sys.stderr)
+    elif args.format != "json":
         n = len(result.plan.tasks)
         print(f"{args.file}: ok, workflow {result.plan.workflow}: {n} task{'s' if n != 1 else ''}",
               file=sys.stderr)
     return EXIT_OK
+
+
+def _search_summary(result: CompileResult):
+    """What `check` and `plan` say of a compiled search (a file with `search:`)."""
+    from dhflow.compiler.plan.search_summary import describe_search
+    return describe_search(result.spec, result.plan)
 
 
 def _write(args, data: str | bytes) -> None:
@@ -51,16 +63,16 @@ def cmd_plan(args) -> int:
     if args.format == "json" and not getattr(args, "against_db", False):
         from dhflow.cli.plan_stream import write_plan_json  # streamed: a 1M-task plan is never held
         return EXIT_OK if write_plan_json(args.file, args.output) else EXIT_DIAGNOSTICS
-    if getattr(args, "against_db", False):
+    if getattr(args, "against_db", False):  # a runtime verb: it picks the streamed or whole-plan path
         from dhflow.cli import runtime_commands as runtime_cli
-        done = runtime_cli.plan_against_db_streaming(args)  # never holds the plan
-        if done is not None:
-            return done
+        return runtime_cli.guarded(runtime_cli.cmd_plan_against_db)(args)
     result = _compile(args.file)
     if result is None:
         return EXIT_DIAGNOSTICS
-    if getattr(args, "against_db", False):
-        return runtime_cli.plan_against_db(args, result.plan.to_dict())
+    if result.spec.search is not None:  # no task of its own to list: the search described
+        from dhflow.compiler.plan.search_table import render_search
+        _write(args, render_search(_search_summary(result)))
+        return EXIT_OK
     from dhflow.compiler.plan.table import render_table
     _write(args, render_table(result.plan))
     return EXIT_OK

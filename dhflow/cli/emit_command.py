@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 from dhflow.cli.errors import guarded, note
+from dhflow.errors import EXIT_OK
 
 
 def cmd_emit(args) -> int:
@@ -22,7 +23,7 @@ def cmd_emit(args) -> int:
         sys.stdout.flush()
     if done.note:
         note(f"note: {done.note}")
-    return 0
+    return EXIT_OK
 
 
 def register(subparsers) -> None:

@@ -11,10 +11,8 @@ import os
 import sys
 import traceback
 
-EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE, EXIT_RUNTIME, EXIT_INTERNAL = 0, 1, 2, 3, 4
-#: `dhflow run`: the workflow finished, but some of its tasks failed.
-EXIT_TASKS_FAILED = 5
-EXIT_INTERRUPTED = 130
+from dhflow.errors import (EXIT_DIAGNOSTICS, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK,  # noqa: F401 (the CLI's names)
+                           EXIT_RUNTIME, EXIT_TASKS_FAILED, EXIT_USAGE)
 
 _BACKEND_MODULES = ("balsam", "django", "psycopg2")
 
@@ -37,23 +35,17 @@ def show_diagnostics(diagnostics, source, fmt: str = "text") -> None:
         print(render_all(diagnostics, source, fmt), file=sys.stderr)
 
 
-def _is_database_error(exc: BaseException) -> bool:
-    name = type(exc).__module__ + "." + type(exc).__name__
-    # sqlalchemy: the search's Optuna study in the same PostgreSQL
-    return name.startswith(("django.db", "psycopg2", "sqlalchemy.exc"))
-
-
 def guarded(handler):
     """``handler(args) -> int`` with the error policy applied."""
     def run(args) -> int:
-        from dhflow.errors import BackendError, CompileFailed
+        from dhflow.errors import CompileFailed, DhflowError
 
         try:
             return handler(args)
         except CompileFailed as exc:
             show_diagnostics(exc.diagnostics, exc.source)
             return exc.exit_code
-        except BackendError as exc:
+        except DhflowError as exc:
             err(str(exc))
             return exc.exit_code
         except KeyboardInterrupt:
@@ -73,11 +65,13 @@ def guarded(handler):
             err(f"not a directory: {exc.filename}")
             return EXIT_USAGE
         except Exception as exc:  # never a traceback for the user
-            if _is_database_error(exc):
-                from dhflow.balsam.env import database_error_message
+            if type(exc).__module__.split(".")[0] in ("django", "psycopg2", "sqlalchemy"):
+                from dhflow.balsam.dberrors import translate
 
-                err(database_error_message(exc, os.environ.get("BALSAM_DB_PATH")))
-                return EXIT_RUNTIME
+                translated = translate(exc)
+                if translated is not None:
+                    err(str(translated))
+                    return translated.exit_code
             return _internal(exc)
     return run
 

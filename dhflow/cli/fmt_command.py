@@ -9,7 +9,7 @@ from dhflow.compiler.diagnostics import DiagnosticError, render_all
 from dhflow.compiler.source import SourceFile, split_lines
 from dhflow.compiler.fmt.layout import format_text
 
-EXIT_OK, EXIT_DIAGNOSTICS, EXIT_USAGE = 0, 1, 2
+from dhflow.errors import EXIT_DIAGNOSTICS, EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers) -> None:

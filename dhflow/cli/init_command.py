@@ -11,7 +11,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from dhflow.errors import EXIT_OK, EXIT_USAGE
 TEMPLATES = ("sweep", "search", "container", "fortran", "datasets")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from dhflow.errors import EXIT_OK, EXIT_USAGE
 
 
 def register(subparsers) -> None:

@@ -7,6 +7,8 @@ database/launcher/scheduler failure, 4 internal error (a bug: please report it),
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
 
 from dhflow import __version__
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dhflow` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if os.environ.get("DHFLOW_COUNT_COMPILES"):
+        atexit.register(_print_compile_counts)
 
     def handler(a) -> int:
         try:
@@ -53,3 +57,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
 
     return guarded(handler)(args)
+
+
+def _print_compile_counts() -> None:
+    """``DHFLOW_COUNT_COMPILES=1``: how often this command parsed and compiled its file."""
+    from dhflow.compiler.api import COUNTS
+
+    print(f"dhflow: parses={COUNTS['parses']} compiles={COUNTS['compiles']}", file=sys.stderr)

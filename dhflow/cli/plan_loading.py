@@ -1,20 +1,23 @@
-"""What several commands share: loading FILE's plan (warnings shown) and the `--db` option."""
+"""What several commands share: loading FILE into an experiment, the `--db` option, and the
+exit code of a run's ending."""
 from __future__ import annotations
 
 import argparse
 
-from dhflow.cli.errors import show_diagnostics
+from dhflow.cli.errors import EXIT_OK, EXIT_RUNTIME, EXIT_TASKS_FAILED
 
 DB_HELP = "Balsam DB directory (default: $BALSAM_DB_PATH, else .dhflow/db next to FILE)"
 
+#: How a run ended (:mod:`dhflow.cli.render_runtime`'s words) -> the exit code.
+RUN_EXIT = {None: EXIT_OK, "failed": EXIT_TASKS_FAILED, "timeout": EXIT_RUNTIME}
 
-def load(args):
-    """The plan of FILE (compile warnings shown); CompileFailed ends the command with exit 1."""
-    from dhflow.runtime.plans import load_plan
 
-    loaded = load_plan(args.file)
-    show_diagnostics(loaded.warnings, loaded.source)
-    return loaded.plan
+def load_experiment(args):
+    """FILE of the command read, parsed and checked once (:func:`dhflow.runtime.experiment.load`);
+    CompileFailed ends the command with its diagnostics, exit 1."""
+    from dhflow.runtime.experiment import load
+
+    return load(args.file, getattr(args, "db", None))
 
 
 def add_db_option(p: argparse.ArgumentParser) -> None:

@@ -5,6 +5,7 @@ A million-task plan never exists in memory: the compiler yields the tasks one at
 bytes as the full compile's JSON.  Should the expansion fail half-way, the file is compiled
 again the ordinary way so that every diagnostic is reported (as a full compile reports
 them); with ``-o`` nothing is left behind (the text goes to a temporary file first).
+A search's plan (its initial design) is small: compiled whole, it gains a `search` object.
 """
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ import shutil
 import sys
 import tempfile
 
-from dhflow.compiler.api import compile_file, compile_file_streaming
+from dhflow.compiler.api import check_file, compile_checked, compile_file, stream_checked
 from dhflow.compiler.diagnostics import DiagnosticError, render_all
 from dhflow.compiler.expand.tasks import plan_head
+from dhflow.compiler.plan.search_summary import describe_search
+from dhflow.compiler.plan.search_table import search_plan_json
 
 
 def _report(diags, source) -> None:
@@ -35,13 +38,20 @@ def _replaceable(output: str) -> bool:
 
 def write_plan_json(path: str, output: str | None) -> bool:
     """Print the plan JSON of FILE (to ``output`` or stdout); False (diagnostics shown) on errors."""
-    stream = compile_file_streaming(path, as_dicts=False)
+    checked = check_file(path)  # parsed once: a sweep streams from it, a search compiles from it
+    if checked.ok and checked.spec.search is not None:
+        # a search's plan is small (its initial design, its single rules): compiled whole, so
+        # that its space is checked as `plan` checks it, and described in a `search` object
+        stream = compile_checked(checked)
+        pieces = lambda: search_plan_json(stream.plan, describe_search(stream.spec, stream.plan))  # noqa: E731
+    else:
+        stream = stream_checked(checked, as_dicts=False) if checked.ok else checked
+        pieces = lambda: plan_head(stream.spec).iter_json(stream.tasks)  # noqa: E731
     if not stream.ok:
         _full_compile_diagnostics(path)
         return False
     _report(stream.diagnostics, stream.source)
     shown = len(stream.diagnostics)
-    head = plan_head(stream.spec)
     tmp = None
     if output and _replaceable(output):
         fd, tmp = tempfile.mkstemp(prefix=".dhflow-plan-", dir=os.path.dirname(os.path.abspath(output)))
@@ -57,7 +67,7 @@ def write_plan_json(path: str, output: str | None) -> bool:
     else:
         out = sys.stdout
     try:
-        out.writelines(head.iter_json(stream.tasks))
+        out.writelines(pieces())
     except BaseException as exc:
         if out is sys.stdout:
             out.flush()

@@ -6,6 +6,7 @@ import sys
 from json.encoder import encode_basestring_ascii as _jstr
 
 from dhflow.cli.errors import note
+from dhflow.errors import EXIT_OK
 
 
 def report_write(written) -> None:
@@ -136,15 +137,15 @@ def db_state(verb: str, state) -> int:
         if state.listen:
             print(f"served on {state.listen} (password required; it is in {path}/server-info)")
         print(f"export BALSAM_DB_PATH={path}")
-        return 0
+        return EXIT_OK
     if verb == "stop":
         print(f"stopped the Balsam DB in {path}" if state.stopped else f"the Balsam DB in {path} is not running")
-        return 0
+        return EXIT_OK
     if not state.managed:
         info = state.server_info or {}
         print(f"Balsam DB (not managed by dhflow): {path}")
         print(f"server-info: {info.get('host') or '-'}:{info.get('port') or '-'}")
-        return 0
+        return EXIT_OK
     st = state.status
     print(f"Balsam DB: {path}")
     print(f"state: {st.message}")
@@ -173,14 +174,14 @@ def db_servers(servers: list, fmt: str) -> int:
     if fmt == "json":
         print(json.dumps([{"directory": s.path, "port": s.port, "since": since(s.since), "since_epoch": s.since,
                            "clients": s.clients, "stops": s.stops} for s in servers], indent=1))
-        return 0
+        return EXIT_OK
     if not servers:
         print("no project-local Balsam DB server of yours is running on this host")
-        return 0
+        return EXIT_OK
     table = [["DIRECTORY", "PORT", "SINCE", "CLIENTS", "STOPS"]]
     table += [[s.path, str(s.port), since(s.since), str(s.clients) if isinstance(s.clients, int) else "?",
                s.stops] for s in servers]
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
-    return 0
+    return EXIT_OK

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from dhflow.errors import BackendError, UsageError
+from dhflow.errors import EXIT_OK, BackendError, UsageError
 
 #: The third-party modules of the report (the ``report`` extra).
 _REPORT_MODULES = ("plotly", "optuna", "numpy", "kaleido")
@@ -18,34 +18,62 @@ def _default_output(workflow: str, fmt: str) -> str:
     return f"{workflow}-report.html" if fmt == "html" else f"{workflow}-report"
 
 
-def cmd_report(args) -> int:
-    """Build the report of FILE's workflow from its database."""
-    from dhflow.cli.plan_loading import load
-    from dhflow.runtime.inspect import report_inputs
+def _search_report(ctx, db):
+    """The report of a search: its trials' records (convergence by trial number)."""
+    from dhflow.results.report import build
+    from dhflow.results.report.records import directions
+    from dhflow.runtime.report_inputs import report_inputs_of_search
 
-    plan = load(args)
-    path, inputs = report_inputs(args.db, plan, args.file)
+    got = report_inputs_of_search(ctx, db)
+    plan = got.plan
+    return build.from_records(got.records, workflow=plan["workflow"], directions=directions(plan),
+                              description=plan.get("description") or "", submissions=got.submissions,
+                              database=got.path, allocation_nodes=(plan.get("launch") or {}).get("nodes"),
+                              search=got.search)
+
+
+def _what(report) -> str:
+    s = report.summary.get("search")
+    if s:
+        return f"{s['done']:,} of {s['evals']:,} evaluations"
+    return f"{report.summary['tasks']:,} tasks"
+
+
+def cmd_report(args) -> int:
+    """Build the report of FILE's workflow (a sweep's tasks, a search's trials) from its database."""
+    from dhflow.cli.errors import show_diagnostics
+    from dhflow.runtime import experiment
+    from dhflow.runtime.reading import report_inputs
+
+    exp = experiment.load(args.file, args.db)
     try:
         from dhflow.results.report import build
 
-        report = build.from_plan(plan, inputs.jobs, inputs.submissions, database=path)
-        out = args.output or _default_output(plan["workflow"], args.format)
+        if exp.is_search:
+            ctx = exp.search()
+            show_diagnostics(exp.warnings, exp.source)
+            report = _search_report(ctx, args.db)
+        else:
+            plan, path, inputs = report_inputs(exp)
+            show_diagnostics(exp.warnings, exp.source)
+            report = build.from_plan(plan, inputs.jobs, inputs.submissions, database=path)
+        out = args.output or _default_output(exp.workflow, args.format)
         if args.format == "html":
             if os.path.isdir(out):
                 raise UsageError(f"{out} is a directory: -o takes the HTML file to write")
             page = build.to_html(report)
             with open(out, "w", encoding="utf-8") as fp:
                 fp.write(page)
-            print(f"dhflow: wrote {out} ({report.summary['tasks']:,} tasks, {len(report.figures)} figures, "
+            print(f"dhflow: wrote {out} ({_what(report)}, {len(report.figures)} figures, "
                   f"{os.path.getsize(out) / 1e6:.1f} MB)", file=sys.stderr)
-            return 0
+            return EXIT_OK
         from dhflow.results.report.static import write_images
 
         if os.path.exists(out) and not os.path.isdir(out):
             raise UsageError(f"{out} is a file: with --format {args.format}, -o takes a directory")
         paths = write_images(report.figures, out, args.format)
         print(f"dhflow: wrote {len(paths)} {args.format} files to {out}", file=sys.stderr)
-        return 0
+        return EXIT_OK
     except ModuleNotFoundError as exc:
         if (exc.name or "").split(".")[0] in _REPORT_MODULES:
             raise BackendError(f"the report needs {exc.name.split('.')[0]}, which is missing: "

@@ -1,132 +1,87 @@
 """The commands that touch a Balsam database: run, submit, status, results, history, clean, db.
 
-Each handler turns its arguments into plain values, calls a use case of
-:mod:`dhflow.runtime` and renders the result; the error policy is
-:func:`dhflow.cli.errors.guarded`.  FILE may also be a compiled plan in JSON
+Each handler loads the experiment once (:func:`dhflow.runtime.experiment.load`), calls one
+runtime verb and renders its result; which path a verb takes (sweep or search, unchanged,
+streamed or whole plan) is decided in :mod:`dhflow.runtime`, never here.  The error policy
+is :func:`dhflow.cli.errors.guarded`.  FILE may also be a compiled plan in JSON
 (``dhflow plan FILE --format json``).
 """
 from __future__ import annotations
 
 import argparse
-import gc
-import json
 import sys
 
-from dhflow.cli import limits_option, plan_loading, render, search_commands
-from dhflow.cli.errors import EXIT_TASKS_FAILED, err, guarded, note, show_diagnostics
-from dhflow.errors import UsageError, phase
+from dhflow.cli import limits_option, plan_loading, render, render_runtime, search_commands
+from dhflow.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, err, guarded, note, show_diagnostics
+from dhflow.errors import SearchTimeout, UsageError, phase
 from dhflow.runtime.launching import LaunchOverrides
 from dhflow.target import SCHEDULERS
 
-
-_load = plan_loading.load
-
-
-def _load_head(args):
-    """The plan's head only (workflow, launch, source: parsed and checked, not compiled) when
-    that is all a command needs; the whole plan for plan JSON files and files with errors."""
-    from dhflow.runtime.quick import load_head
-
-    loaded = load_head(args.file)
-    if loaded is None:
-        return _load(args)
-    show_diagnostics(loaded.warnings, loaded.source)
-    return loaded.plan
+load_experiment = plan_loading.load_experiment
+_RUN_EXIT = plan_loading.RUN_EXIT
 
 
-def plan_against_db(args, plan: dict) -> int:
+def _shown(exp, code: int) -> int:
+    """Show the experiment's warnings (those of its compile too, if it was compiled); ``code``."""
+    show_diagnostics(exp.warnings, exp.source)
+    return code
+
+
+def cmd_plan_against_db(args) -> int:
     """`dhflow plan FILE --against-db`: the reconciliation (table, or JSON with ``--format json``)."""
-    def handler(a) -> int:
-        from dhflow.runtime.inspect import against_db
+    from dhflow.runtime.against_db import against_db
 
-        current = search_commands.current_plan(a) if search_commands.is_search(a) else plan
-        rec, path = against_db(a.db, current, a.file, getattr(a, "rerun", None))
-        _print_against_db(a, rec, path)
-        if getattr(a, "format", "table") != "json":
-            if search_commands.is_search(a):
-                search_commands.against_db_note(a)
-        return 0
-
-    return guarded(handler)(args)
+    exp = load_experiment(args)
+    fmt = getattr(args, "format", "table")
+    listing = fmt == "json"  # the table needs the counts only
+    against_db(exp, getattr(args, "rerun", None), lambda out: render_runtime.against_db(out, fmt), listing=listing)
+    return _shown(exp, EXIT_OK)
 
 
-def _print_against_db(args, rec, path) -> None:
-    if getattr(args, "format", "table") == "json":
-        for chunk in render.reconciliation_json_chunks(rec):  # written as the decisions are read
-            sys.stdout.write(chunk)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(rec.render())
-        print(f"(database {path})")
+def _run_request(args):
+    from dhflow.runtime.run import RunRequest
 
-
-def plan_against_db_streaming(args) -> int | None:
-    """`dhflow plan FILE --against-db` of a .dhflow file without `--rerun`, never holding the
-    plan; None when the whole plan is needed (plan JSON, search file, --rerun, changed code)."""
-    if args.file.endswith(".json") or getattr(args, "rerun", None) or search_commands.is_search(args):
-        return None
-
-    def handler(a) -> int:
-        from dhflow.runtime.against_db import against_db_streaming
-
-        def show(out) -> None:
-            show_diagnostics(out.warnings, out.source)
-            _print_against_db(a, out.reconciliation, out.path)
-
-        listing = getattr(a, "format", "table") == "json"  # the table needs the counts only
-        return -1 if against_db_streaming(a.db, a.file, show, listing=listing) is None else 0
-
-    code = guarded(handler)(args)
-    return None if code == -1 else code
+    return RunRequest(args.file, args.db, args.job_mode, args.timeout, args.rerun, args.prune)
 
 
 def cmd_run(args) -> int:
-    if search_commands.is_search(args):
-        return search_commands.cmd_run(args)
-    from dhflow.results import objectives, progress
+    """`dhflow run FILE`: a sweep run to its end, or a search driven to its end, here."""
+    from dhflow.results import progress
     from dhflow.runtime import run
     from dhflow.runtime.submit import workflows_sharing_name
 
-    req = run.RunRequest(args.file, args.db, args.job_mode, args.timeout, args.rerun, args.prune)
-    with run.bulk_phase():
-        plan = _load(args)
-        prepared = run.prepare(req, plan)
-    gc.freeze()  # the plan lives until the end: keep it out of every later collection
-    render.report_write(prepared.written)
-    render.note_substring_workflows(plan["workflow"], workflows_sharing_name(plan["workflow"]))
-    live = progress.LiveProgress(plan["workflow"], stream=sys.stderr)
-    note(f"running workflow {plan['workflow']} with Balsam's launcher ({prepared.job_mode} mode, DB {prepared.path})")
+    exp = load_experiment(args)
+    show_diagnostics(exp.warnings, exp.source)
+    live = progress.LiveProgress(exp.workflow, stream=sys.stderr)
+
+    tasks = []
+
+    def written(prepared) -> None:
+        tasks.append(len(prepared.plan["tasks"]))
+        render.report_write(prepared.written)
+        render.note_substring_workflows(exp.workflow, workflows_sharing_name(exp.workflow))
+        note(f"running workflow {exp.workflow} with Balsam's launcher ({prepared.job_mode} mode, "
+             f"DB {prepared.path})")
+
+    ctx = exp.search() if exp.is_search else None
+    if ctx is not None:
+        render_runtime.search_run_start(ctx)
     try:
-        summary = run.execute(prepared, timeout=args.timeout, progress=live)
+        result = run.run(exp, _run_request(args), progress=live, on_written=written,
+                         on_search_change=render_runtime.search_progress(ctx) if ctx else None, announce=note)
     except KeyboardInterrupt:
-        err("interrupted: the launcher was stopped (running tasks are marked RUN_TIMEOUT; "
+        err("interrupted: the launcher was stopped; `dhflow run` again continues the same search" if ctx else
+            "interrupted: the launcher was stopped (running tasks are marked RUN_TIMEOUT; "
             "`dhflow run` again resumes the workflow)")
-        return 130
+        return EXIT_INTERRUPTED
+    except SearchTimeout:
+        err(f"timed out after {args.timeout:g} s; `dhflow run` again continues the same search")
+        return EXIT_RUNTIME
     live.close()
-    print(progress.table(summary.counts))
-    if summary.records:
-        print()
-        print(objectives.format_table(summary.records))
-    for name, state, reason in summary.failed[:10]:
-        note(f"task {name} {state}: {reason}")
-    if len(summary.failed) > 10:
-        note(f"... and {len(summary.failed) - 10} more failed tasks (`dhflow status`)")
-    if summary.outcome.mpirun_standin:
-        note("no MPI found: tasks ran under dhflow's mpirun stand-in (a task of R ranks ran as R separate "
-             "processes with PMI_RANK/PMI_SIZE set, without MPI communication); install MPICH for real MPI")
-    if summary.outcome.timed_out:
-        err(f"timed out after {args.timeout:g} s with tasks still pending; the launcher was stopped "
-            "(the jobs stay in the database: `dhflow run` again resumes them)")
-        return 3
-    failed = summary.failed
-    note(f"workflow {plan['workflow']} done in {summary.outcome.seconds:.0f} s"
-         + (f": {len(failed)} of {len(plan['tasks'])} tasks failed "
-            "(`dhflow run FILE --rerun failed` runs them and their dependants again)" if failed else ""))
-    for name, reason in summary.unread[:10]:
-        note(f"task {name} finished, but its objective could not be read: {reason}")
-    if summary.unread:
-        err(f"{len(summary.unread)} objectives could not be read (see the notes above)")
-    return EXIT_TASKS_FAILED if failed or summary.unread else 0
+    if ctx is not None:
+        return _RUN_EXIT[render_runtime.search_run_end(ctx, result, args.file)]
+    ended = render_runtime.sweep_run_end(result, exp.workflow, tasks[0], args.timeout)
+    return _RUN_EXIT[ended]
 
 
 def _submit_request(args):
@@ -138,107 +93,93 @@ def _submit_request(args):
 
 
 def cmd_submit(args) -> int:
+    """`dhflow submit FILE`: write the jobs (or show what would be written), then launch."""
     from dhflow.runtime import submit
     from dhflow.runtime.run import bulk_phase
 
     req = _submit_request(args)
     with bulk_phase():
         phase("start")
+        exp = load_experiment(args)
         if args.dry_run:
-            plan = search_commands.submit_plan(args) if search_commands.is_search(args) else _load(args)
-            render.dry_run(submit.dry_run(req, plan), plan, prune=args.prune, no_launch=args.no_launch)
-            return 0
-        if args.rerun or args.file.endswith(".json") or search_commands.is_search(args):
-            plan = search_commands.submit_plan(args) if search_commands.is_search(args) else _load(args)
-            outcome = submit.submit_plan(req, plan)
-        else:
-            outcome = submit.submit_streaming(req, note)
-            show_diagnostics(outcome.warnings, outcome.source)
+            dry, plan = submit.dry_run(exp, req)
+            render.dry_run(dry, plan, prune=args.prune, no_launch=args.no_launch)
+            return _shown(exp, EXIT_OK)
+        outcome = submit.write(exp, req, note)
+        show_diagnostics(exp.warnings, exp.source)
         wf = outcome.written.workflow
         render.report_write(outcome.written)
         render.note_substring_workflows(wf, submit.workflows_sharing_name(wf))
         report = submit.launch_after_submit(req, outcome.opts, outcome.mode, outcome.path, wf, note)
         render.launch_report(report, wf)
-        return 0
-
-
-def _plan_and(args, use_case):
-    return use_case(args.db, _load(args), args.file)
+        return EXIT_OK
 
 
 def cmd_status(args) -> int:
-    if search_commands.is_search(args):
-        return search_commands.cmd_status(args)
-    from dhflow.results import progress
-    from dhflow.runtime import inspect
+    """`dhflow status FILE [--watch S]`: states per rule (and a search's progress)."""
+    from dhflow.runtime import reading
 
+    exp = load_experiment(args)
     if getattr(args, "watch", None) is not None:  # refresh until final
-        from dhflow.cli.watch import watch_status
+        from dhflow.cli.watch import watch_search, watch_status
 
-        plan = _load(args)
-        inspect.open_existing(args.db, plan, args.file)
-        return watch_status(plan, lambda: inspect.jobs_by_key(plan)[0], interval=args.watch)
-    from dhflow.runtime.quick import quick_status
+        if exp.is_search:  # until the search is final, not its tasks so far
+            from dhflow.runtime.search_watch import search_frame
 
-    quick = quick_status(args.db, args.file)  # an unchanged file: one aggregated query, no compile
-    if quick is not None:
-        st, loaded = quick
-        show_diagnostics(loaded.warnings, loaded.source)
-    else:
-        st = _plan_and(args, inspect.status)
-    if getattr(args, "format", "table") == "json":
-        print(json.dumps({"workflow": st.workflow, "database": st.path,
-                          "rules": {r: dict(c) for r, c in st.counts.items()}, "stale_jobs": st.stale}, indent=2))
-        return 0
-    print(f"workflow {st.workflow} (database {st.path})")
-    print(progress.table(st.counts))
-    if st.stale:
-        print(f"{st.stale} jobs of this workflow are not in the current plan (orphans of older definitions; "
-              "`dhflow submit FILE --prune` removes them)")
-    return 0
+            exp.search()  # compiled once, before the frames: its warnings show first
+            show_diagnostics(exp.warnings, exp.source)
+            return watch_search(lambda: search_frame(exp), file=args.file, interval=args.watch)
+        plan, fetch = reading.status_rows(exp)
+        show_diagnostics(exp.warnings, exp.source)
+        return watch_status(plan, fetch, interval=args.watch)
+    view = reading.status(exp)
+    render_runtime.status(view, getattr(args, "format", "table"))
+    return _shown(exp, EXIT_OK)
 
 
 def cmd_results(args) -> int:
-    if search_commands.is_search(args):
-        return search_commands.cmd_results(args)
+    """`dhflow results FILE`: the objectives, best first (a search: one record per trial)."""
     from dhflow.results import objectives
-    from dhflow.runtime import inspect
+    from dhflow.runtime import reading
 
-    if args.format == "json":  # streamed: bounded memory for a million tasks, the same bytes
-        from dhflow.runtime.results_json import write_results_json
-
-        loaded = write_results_json(args.db, args.file, sys.stdout)
-        show_diagnostics(loaded.warnings, loaded.source)
-        return 0
-    records = _plan_and(args, inspect.results)
+    exp = load_experiment(args)
+    rule = getattr(args, "rule", None)
+    if args.format == "json":  # a sweep's streamed: bounded memory for a million tasks, the same bytes
+        reading.write_results_json(exp, sys.stdout, rule)
+        return _shown(exp, EXIT_OK)
+    records = reading.results(exp, rule)
     if args.format == "csv":
         sys.stdout.write(objectives.format_csv(records))
     else:
         print(objectives.format_table(records))
-    return 0
+    return _shown(exp, EXIT_OK)
 
 
 def cmd_history(args) -> int:
-    from dhflow.runtime import inspect
+    """`dhflow history FILE`: the workflow's submissions, newest first."""
+    import json
 
-    plan = _load_head(args)
-    path, rows = inspect.history(args.db, plan, args.file, args.limit)
+    from dhflow.runtime import reading
+
+    exp = load_experiment(args)
+    path, rows = reading.history(exp, args.limit)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
     else:
-        render.history_table(plan["workflow"], path, rows)
-    return 0
+        render.history_table(exp.workflow, path, rows)
+    return _shown(exp, EXIT_OK)
 
 
 def cmd_clean(args) -> int:
-    from dhflow.runtime import inspect
+    """`dhflow clean FILE`: delete this workflow's jobs (asked for confirmation)."""
+    from dhflow.runtime import reading
 
-    plan = _load_head(args)
-    wf = plan["workflow"]
-    path, count = inspect.count_jobs(args.db, plan, args.file)
+    exp = load_experiment(args)
+    wf = exp.workflow
+    path, count = reading.count_jobs(exp)
     if count == 0:
         print(f"workflow {wf} has no jobs in {path}")
-        return 0
+        return EXIT_OK
     if not args.yes:
         if not sys.stdin or not sys.stdin.isatty():
             raise UsageError(f"refusing to delete {count} jobs of workflow {wf} without confirmation: "
@@ -246,16 +187,17 @@ def cmd_clean(args) -> int:
         answer = input(f"Delete {count} jobs of workflow {wf} from {path}? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             print("nothing deleted")
-            return 0
-    deleted, study_problem = inspect.delete_jobs(wf)
+            return EXIT_OK
+    deleted, study_problem = reading.delete_jobs(exp)
     print(f"deleted {deleted} jobs of workflow {wf} (working directories under {path}/data/{wf} are kept)")
     if study_problem:
         note(f"the search's stored study was left in the database ({study_problem}); it is rebuilt "
              "from the trials when the search runs again")
-    return 0
+    return EXIT_OK
 
 
 def cmd_db(args) -> int:
+    """`dhflow db start|stop|status|show|list [FILE]`: the project-local database."""
     from dhflow.runtime import dbadmin
 
     if args.format is not None and args.verb != "list":
@@ -264,18 +206,16 @@ def cmd_db(args) -> int:
         if args.file or args.db or args.listen is not None or args.advertise is not None:
             raise UsageError("`dhflow db list` takes no FILE, --db, --listen or --advertise: it lists every server")
         return render.db_servers(dbadmin.servers(), args.format or "table")
-    plan = _load_head(args) if getattr(args, "file", None) else None
+    head = load_experiment(args).head() if getattr(args, "file", None) else None
     if (args.listen is not None or args.advertise is not None) and args.verb != "start":
         raise UsageError("--listen and --advertise go with `dhflow db start`")
     if args.verb == "start":
-        state = dbadmin.start(args.db, plan, args.file, args.listen, args.advertise)
-        from dhflow.balsam.advertise import loopback_warning
-
-        if state.status is not None and (text := loopback_warning(state.status.host, state.listen, args.advertise)):
-            note("warning: " + text)
+        state = dbadmin.start(args.db, head, args.file, args.listen, args.advertise)
+        if state.warning:
+            note("warning: " + state.warning)
         return render.db_state("start", state)
     verb = {"stop": dbadmin.stop}.get(args.verb, dbadmin.describe)
-    return render.db_state(args.verb, verb(args.db, plan, getattr(args, "file", None)))
+    return render.db_state(args.verb, verb(args.db, head, getattr(args, "file", None)))
 
 
 # ----------------------------------------------------------------- wiring
@@ -365,6 +305,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("results", help="objectives of the tasks, best first")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.add_argument("--rule", metavar="R", help="only the records of rule R (when several rules carry objectives)")
     _add_db_option(p)
     p.set_defaults(func=guarded(cmd_results))
 

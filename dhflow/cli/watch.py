@@ -1,5 +1,6 @@
 """``dhflow status FILE --watch``: per-rule counts (and the best so far) until the
-workflow is final.
+workflow is final; for a search, until the search is (:mod:`dhflow.runtime.search_watch`),
+each frame with the search's line (evaluations done, running, failed; best so far).
 
 On a terminal the block is redrawn in place, like ``watch``; otherwise (a pipe, a CI log)
 one line is printed only when the counts or the best change, never one per refresh.
@@ -13,6 +14,7 @@ from typing import Callable
 from dhflow.results import objectives as results, progress
 from dhflow.results.report.records import directions
 from dhflow.target import FINAL_STATES
+from dhflow.errors import EXIT_OK
 
 #: A task missing from the database stays so: it does not keep the watch going.
 _SETTLED = set(FINAL_STATES) | {"NOT_SUBMITTED"}
@@ -80,4 +82,55 @@ def watch_status(plan: dict, fetch: Callable[[], dict], *, interval: float = 2.0
     if missing:
         stream.write(f"{missing} tasks are not in the database (`dhflow submit FILE` writes them)\n")
     stream.flush()
-    return 0
+    return EXIT_OK
+
+
+def _values_text(best) -> str:
+    if best is None:
+        return "-"
+    if best and isinstance(best[0], list):
+        return f"{len(best)} on the Pareto front"
+    return ", ".join(f"{v:.6g}" for v in best)
+
+
+def search_line(s) -> str:
+    """The search's part of a frame (``s``: :class:`dhflow.runtime.reading.SearchProgress`)."""
+    return (f"search ({s.method}): {s.done} of {s.evals} evaluations done, {s.running} running, "
+            f"{s.waiting} waiting, {s.failed} failed; best so far: {_values_text(s.best)}")
+
+
+def watch_search(frame: Callable[[], object], *, file: str, interval: float = 2.0, stream=None,
+                 tty: bool | None = None, clock=time.monotonic, sleep=time.sleep) -> int:
+    """Refresh a search's status until the search is final; returns 0.
+
+    ``frame()`` returns a :class:`dhflow.runtime.search_watch.SearchFrame`."""
+    stream = stream or sys.stdout
+    tty = stream.isatty() if tty is None else tty
+    started, drawn, last = clock(), 0, None
+    while True:
+        now = frame()
+        view, s = now.view, now.view.search
+        elapsed = clock() - started
+        if tty:
+            lines = [f"{view.workflow}  [{elapsed:5.0f}s]  {search_line(s)}"]
+            lines += progress.table(view.counts).splitlines()
+            if drawn:
+                stream.write(f"\x1b[{drawn}F")
+            stream.write("".join("\x1b[2K" + line + "\n" for line in lines))
+            drawn = len(lines)
+        else:  # a line only when something changed, never one per refresh
+            snapshot = progress.one_line(view.counts) + " | " + search_line(s)
+            if snapshot != last:
+                stream.write(f"[{elapsed:5.0f}s] {snapshot}\n")
+            last = snapshot
+        stream.flush()
+        if now.final:
+            break
+        sleep(interval)
+    if not tty:
+        stream.write(progress.table(view.counts) + "\n")
+    if not now.complete:
+        stream.write(f"the search is not running: {s.done} of {s.evals} evaluations done "
+                     f"(`dhflow run {file}` continues it)\n")
+    stream.flush()
+    return EXIT_OK

@@ -35,11 +35,22 @@ class CompileResult:
         return self.plan is not None and not has_errors(self.diagnostics)
 
 
+#: How many times this process parsed a file and sampled/expanded one (``dhflow`` prints
+#: both on exit with ``DHFLOW_COUNT_COMPILES=1``): a command parses its file once and
+#: compiles it at most once (tests/test_compile_once.py).
+COUNTS = {"parses": 0, "compiles": 0}
+
+
+def _parse(src: SourceFile):
+    COUNTS["parses"] += 1
+    return parse_tree(src)
+
+
 def _front(src: SourceFile, out) -> list[dict] | None:
     """parse -> AST -> spec -> checks -> points, recording the spec and diagnostics on `out`
     (a CompileResult or StreamingCompile); the points, or None when a stage reported errors.
     DiagnosticError and RecursionError propagate to the caller."""
-    doc = to_ast(src, parse_tree(src))
+    doc = to_ast(src, _parse(src))
     spec, diags = build_spec(src, doc)
     out.spec = spec
     out.diagnostics.extend(diags)
@@ -48,6 +59,11 @@ def _front(src: SourceFile, out) -> list[dict] | None:
     out.diagnostics.extend(run_checks(spec))
     if has_errors(out.diagnostics):
         return None
+    return _points(spec)
+
+
+def _points(spec: Spec) -> list[dict]:
+    """The sampled points of a checked spec (the bounds on tasks checked before expanding)."""
     if spec.search is not None and spec.sampler is None:
         return []  # a search's points are proposed while it runs (a `sample:` is its initial design)
     limits = current_limits()
@@ -66,8 +82,22 @@ def compile_source(src: SourceFile) -> CompileResult:
 
 def _compile_source(src: SourceFile) -> CompileResult:
     result = CompileResult(src)
+    return _expand_into(result, lambda: _front(src, result))
+
+
+def compile_checked(checked: "CheckResult") -> CompileResult:
+    """Continue a successful :func:`check_file` to the whole plan, without parsing again."""
+    result = CompileResult(checked.source, checked.spec, diagnostics=list(checked.diagnostics))
+    result = _expand_into(result, lambda: _points(checked.spec))
+    result.diagnostics = limit_per_code(result.diagnostics)
+    return result
+
+
+def _expand_into(result: CompileResult, front) -> CompileResult:
+    """Sample (``front()``: the points, or None after errors) and expand into ``result``."""
+    COUNTS["compiles"] += 1
     try:
-        points = _front(src, result)
+        points = front()
         if points is None:
             return result
         plan, diags = expand(result.spec, points)
@@ -135,8 +165,19 @@ def compile_file_streaming(path: str, *, as_dicts: bool = True) -> StreamingComp
         r = compile_file(path)  # the same DH007 diagnostic as a normal compile
         return StreamingCompile(r.source, diagnostics=r.diagnostics)
     out = StreamingCompile(src)
+    return _stream_into(out, lambda: _front(src, out), as_dicts)
+
+
+def stream_checked(checked: "CheckResult", *, as_dicts: bool = True) -> StreamingCompile:
+    """:func:`compile_file_streaming` of a successful :func:`check_file`, without parsing again."""
+    out = StreamingCompile(checked.source, checked.spec, diagnostics=list(checked.diagnostics))
+    return _stream_into(out, lambda: _points(checked.spec), as_dicts)
+
+
+def _stream_into(out: StreamingCompile, front, as_dicts: bool) -> StreamingCompile:
+    COUNTS["compiles"] += 1
     try:
-        points = _front(src, out)
+        points = front()
         if points is None:
             return out
         spec = out.spec
@@ -170,7 +211,7 @@ def input_digest(spec: Spec) -> str:
             h.update(b"<unreadable>")
     # code the commands name (`{here}/train.py`): editing it must not skip the compile-free
     # check that finds the tasks to run again
-    from dhflow.compiler.plan.code import file_digest, template_code
+    from dhflow.compiler.code_files import file_digest, template_code
     for owner in (*spec.apps, *spec.rules):
         for what in ("executable", "args", "preprocess", "postprocess", "shell"):
             t = getattr(owner, what, None)
@@ -202,7 +243,7 @@ def check_file(path: str) -> CheckResult:
         return CheckResult(src, diagnostics=[diag])
     out = CheckResult(src)
     try:
-        spec, diags = build_spec(src, to_ast(src, parse_tree(src)))
+        spec, diags = build_spec(src, to_ast(src, _parse(src)))
         out.diagnostics.extend(limit_per_code(diags))
         if spec is None or has_errors(diags):
             return out

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from dhflow.compiler.check.rules.templates import APP_STATIC_FIELDS, APP_STATIC_NAMES, BASE_NAMES
 from dhflow.compiler.check.search_builder import SEARCH_METHODS
-from dhflow.compiler.expand.expr import FUNCTIONS
+from dhflow.compiler.lang.expressions import FUNCTIONS
 from dhflow.compiler.explain import code_page, word_doc
 from dhflow.compiler.fmt.layout import format_value
 from dhflow.compiler.check.model import (APP_KEYS, BLOCKS, LAUNCH_KEYS, RESOURCE_KEYS, RULE_KEYS, SAMPLERS,
@@ -18,7 +18,6 @@ from dhflow.target import JOB_MODES, SCHEDULERS
 from dhflow.lsp.outline import Outline, Stmt
 
 BLOCK_KEYS = {"workflow": WORKFLOW_KEYS, "app": APP_KEYS, "rule": RULE_KEYS, "launch": LAUNCH_KEYS}
-LABELLED = ("workflow", "app", "rule")
 DOMAINS = ("int", "real", "choice")
 OBJECTIVE_SOURCES = ("stdout", "data", "file")
 _CODE = re.compile(r"\bDH\d{3}\b")

@@ -7,7 +7,7 @@ job that recorded none (written by an older dhflow) is never rerun for its code.
 """
 from __future__ import annotations
 
-from dhflow.compiler.plan.code import file_digest, rendered_code
+from dhflow.compiler.code_files import file_digest, rendered_code
 
 PREFIX = "code:"
 

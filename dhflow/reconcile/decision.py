@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, NamedTuple
 
-from dhflow.compiler.plan.jsonfast import canonical
+from dhflow.compiler.jsonfast import canonical
 from dhflow.reconcile import code as _code
 from dhflow.reconcile.parts import PartsMaker, plan_parts, task_parts  # noqa: F401 (re-exported)
 
@@ -45,10 +45,34 @@ def _job_identity(j: "ExistingJob") -> str:
     return canonical([j.rule, j.point, j.values])
 
 
-def _part_reasons(old: dict, mine: dict) -> tuple[str, ...]:
+def part_reasons(old: dict, mine: dict) -> tuple[str, ...]:
+    """What changed between a job's recorded fingerprints and a task's: a reason per part
+    that differs, else "changed definition"."""
     reasons = [PART_REASONS[p] for p in PART_REASONS if old.get(p) != mine.get(p)]
     reasons += [f"code changed: {rel}" for rel in _code.changed(old, mine)]
     return tuple(reasons) or ("changed definition",)
+
+
+def new_task_reasons(has_point: bool, replaced: bool, old_parts: dict | None = None,
+                     mine: dict | None = None) -> tuple[str, ...]:
+    """Why a task with no job is new. `replaced`: an orphan of the task's identity (rule,
+    point, values) is there; `old_parts`: that orphan's fingerprints (empty for a job an
+    older dhflow wrote); `mine`: the task's own, needed only with `old_parts`."""
+    if not replaced:
+        return ("new point",) if has_point else ("new task",)
+    if not old_parts:
+        return ("changed definition",)
+    return part_reasons(old_parts, mine or {})
+
+
+def orphan_reason(rule_in_plan: bool, identity_in_plan: bool, duplicate: bool) -> str:
+    """Why a job no task keeps is orphaned, first cause first: its rule left the plan, its
+    point (identity) did, it is a second job of a key the plan has, or its task changed."""
+    if not rule_in_plan:
+        return "rule removed"
+    if not identity_in_plan:
+        return "point removed"
+    return "duplicate job" if duplicate else "definition changed"
 
 
 class ExistingJob(NamedTuple):
@@ -197,25 +221,18 @@ def reconcile(plan: dict, existing: Iterable[ExistingJob], rerun: str | None = N
                 decisions.append(Decision(name, rule, UNCHANGED, (), job.job_id))
             continue
         old = orphan_by_identity.get(identity(t)) if orphan_by_identity else None
-        if old is None:
-            reasons = ("new point",) if t.get("point") is not None else ("new task",)
-        elif old.parts:
-            reasons = _part_reasons(old.parts, parts_of(t))
+        has_point = t.get("point") is not None
+        if old is not None and old.parts:
+            reasons = new_task_reasons(has_point, True, old.parts, parts_of(t))
         else:
-            reasons = ("changed definition",)
+            reasons = new_task_reasons(has_point, old is not None)
         decisions.append(Decision(name, rule, NEW, reasons))
     if orphans:
         plan_rules = {t["rule"] for t in tasks}
         plan_identities = {identity(t) for t in tasks}
         for j in orphans:
-            if j.rule not in plan_rules:
-                why = "rule removed"
-            elif _job_identity(j) not in plan_identities:
-                why = "point removed"
-            elif by_key.get(j.key) is not j and j.key in plan_keys:
-                why = "duplicate job"
-            else:
-                why = "definition changed"
+            why = orphan_reason(j.rule in plan_rules, _job_identity(j) in plan_identities,
+                                by_key.get(j.key) is not j and j.key in plan_keys)
             decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
     return result
 
@@ -291,12 +308,7 @@ class StreamTally(Reconciliation):
                 orphan_by_identity.setdefault(_job_identity(j), j)
         for rule, ident, has_point, mine, name in self._pending:
             old = orphan_by_identity.get(ident)
-            if old is None:
-                reasons = ("new point",) if has_point else ("new task",)
-            elif old.parts:
-                reasons = _part_reasons(old.parts, mine)
-            else:
-                reasons = ("changed definition",)
+            reasons = new_task_reasons(has_point, old is not None, old.parts if old is not None else None, mine)
             for why in reasons:
                 self._reason(rule, why)
             if name is not None:
@@ -304,14 +316,8 @@ class StreamTally(Reconciliation):
         self._pending = []
         plan_rules = set(self._counts)
         for j in orphans:
-            if j.rule not in plan_rules:
-                why = "rule removed"
-            elif _job_identity(j) not in self._identities:
-                why = "point removed"
-            elif self._by_key.get(j.key) is not j and j.key in self._claimed:
-                why = "duplicate job"
-            else:
-                why = "definition changed"
+            why = orphan_reason(j.rule in plan_rules, _job_identity(j) in self._identities,
+                                self._by_key.get(j.key) is not j and j.key in self._claimed)
             self.decisions.append(Decision(j.name, j.rule or "?", ORPHANED, (why,), j.job_id))
             self._count(j.rule or "?", ORPHANED)
             self._reason(j.rule or "?", why)

@@ -9,7 +9,7 @@ import hashlib
 
 from json.encoder import encode_basestring_ascii as _json_str
 
-from dhflow.compiler.plan.jsonfast import canonical
+from dhflow.compiler.jsonfast import canonical
 from dhflow.reconcile import code as _code
 from dhflow.target import JOB_RESOURCE_FIELDS
 
@@ -33,6 +33,13 @@ def _h_sorted_strings(items: list[str], piece: int = 4096) -> str:
         h.update(((b"," if i else b"") + ",".join(map(_json_str, items[i:i + piece])).encode()))
     h.update(b"]")
     return h.hexdigest()[:16]
+
+
+def upstream_fingerprint(parent_keys) -> str:
+    """The `upstream` part of a task whose parents have these content keys, as
+    :func:`task_parts` gives it (a big gather's keys hashed a piece at a time)."""
+    keys = sorted(parent_keys)
+    return _h_sorted_strings(keys) if len(keys) > 1000 else _h(keys)
 
 
 def task_parts(task: dict, keys_by_name: dict[str, str], apps: dict[str, dict]) -> dict[str, str]:
@@ -77,10 +84,8 @@ class PartsMaker:
                 h_none = self._cache["u0"] = _h([])
             return h_none
         keys = self._keys_by_name()
-        if len(parents) > 1000:  # a big gather: no million-key JSON text held at once
-            return _h_sorted_strings(sorted(keys.get(p, p) for p in parents))
-        if len(parents) != 1:
-            return _h(sorted(keys.get(p, p) for p in parents))
+        if len(parents) != 1:  # (a big gather: no million-key JSON text held at once)
+            return upstream_fingerprint([keys.get(p, p) for p in parents])
         k_up = ("u", parents[0])
         h_up = self._cache.get(k_up)
         if h_up is None:

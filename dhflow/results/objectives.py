@@ -29,9 +29,11 @@ import re
 import shlex
 import shutil
 from datetime import datetime
+from decimal import Decimal
 
 from dhflow.results.marked_lines import last_marked_line
 from dhflow.results.pareto import directions, record_ranks
+from dhflow.errors import UsageError
 from dhflow.target import BALSAM_TIME_FORMAT, FAILED_FINAL_STATES
 
 STATE_LINE = re.compile(r"^\[(\d+-\d+-\d{4}\s+\d+:\d+:\d+\.\d+)\s+(\w+)\s*\]\s?(.*)$")
@@ -68,21 +70,6 @@ def runtime_seconds(state_history: str) -> float | None:
     if start and end:
         return round((end - start).total_seconds(), 3)
     return None
-
-
-def first_time(state_history: str, state: str) -> datetime | None:
-    for when, st, _ in history(state_history):
-        if st == state:
-            return when
-    return None
-
-
-def last_time(state_history: str, state: str) -> datetime | None:
-    found = None
-    for when, st, _ in history(state_history):
-        if st == state:
-            found = when
-    return found
 
 
 def _one_line(text: str, limit: int = 200) -> str:
@@ -333,13 +320,40 @@ def collect(plan: dict, jobs_by_key: dict) -> list[dict]:
     return [rec for _, rec in keyed]
 
 
+def select_rule(records: list[dict], rule: str | None) -> list[dict]:
+    """The records of rule `rule` (`results --rule R`), in their order; all of them for None.
+    A rule no record is of is a UsageError naming the rules that carry objectives."""
+    if rule is None:
+        return records
+    rules = list(dict.fromkeys(rec["rule"] for rec in records))
+    if rule not in rules:
+        known = ", ".join(rules) if rules else "none (no task of this workflow has an objective)"
+        raise UsageError(f"--rule {rule}: no such rule carries an objective; the rules that do: {known}")
+    return [rec for rec in records if rec["rule"] == rule]
+
+
 # ------------------------------------------------------------------- formatting
+#: An integer of more digits is shortened in the table (%.6g-style); JSON and CSV keep it whole.
+MAX_TABLE_DIGITS = 12
+
+
 def _fmt_value(value) -> str:
+    """A value as the table shows it: numbers to 6 significant digits (long ones shortened)."""
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) > MAX_TABLE_DIGITS:
+        return _short_int(value)
     return str(value)
+
+
+def _short_int(value: int) -> str:
+    """A long integer as %.6g would write it, exactly (a float would overflow past 1e308)."""
+    mantissa, _, exponent = format(Decimal(value), ".6g").partition("e")
+    if "." in mantissa:  # %.6g drops trailing zeros; Decimal keeps them
+        mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{exponent}"
 
 
 def format_json(records: list[dict]) -> str:
@@ -356,16 +370,25 @@ def _params(records: list[dict]) -> list[str]:
     return list(dict.fromkeys(k for rec in records for k in (rec["point"] or {})))
 
 
+def _has_trials(records: list[dict]) -> bool:
+    """A search's records (they carry their trial number): a `trial` column."""
+    return any(rec.get("trial") is not None for rec in records)
+
+
 def format_csv(records: list[dict]) -> str:
+    """CSV of the records, numbers whole; a search's gains `trial` after `index`."""
     params = _params(records)
     dims = _dims(records)
+    trials = _has_trials(records)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["rule", "name", "index", *dims, *params, "state", "objective", "runtime", "error"])
+    writer.writerow(["rule", "name", "index", *(["trial"] if trials else []), *dims, *params,
+                     "state", "objective", "runtime", "error"])
     for rec in records:
         point = rec["point"] or {}
         values = rec.get("values") or {}
-        writer.writerow([rec["rule"], rec["name"], "" if rec["index"] is None else rec["index"],
+        trial = [] if not trials else ["" if rec.get("trial") is None else rec["trial"]]
+        writer.writerow([rec["rule"], rec["name"], "" if rec["index"] is None else rec["index"], *trial,
                          *[values.get(d, "") for d in dims],
                          *[json.dumps(point[p]) if isinstance(point.get(p), (dict, list)) else
                            ("" if p not in point else point[p]) for p in params],
@@ -375,16 +398,23 @@ def format_csv(records: list[dict]) -> str:
 
 
 def format_table(records: list[dict]) -> str:
+    """The records best first, one row each: a `trial` column for a search's, a `rule` column
+    when several rules carry objectives; long numbers shortened (JSON and CSV keep them whole)."""
     if not records:
         return "no task of this workflow has an objective"
     params = _params(records)
     dims = _dims(records)
-    header = ["#", "task", *dims, *params, "state", "objective", "runtime", "note"]
+    trials = _has_trials(records)
+    rules = len({rec["rule"] for rec in records}) > 1
+    header = ["#", *(["trial"] if trials else []), *(["rule"] if rules else []), "task", *dims, *params,
+              "state", "objective", "runtime", "note"]
     rows = []
     for rank, rec in enumerate(records, 1):
         point = rec["point"] or {}
         values = rec.get("values") or {}
-        rows.append([str(rank), rec["name"], *[_fmt_value(values.get(d)) for d in dims],
+        rows.append([str(rank), *([_fmt_value(rec.get("trial"))] if trials else []),
+                     *([rec["rule"] or "-"] if rules else []), rec["name"],
+                     *[_fmt_value(values.get(d)) for d in dims],
                      *[_fmt_value(point.get(p)) for p in params], rec["state"],
                      _fmt_value(rec["objective"]),
                      "-" if rec["runtime"] is None else f"{rec['runtime']:.1f}s",

@@ -44,7 +44,7 @@ def spec_dir(plan: dict | None, file_arg: str | None) -> str:
 def locate(explicit: str | None, plan: dict | None = None, file_arg: str | None = None) -> DatabaseLocation:
     """The database a command uses (no side effects): ``--db``, then ``$BALSAM_DB_PATH``,
     then the project-local ``.dhflow/db``."""
-    from dhflow.balsam.localdb import LocalDB, default_location
+    from dhflow.balsam.servers import LocalDB, default_location
 
     env_path = os.environ.get("BALSAM_DB_PATH")
     if explicit:
@@ -61,7 +61,7 @@ def locate(explicit: str | None, plan: dict | None = None, file_arg: str | None 
 
 def ready(location: DatabaseLocation, *, create: bool, quiet: bool = False) -> str:
     """Start a managed database (creating it when ``create``); returns its directory."""
-    from dhflow.balsam.localdb import LocalDB
+    from dhflow.balsam.servers import LocalDB
 
     if location.managed:
         db = LocalDB(location.path)
@@ -75,10 +75,10 @@ def ready(location: DatabaseLocation, *, create: bool, quiet: bool = False) -> s
 def open_database(explicit: str | None, plan: dict | None, file_arg: str | None, *, create: bool,
                   quiet: bool = False, profile: str = "local") -> str:
     """Locate, start (or create) and activate Balsam on the command's database; its path."""
-    from dhflow.balsam import env
+    from dhflow.balsam import servers
 
     path = ready(locate(explicit, plan, file_arg), create=create, quiet=quiet)
-    env.activate(path, profile)
+    servers.activate(path, profile)
     return path
 
 
@@ -87,8 +87,8 @@ def require_reachable_from_nodes(explicit: str | None, plan: dict | None, file_a
     nodes cannot reach: a dhflow-managed DB never served with ``dhflow db start --listen``
     (it listens on 127.0.0.1 only), or another Balsam DB whose server-info names a loopback
     host."""
-    from dhflow.balsam import auth
-    from dhflow.balsam.localdb import LocalDB
+    from dhflow.balsam import servers
+    from dhflow.balsam.servers import LocalDB
 
     where = locate(explicit, plan, file_arg)
     if where.managed:
@@ -102,9 +102,9 @@ def require_reachable_from_nodes(explicit: str | None, plan: dict | None, file_a
             "127.0.0.1 when the scheduler runs jobs on this machine), or set BALSAM_DB_PATH to a DB "
             "the compute nodes can reach")
     if where.exists:
-        from dhflow.balsam.serverinfo import read_server_info
+        from dhflow.balsam.servers import read_server_info
 
         host = read_server_info(where.path).get("host")
-        if host and auth.is_loopback(str(host)):
+        if host and servers.is_loopback(str(host)):
             raise BackendError(f"the Balsam DB {where.path} listens on {host}, which the compute nodes "
                                "cannot reach (nothing was written): serve it on an address they can reach")

@@ -97,14 +97,14 @@ def check_key(key: str) -> str:
 
 def emit_objective(text: str, environ=None) -> Emitted:
     """Record the job's objective (see the module docstring)."""
-    from dhflow.balsam import emit as store
+    from dhflow.balsam import jobstore
 
     value_json = objective_json(text)
     job_id, db = job_from_env(environ)
-    spec = store.objective_spec(db, job_id) or {}
+    spec = jobstore.objective_spec(db, job_id) or {}
     source = spec.get("source")
     key = spec.get("key") if source == "data" and spec.get("key") else DEFAULT_KEY
-    store.put(db, job_id, key, value_json)
+    jobstore.put_job_data(db, job_id, key, value_json)
     out = Emitted(key, value_json)
     if source == "stdout" and spec.get("marker"):
         out.stdout_line = f"{spec['marker']} {value_json}"
@@ -116,10 +116,10 @@ def emit_objective(text: str, environ=None) -> Emitted:
 
 def emit_data(key: str, text: str, environ=None) -> Emitted:
     """Record ``data[KEY] = VALUE`` in the job's data."""
-    from dhflow.balsam import emit as store
+    from dhflow.balsam import jobstore
 
     key = check_key(key)
     value_json = data_json(text)
     job_id, db = job_from_env(environ)
-    store.put(db, job_id, key, value_json)
+    jobstore.put_job_data(db, job_id, key, value_json)
     return Emitted(key, value_json)

@@ -1,23 +1,13 @@
-"""The plan a runtime command works on: a .dhflow file compiled, or a plan JSON file."""
+"""A compiled plan given as a file (``dhflow plan FILE --format json``), read and checked."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from dhflow.errors import CompileFailed, UsageError
+from dhflow.errors import UsageError
 
 #: Largest plan JSON file read (`dhflow plan --format json` of a few million tasks).
 MAX_PLAN_JSON_BYTES = 4 << 30
-
-
-@dataclass
-class LoadedPlan:
-    """A plan dict and the compile's warnings (to show), with the source they point into."""
-
-    plan: dict
-    warnings: list = field(default_factory=list)
-    source: object = None
 
 
 def load_plan_json(path: str) -> dict:
@@ -40,15 +30,3 @@ def load_plan_json(path: str) -> dict:
         here = str(Path(path).resolve().parent)
         plan["source"] = {"path": str(Path(path).resolve()), "sha256": "", "here": here}
     return plan
-
-
-def load_plan(path: str) -> LoadedPlan:
-    """Compile FILE (or read a plan JSON file); CompileFailed carries the diagnostics."""
-    if path.endswith(".json"):
-        return LoadedPlan(load_plan_json(path))
-    from dhflow.compiler.api import compile_file
-
-    result = compile_file(path)
-    if not result.ok:
-        raise CompileFailed(result.diagnostics, result.source)
-    return LoadedPlan(result.plan.to_dict(), list(result.diagnostics), result.source)

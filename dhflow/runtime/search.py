@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from dhflow.compiler.expand.tasks import objective_dict
-from dhflow.errors import UsageError
+from dhflow.errors import SearchTimeout, UsageError
 from dhflow.runtime import database, launching, programs
 from dhflow.runtime.search_study import study_store
 from dhflow.runtime.search_plan import SearchContext, check_point, plan_of, probe_point, trial_key
@@ -24,8 +24,6 @@ from dhflow.search.proposer import Evaluation, usable
 from dhflow.target import FAILED_FINAL_STATES, FINAL_STATES
 
 
-class SearchTimeout(Exception):
-    """`--timeout` passed while the search was running."""
 
 
 class BalsamBackend:
@@ -41,13 +39,13 @@ class BalsamBackend:
 
     def _jobs(self, keys=None) -> dict:
         """The workflow's jobs by content key; with `keys`, only those (an indexed read)."""
-        from dhflow.balsam import jobs
+        from dhflow.balsam import jobstore
 
-        found = jobs.fetch_jobs(self.ctx.workflow, keys)
+        found = jobstore.fetch_jobs(self.ctx.workflow, keys)
         if keys is None:
             self.pending = any(j.state not in FINAL_STATES for j in found)
         else:
-            self.pending = jobs.any_pending(self.ctx.workflow, FINAL_STATES)
+            self.pending = jobstore.any_pending(self.ctx.workflow, FINAL_STATES)
         return {j.key: j for j in found if j.key}
 
     def _reason(self, trial: int, point: dict) -> str | None:
@@ -60,21 +58,21 @@ class BalsamBackend:
         return reason
 
     def submit(self, proposals):
-        from dhflow.balsam import searchstore
+        from dhflow.balsam import jobstore
 
         new, final_now = [], []
         for trial, point in proposals:
             reason = self._reason(trial, point)
             if reason is not None:
-                row = searchstore.TrialRow(trial, point, None, f"invalid point: {reason}")
+                row = jobstore.TrialRow(trial, point, None, f"invalid point: {reason}")
                 final_now.append(Evaluation(trial, point, None, row.reason))
             else:
-                row = searchstore.TrialRow(trial, point, trial_key(self.ctx, trial, point))
+                row = jobstore.TrialRow(trial, point, trial_key(self.ctx, trial, point))
             new.append(row)
             self.rows[trial] = row
         # only the new trials' tasks (and the single tasks they hang from): the cost of a
         # proposal does not grow with the trials already run
-        searchstore.append_batch(plan_of(self.ctx, new), self.ctx.fingerprint, new, provenance=self.provenance)
+        jobstore.append_batch(plan_of(self.ctx, new), self.ctx.fingerprint, new, provenance=self.provenance)
         self.live.ensure_running(True)
         return final_now
 
@@ -124,7 +122,7 @@ class BalsamBackend:
 
 
 def _single(ctx: SearchContext, trial: int, point: dict) -> list[dict]:
-    from dhflow.balsam.searchstore import TrialRow
+    from dhflow.balsam.jobstore import TrialRow
 
     return [t for t in plan_of(ctx, [TrialRow(trial, point, "probe")])["tasks"] if t["rule"] in ctx.foreach_rules]
 
@@ -152,6 +150,7 @@ class SearchRun:
     resumed: int = 0                   # trials found from an earlier run
     failed_rules: list = field(default_factory=list)  # before/after tasks that failed
     seconds: float = 0.0
+    records: list = field(default_factory=list)       # the results table's records, once it ended
 
 
 class NoLauncher:
@@ -171,8 +170,8 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
                on_change=None, announce=None, launch: bool = True) -> SearchRun:
     """Drive the search to its end (resuming an earlier run): with a launcher on this machine,
     or, with `launch=False`, as a job that the allocation's launcher runs."""
-    from dhflow.balsam import rows as balsam_rows, searchstore
-    from dhflow.balsam.live_launcher import LiveLauncher
+    from dhflow.balsam import jobstore
+    from dhflow.balsam.launchers import LiveLauncher
     from dhflow.runtime.provenance import provenance
 
     start = time.monotonic()
@@ -183,20 +182,20 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
     if launch:
         launching.check_local_resources(first, mode)
         programs.require_programs(probe)   # a trial's tasks would all fail here: refused before any write
-    balsam_rows.validate(first)
+    jobstore.validate(first)
     path = database.open_database(db, first, ctx.file, create=True)
     prov = provenance(first)
-    with searchstore.driver_lock(ctx.workflow):
+    with jobstore.driver_lock(ctx.workflow):
         if launch:  # this process drives: its launcher must not start a submitted driver job too
-            from dhflow.balsam import driverjobs
+            from dhflow.balsam import jobstore
 
-            driverjobs.supersede(ctx.workflow, "search-driver", "superseded: `dhflow run` drove this search")
-        trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
+            jobstore.supersede(ctx.workflow, "search-driver", "superseded: `dhflow run` drove this search")
+        trials = jobstore.load_trials(ctx.workflow, ctx.fingerprint)
         with (LiveLauncher(path, ctx.workflow, mode) if launch else NoLauncher()) as live:
             deadline = start + timeout if timeout else None
             backend = BalsamBackend(ctx, trials, live, provenance=prov, job_mode=mode if launch else None,
                                     deadline=deadline)
-            searchstore.write_batch(plan_of(ctx, trials), ctx.fingerprint, [], provenance=prov)
+            jobstore.write_batch(plan_of(ctx, trials), ctx.fingerprint, [], provenance=prov)
             before = {t["rule"] for t in first["tasks"]}
             failed = backend.wait_for(first, before) if before else []
             if failed:
@@ -211,7 +210,7 @@ def run_search(ctx: SearchContext, *, db: str | None, job_mode: str | None, time
                         keep=ctx.keep, on_change=on_change)
             if not out.stopped and ctx.after_rules:
                 last = plan_of(ctx, backend.rows.values(), with_after=True)
-                searchstore.write_batch(last, ctx.fingerprint, [], provenance=prov)
+                jobstore.write_batch(last, ctx.fingerprint, [], provenance=prov)
                 failed = backend.wait_for(last, ctx.after_rules)
     return SearchRun(out, path, mode, len(trials), failed, time.monotonic() - start)
 
@@ -232,11 +231,11 @@ class SearchStatus:
 
 def trials_and_plan(ctx: SearchContext, db: str | None):
     """(database path, this search's trial rows, the plan of those trials and the gathers)."""
-    from dhflow.balsam import searchstore
+    from dhflow.balsam import jobstore
 
     first = plan_of(ctx, [])
     path = database.open_database(db, first, ctx.file, create=False, quiet=True)
-    rows = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
+    rows = jobstore.load_trials(ctx.workflow, ctx.fingerprint)
     return path, rows, plan_of(ctx, rows, with_after=True)
 
 
@@ -276,10 +275,10 @@ def running_trials(ctx: SearchContext, backend: BalsamBackend, plan: dict, flyin
 def search_results(ctx: SearchContext, db: str | None) -> list[dict]:
     """One record per trial (`trial` set), best first; with several objectives the Pareto
     front first (then the next front, ...); trials without a job carry their reason."""
-    from dhflow.runtime.inspect import results
+    from dhflow.runtime.plan_jobs import plan_records
 
     path, rows, plan = trials_and_plan(ctx, db)
-    records = [r for r in results(db, plan, ctx.file) if r["rule"] == ctx.objective_rule]
+    records = [r for r in plan_records(db, plan, ctx.file) if r["rule"] == ctx.objective_rule]
     by_trial = {r["trial"]: r for r in records}
     first_of_key: dict[str, int] = {}
     for row in rows:
@@ -322,9 +321,9 @@ def order_records(records: list[dict], directions) -> list[dict]:
 
 def search_history(ctx: SearchContext, db: str | None) -> tuple[int, list]:
     """(trials of this very search, [(fingerprint, trials) of the workflow's other searches])."""
-    from dhflow.balsam import searchstore
+    from dhflow.balsam import jobstore
 
     database.open_database(db, plan_of(ctx, []), ctx.file, create=False, quiet=True)
-    found = searchstore.searches_of(ctx.workflow)
+    found = jobstore.searches_of(ctx.workflow)
     same = next((n for s, n in found if s == ctx.fingerprint), 0)
     return same, [(s, n) for s, n in found if s != ctx.fingerprint]

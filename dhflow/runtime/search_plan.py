@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -18,8 +17,9 @@ import networkx as nx
 from dhflow.compiler.check.model import Spec
 from dhflow.compiler.check.rules.dependencies import rule_graph
 from dhflow.compiler.diagnostics import ERROR, Diagnostic
-from dhflow.compiler.expand.expr import CompiledExpr
+from dhflow.compiler.lang.expressions import CompiledExpr
 from dhflow.compiler.expand.tasks import iter_tasks, plan_head
+from dhflow.compiler.plan.search_summary import default_parallel  # the one rule, shown by `plan` too
 from dhflow.errors import CompileFailed
 from dhflow.search.driver import Budget
 from dhflow.search.proposer import SearchSetup, setup_from_spec
@@ -52,38 +52,10 @@ class SearchContext:
         return True if w is None else bool(CompiledExpr(w)(dict(point)))
 
 
-def default_parallel(spec: Spec) -> int:
-    """`parallel` when not given: the launch allocation's nodes, else this machine's cores."""
-    if spec.launch is not None and spec.launch.nodes:
-        return spec.launch.nodes
-    return max(1, os.cpu_count() or 1)
-
-
-def is_search_file(file: str) -> bool:
-    """Whether FILE has a top-level `search:` line (a cheap look before a full compile).
-    Read with the compiler's bounds; a file it refuses is no search file (the compile that
-    follows reports it: DH007)."""
-    import re
-
-    from dhflow.compiler.source import SourceFile
-
-    try:
-        text = SourceFile.read(file).text
-    except (OSError, UnicodeDecodeError):
-        return False
-    return re.search(r"^search[ \t]*:", text, re.M) is not None
-
-
-def load(file: str) -> SearchContext | None:
-    """Compile FILE; None when it has no `search:`; CompileFailed with its diagnostics."""
-    from dhflow.compiler.api import compile_file
-
-    result = compile_file(file)
-    if not result.ok:
-        raise CompileFailed(result.diagnostics, result.source)
+def context_of(file: str, result, warnings: list | None = None) -> SearchContext:
+    """The SearchContext of a compiled search file (a successful CompileResult whose spec has
+    `search:`): built from that one compile."""
     spec = result.spec
-    if spec.search is None:
-        return None
     s = spec.search
     parallel = s.parallel or default_parallel(spec)
     budget = Budget(s.evals, parallel, s.max_failures or s.evals)
@@ -94,8 +66,9 @@ def load(file: str) -> SearchContext | None:
     objective_rule = next(r.name for r in spec.rules if r.foreach and r.objective is not None)
     head = plan_head(spec).to_dict()
     initial = [t.point for t in result.plan.tasks if t.rule == objective_rule]
+    shown = list(result.diagnostics) if warnings is None else warnings
     ctx = SearchContext(file, spec, setup_from_spec(spec), budget, initial, head, objective_rule, after, foreach,
-                        warnings=list(result.diagnostics), source=result.source)
+                        warnings=shown, source=result.source)
     ctx.fingerprint = fingerprint(ctx)
     return ctx
 

@@ -16,11 +16,11 @@ from dhflow.search.proposer import StudyStore
 def study_store(ctx: SearchContext) -> StudyStore | None:
     """Where this search's proposer keeps its study (the database must be open); None for a
     method whose library keeps no storage (DeepHyper's `cbo`: rebuilt from the trials)."""
-    from dhflow.balsam import optuna_storage
+    from dhflow.balsam import jobstore
 
     if ctx.setup.method == "cbo":
         return None
-    return StudyStore(optuna_storage.storage_url(), study_name(ctx.workflow, ctx.fingerprint))
+    return StudyStore(jobstore.storage_url(), study_name(ctx.workflow, ctx.fingerprint))
 
 
 def delete_workflow_studies(workflow: str) -> str | None:
@@ -28,12 +28,12 @@ def delete_workflow_studies(workflow: str) -> str | None:
     deleted: Optuna's storage has connections of its own, outside their transaction);
     nothing when none was ever stored.  Returns why a study could not be removed, or None.
     A study left behind is harmless (derived: a later search with no trials rebuilds it)."""
-    from dhflow.balsam import optuna_storage
+    from dhflow.balsam import jobstore
 
     try:
-        if not optuna_storage.has_studies():
+        if not jobstore.has_studies():
             return None
-        delete_studies(optuna_storage.storage_url(create=False), workflow)
+        delete_studies(jobstore.storage_url(create=False), workflow)
     except Exception as exc:  # noqa: BLE001 - reported as a note; the jobs are already deleted
         return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
     return None
@@ -42,9 +42,9 @@ def delete_workflow_studies(workflow: str) -> str | None:
 def storage_of(ctx: SearchContext, db: str | None, *, hide_password: bool = False) -> tuple[str, str, str, bool]:
     """(database path, storage URL, study name, whether the database holds that study yet) of
     a search, for `optuna-dashboard`; a read: nothing is created."""
-    from dhflow.balsam import optuna_storage
+    from dhflow.balsam import jobstore
 
     path = database.open_database(db, plan_of(ctx, []), ctx.file, create=False, quiet=True)
-    url = optuna_storage.storage_url(create=False, hide_password=hide_password)
+    url = jobstore.storage_url(create=False, hide_password=hide_password)
     name = study_name(ctx.workflow, ctx.fingerprint)
-    return path, url, name, optuna_storage.has_study(name)
+    return path, url, name, jobstore.has_study(name)

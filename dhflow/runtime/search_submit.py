@@ -110,9 +110,9 @@ def search_complete(ctx: SearchContext, trials) -> bool:
         return False
     if not ctx.after_rules:
         return True
-    from dhflow.balsam import jobs
+    from dhflow.balsam import jobstore
 
-    by_key = {j.key: j.state for j in jobs.fetch_jobs(ctx.workflow) if j.key}
+    by_key = {j.key: j.state for j in jobstore.fetch_jobs(ctx.workflow) if j.key}
     after = [t for t in plan_of(ctx, trials, with_after=True)["tasks"] if t["rule"] in ctx.after_rules]
     return all(by_key.get(t["key"]) in FINAL_STATES for t in after)
 
@@ -124,13 +124,13 @@ def submit_plan(ctx: SearchContext, db: str | None, *, dry_run: bool = False, pr
     trials, generation = [], 0
     first = plan_of(ctx, [])
     if not dry_run or database.locate(db, first, ctx.file).exists:
-        from dhflow.balsam import driverjobs, searchstore
+        from dhflow.balsam import jobstore
 
         database.open_database(db, first, ctx.file, create=not dry_run, quiet=dry_run, profile=profile)
-        trials = searchstore.load_trials(ctx.workflow, ctx.fingerprint)
-        states = driverjobs.driver_states(ctx.workflow, DRIVER_TASK)
+        trials = jobstore.load_trials(ctx.workflow, ctx.fingerprint)
+        states = jobstore.driver_states(ctx.workflow, DRIVER_TASK)
         generation = choose_generation(ctx, states, bool(states) and search_complete(ctx, trials))
-        if not dry_run and driver_key(ctx, generation) not in states and searchstore.driver_busy(ctx.workflow):
+        if not dry_run and driver_key(ctx, generation) not in states and jobstore.driver_busy(ctx.workflow):
             # a `dhflow run` drives it in its own process: a driver job written now could not start
             raise BackendError(f"a search driver is running workflow {ctx.workflow} now (a `dhflow run`, or the "
                                "driver job of an earlier submission): another driver could not start beside it; "
@@ -144,10 +144,10 @@ def submit_plan(ctx: SearchContext, db: str | None, *, dry_run: bool = False, pr
 def driver_jobs(ctx: SearchContext, db: str | None) -> list[tuple[str, str]]:
     """(state, output file) of the workflow's driver jobs, newest last: where a submitted
     search's driver writes its progress and errors (`dhflow status` shows them)."""
-    from dhflow.balsam import jobs
+    from dhflow.balsam import jobstore
 
     database.open_database(db, plan_of(ctx, []), ctx.file, create=False, quiet=True)
-    found = [j for j in jobs.fetch_jobs(ctx.workflow, name=DRIVER_TASK) if j.application.endswith("." + DRIVER_TASK)]
+    found = [j for j in jobstore.fetch_jobs(ctx.workflow, name=DRIVER_TASK) if j.application.endswith("." + DRIVER_TASK)]
     from datetime import datetime
 
     from dhflow.results.objectives import history

@@ -1,19 +1,20 @@
-"""The submit use case: bring the database in line with the file, then launch.
+"""The submit verb: bring the database in line with the experiment, then launch.
 
-Three paths, one outcome type:
+:func:`submit` picks the path (never the CLI); one outcome type:
 
-* :func:`submit_streaming` (``submit`` without ``--rerun``/``--dry-run``): parse and check
-  the file (cheap); when the workflow's latest submission had the same input digest and its
-  jobs still carry exactly that plan's keys, nothing can change: record the submission and
-  launch without compiling.  Else compile in streaming mode: the COPY pulls the tasks from
-  the compiler, so compiling overlaps the server's work; an expansion error half-way aborts
-  the transaction (nothing written).
-* :func:`submit_plan` (``--rerun`` and plan JSON files): compile first, then write.
-* :func:`dry_run` (``--dry-run``): what would change and what would be written, from the
-  same rows as a real write; nothing written, nothing submitted.
+* a sweep without ``--rerun``: when the workflow's latest submission had the same input
+  digest and its jobs still carry exactly that plan's keys, nothing can change: record the
+  submission and launch without compiling.  Else compile in streaming mode: the COPY pulls
+  the tasks from the compiler, so compiling overlaps the server's work; an expansion error
+  half-way aborts the transaction (nothing written);
+* ``--rerun``, plan JSON files and a kept job whose code changed: the whole plan compiled,
+  then written;
+* a search: the trials recorded so far, the rules before them and the search's driver job.
 
-Plain values in, result objects out; ``notify`` receives the one-line notes a user sees
-while it happens.
+:func:`dry_run` (``--dry-run``): what would change and what would be written, from the same
+rows as a real write; nothing written, nothing submitted.  The experiment is parsed once,
+compiled at most once.  Plain values in, result objects out; ``notify`` receives the
+one-line notes a user sees while it happens.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from typing import Callable
 
 from dhflow.errors import CompileFailed, phase
 from dhflow.runtime import database, launching
+from dhflow.runtime.experiment import Experiment
 from dhflow.runtime.launching import LaunchOverrides
 from dhflow.runtime.provenance import provenance
 from dhflow.reconcile.code import CodeChanged
@@ -80,13 +82,13 @@ def launch_after_submit(req: SubmitRequest, opts, job_mode: str, path: str, wf: 
         return None
     opts.job_mode = job_mode
     if opts.scheduler == "local":
-        from dhflow.balsam import launcher
+        from dhflow.balsam import launchers
 
-        pid, log = launcher.start_background(wf, path, job_mode, time_limit_minutes=opts.wall_time)
+        pid, log = launchers.start_background(wf, path, job_mode, time_limit_minutes=opts.wall_time)
         return LaunchReport("local", job_mode, pid=pid, log=log)
-    from dhflow.balsam import scheduler
+    from dhflow.balsam import launchers
 
-    sched_id, script = scheduler.submit_scheduler(opts, wf, setup=launching.setup_lines(opts))
+    sched_id, script = launchers.submit_scheduler(opts, wf, setup=launching.setup_lines(opts))
     return LaunchReport(opts.scheduler, job_mode, scheduler_id=sched_id, script=script, nodes=opts.nodes,
                         wall_time=opts.wall_time)
 
@@ -95,7 +97,7 @@ def _require_reachable(req: SubmitRequest, opts, head: dict) -> None:
     """A launcher on compute nodes needs the scheduler's submit command here (sbatch, qsub)
     and a database they can reach: both checked before any write."""
     if opts.scheduler != "local" and not req.no_launch:
-        from dhflow.balsam.submit_command import require_submit_command
+        from dhflow.balsam.launchers import require_submit_command
 
         database.require_reachable_from_nodes(req.db, head, req.file)
         require_submit_command(opts.scheduler, database.locate(req.db, head, req.file).path)
@@ -126,70 +128,67 @@ def _task_checker(opts, mode_for_checks: str):
     return check_task
 
 
-def _try_unchanged(req: SubmitRequest, notify: Notify):
-    """(outcome or None, path or None, input digest or None) of the compile-free path."""
-    from dhflow.compiler.api import check_file, input_digest
-    from dhflow.compiler.expand.tasks import plan_head
-
-    pre = check_file(req.file)
-    if not pre.ok:
-        return None, None, None
-    digest0 = input_digest(pre.spec)
-    head = plan_head(pre.spec).to_dict()
-    head.pop("tasks", None)
+def _try_unchanged(exp: Experiment, req: SubmitRequest):
+    """(outcome or None, path or None) of the compile-free path."""
+    head = exp.head()
     opts = launching.checked_options({"launch": head.get("launch"), "tasks": ()}, req.overrides)
     explicit = _explicit_job_mode(req, head)
     _require_reachable(req, opts, head)
     where = database.locate(req.db, head, req.file)
     if not where.exists:  # a database that has never been created has no earlier submission
-        return None, None, digest0
+        return None, None
     path = database.open_database(req.db, head, req.file, create=True, profile=opts.profile)
     phase("parse and check; database up, Balsam activated")
     if req.prune:  # (nothing to prune when the keys are the plan's exactly, but say so the usual way)
-        return None, path, digest0
-    from dhflow.balsam import store
+        return None, path
+    from dhflow.balsam import jobstore
 
-    written = store.submit_unchanged(head, digest0, command="submit", provenance=provenance(head),
+    written = jobstore.submit_unchanged(head, exp.digest(), command="submit", provenance=provenance(head),
                                      accept=lambda mx, ser: launching.launch_fits(opts, explicit, mx, ser))
     if written is None:
         phase("input or jobs changed since the last submission: compiling")
-        return None, path, digest0
+        return None, path
     mode = explicit or ("serial" if written.all_serial else "mpi")
-    return SubmitOutcome(path, written, list(pre.diagnostics), pre.source, opts, mode), path, digest0
+    return SubmitOutcome(path, written, opts=opts, mode=mode), path
 
 
-def submit_streaming(req: SubmitRequest, notify: Notify) -> SubmitOutcome:
-    """``submit`` without ``--rerun``: compile-free when unchanged, else compile while writing.
+def write(exp: Experiment, req: SubmitRequest, notify: Notify) -> SubmitOutcome:
+    """The jobs of the experiment written (the launcher is not started yet: call
+    :func:`launch_after_submit` with ``outcome.opts`` and ``outcome.mode`` once the write
+    has been reported)."""
+    if exp.is_search:
+        return submit_plan(req, search_plan(exp, req, dry_run=False))
+    if exp.spec is None or req.rerun:
+        return submit_plan(req, exp.plan())
+    return _write_streaming(exp, req, notify)
 
-    The launcher is not started yet: call :func:`launch_after_submit` with ``outcome.opts``
-    and ``outcome.mode`` once the write has been reported.
-    """
-    from dhflow.compiler.api import compile_file_streaming, input_digest
+
+def _write_streaming(exp: Experiment, req: SubmitRequest, notify: Notify) -> SubmitOutcome:
+    """A sweep without ``--rerun``: compile-free when unchanged, else compiled while written."""
     from dhflow.compiler.diagnostics import DiagnosticError
 
-    unchanged, path, digest0 = _try_unchanged(req, notify)
+    unchanged, path = _try_unchanged(exp, req)
     if unchanged is not None:
         return unchanged
-    stream = compile_file_streaming(req.file)
+    digest0 = exp.digest()
+    stream = exp.streaming()
     if not stream.ok:
         raise CompileFailed(stream.diagnostics, stream.source)
     head = stream.head
-    digest = input_digest(stream.spec)
     phase("parse, check and sample")
     opts = launching.checked_options(head | {"tasks": ()}, req.overrides)
     explicit = _explicit_job_mode(req, head)
     check_task = _task_checker(opts, explicit or "mpi")  # chosen from the tasks: only node counts can fail
-    _require_reachable(req, opts, head)
     if path is None:
         path = database.open_database(req.db, head, req.file, create=True, profile=opts.profile)
         phase("database up, Balsam activated")
-    from dhflow.balsam import store
+    from dhflow.balsam import jobstore
 
     try:
-        written = store.apply_stream(
+        written = jobstore.apply_stream(
             head, stream.tasks, prune=req.prune, command="submit", check_task=check_task, provenance=provenance(head),
-            # recorded only when the file (and points file) did not change while it was read twice
-            input_digest=digest if digest == digest0 else None)
+            # recorded only when the code the file names did not change while it was compiled
+            input_digest=digest0 if exp.digest() == digest0 else None)
     except DiagnosticError as exc:
         diags = list(stream.diagnostics)
         diags += [d for d in exc.diagnostics if not any(d is x for x in diags)]
@@ -197,14 +196,20 @@ def submit_streaming(req: SubmitRequest, notify: Notify) -> SubmitOutcome:
     except CodeChanged:
         # a kept job's code changed: the streaming write (rolled back) cannot rerun jobs;
         # the whole-plan path resets those tasks and their dependants
-        from dhflow.compiler.api import compile_file
-
         notify("code named by the workflow changed: its tasks and their dependants run again")
-        outcome = submit_plan(req, compile_file(req.file).plan.to_dict())
-        outcome.warnings, outcome.source = list(stream.diagnostics), stream.source
-        return outcome
+        return submit_plan(req, exp.plan())
+    exp.warnings = list(stream.diagnostics)
     mode = explicit or ("serial" if written.all_serial else "mpi")
-    return SubmitOutcome(path, written, list(stream.diagnostics), stream.source, opts, mode)
+    return SubmitOutcome(path, written, opts=opts, mode=mode)
+
+
+def search_plan(exp: Experiment, req: SubmitRequest, *, dry_run: bool) -> dict:
+    """The plan a submission of a search writes: trials so far, rules before them, its driver job."""
+    from dhflow.runtime.search_submit import submit_plan as plan_for_submit
+
+    ctx = exp.search()
+    profile = launching.launch_options(ctx.head | {"tasks": ()}, req.overrides).profile  # the one the write activates
+    return plan_for_submit(ctx, req.db, dry_run=dry_run, profile=profile)
 
 
 def _checked_launch(req: SubmitRequest, plan: dict):
@@ -219,16 +224,16 @@ def _checked_launch(req: SubmitRequest, plan: dict):
 
 def submit_plan(req: SubmitRequest, plan: dict) -> SubmitOutcome:
     """``submit --rerun`` and plan JSON files: the whole plan compiled, then written."""
-    from dhflow.balsam import rows, store
+    from dhflow.balsam import jobstore
 
     phase("compile (and Plan.to_dict)")
-    rows.validate(plan)
+    jobstore.validate(plan)
     opts = _checked_launch(req, plan)
     phase("validate and check resources")
     _require_reachable(req, opts, plan)
     path = database.open_database(req.db, plan, req.file, create=True, profile=opts.profile)
     phase("database up, Balsam activated")
-    written = store.apply(plan, rerun=req.rerun, prune=req.prune, command="submit", validated=True,
+    written = jobstore.apply(plan, rerun=req.rerun, prune=req.prune, command="submit", validated=True,
                           provenance=provenance(plan))
     return SubmitOutcome(path, written, opts=opts, mode=opts.job_mode)
 
@@ -252,7 +257,7 @@ def reconcile_if_reachable(db: str | None, file: str | None, plan: dict, rerun: 
 
     Never creates a database; a project-local one that exists is started on demand.
     """
-    from dhflow.balsam import store
+    from dhflow.balsam import jobstore
     from dhflow.errors import BackendError
 
     where = database.locate(db, plan, file)
@@ -260,40 +265,42 @@ def reconcile_if_reachable(db: str | None, file: str | None, plan: dict, rerun: 
         return None, where.path, f"no Balsam database at {where.path} yet"
     try:
         path = database.open_database(db, plan, file, create=False, quiet=True)
-        return store.reconcile_with_db(plan, rerun, validated=True), path, None
+        return jobstore.reconcile_with_db(plan, rerun, validated=True), path, None
     except BackendError as exc:
         return None, where.path, str(exc)
 
 
-def dry_run(req: SubmitRequest, plan: dict) -> DryRun:
-    """The reconciliation with the database (when reachable) and the rows a submit would write."""
-    from dhflow.balsam import launcher, rows, scheduler
+def dry_run(exp: Experiment, req: SubmitRequest) -> tuple[DryRun, dict]:
+    """(the reconciliation with the database when reachable, and the rows a submit would
+    write; the plan they come from)."""
+    from dhflow.balsam import jobstore, launchers
     from dhflow.errors import BackendError
 
-    rows.validate(plan)
+    plan = search_plan(exp, req, dry_run=True) if exp.is_search else exp.plan()
+    jobstore.validate(plan)
     opts = _checked_launch(req, plan)
     rec, path, why = reconcile_if_reachable(req.db, req.file, plan, req.rerun)
     if rec is None:
         new = {t["name"] for t in plan["tasks"]}
     else:
         new = {d.name for d in rec.of("new")}
-    job_rows = rows.dry_run_rows(plan, new)
-    out = DryRun(path, rows.app_rows(plan), rec, why, job_rows, opts)
+    job_rows = jobstore.dry_run_rows(plan, new)
+    out = DryRun(path, jobstore.app_rows(plan), rec, why, job_rows, opts)
     if not req.no_launch:
         if opts.scheduler == "local":
-            out.script = " ".join(launcher.launcher_command(plan["workflow"], opts.job_mode, opts.wall_time))
+            out.script = " ".join(launchers.launcher_command(plan["workflow"], opts.job_mode, opts.wall_time))
         else:
-            out.script = scheduler.render_script(opts, plan["workflow"], path)
+            out.script = launchers.render_script(opts, plan["workflow"], path)
             try:  # the same check a real submit makes before writing anything
                 _require_reachable(req, opts, plan)
             except BackendError as exc:
                 out.refused = str(exc)
-    return out
+    return out, plan
 
 
 def workflows_sharing_name(workflow: str) -> list[str]:
     """Other workflows whose names contain this one (Balsam's own `--wf` filters mix them)."""
-    from dhflow.balsam import jobs
+    from dhflow.balsam import jobstore
 
-    return jobs.workflows_containing(workflow)
+    return jobstore.workflows_containing(workflow)
 

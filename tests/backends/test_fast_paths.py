@@ -20,7 +20,7 @@ from dhflow.compiler.api import compile_source
 from dhflow.compiler.expand import samplers
 from dhflow.compiler.expand.pointlist import PointList
 from dhflow.compiler.expand.rng import Stream
-from dhflow.compiler.plan.jsonfast import compact, compact_point
+from dhflow.compiler.jsonfast import compact, compact_point
 from dhflow.compiler.plan.model import content_key_text
 from dhflow.compiler.source import SourceFile
 from dhflow.reconcile.decision import PartsMaker, task_parts

@@ -61,7 +61,8 @@ def test_make_durable_removes_only_the_unsafe_lines(tmp_path):
     os.chmod(conf, 0o640)
     assert pgconf.make_durable(tmp_path) is True
     assert conf.read_text() == ("max_connections = 100\n#fsync = on\n\n# --- dhflow project-local Balsam DB ---\n"
-                                "listen_addresses = '127.0.0.1'\nsynchronous_commit = off\n")
+                                "listen_addresses = '127.0.0.1'\n")
     assert conf.stat().st_mode & 0o777 == 0o640
     assert pgconf.make_durable(tmp_path) is False
     assert "fsync" not in pgconf.conf_block().replace("# fsync and full_page_writes stay on", "")
+    assert "synchronous_commit" not in pgconf.conf_block()

@@ -118,7 +118,7 @@ def test_streaming_fingerprints_equal_the_full_plans():
 
 def test_all_unchanged_from_counts_is_the_reconciliation_of_an_unchanged_plan():
     from dhflow.cli.render import reconciliation_json
-    from dhflow.reconcile.counted import AllUnchanged
+    from dhflow.reconcile.all_unchanged import AllUnchanged
 
     plan = plan_dict()
     rec = reconcile(plan, jobs_of(plan))

@@ -38,27 +38,25 @@ V1 = {"@DATASETS@": '"a", "b"', "@XS@": "1, 2, 3", "@LEVELS@": "3", "@CMD@": "ec
 # both paths, table and JSON, in one process: the streamed one (None: it fell back to the
 # whole plan before printing anything) and the whole-plan one
 BOTH = """
-import argparse, contextlib, io, json, sys
-from dhflow.cli import runtime_commands as rc
-from dhflow.runtime.plans import load_plan
-p = argparse.ArgumentParser()
-p.add_argument('file')
-p.add_argument('--format', default='table')
-rc.add_against_db_options(p)
+import contextlib, io, json, sys
+from dhflow.cli import render_runtime
+from dhflow.runtime import against_db as adb, experiment
+f = sys.argv[1]
 out = {}
 for fmt in ('table', 'json'):
-    args = p.parse_args([sys.argv[1], '--against-db', '--format', fmt])
+    def show(o):
+        render_runtime.against_db(o, fmt)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        code = rc.plan_against_db_streaming(args)
-    streamed = None if code is None else (code, buf.getvalue())
+        got = adb._streamed(experiment.load(f), show, fmt == 'json')
+    streamed = None if got is None else (0, buf.getvalue())
+    exp = experiment.load(f)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
-        code = rc.plan_against_db(args, load_plan(args.file).plan)
-    out[fmt] = {'streamed': streamed, 'whole': (code, buf.getvalue())}
+        show(adb._whole(exp, exp.plan(), None))
+    out[fmt] = {'streamed': streamed, 'whole': (0, buf.getvalue())}
 print(json.dumps(out))
 """
-
 
 def spec_text(wf: str, **edits) -> str:
     text = SPEC.replace("@WF@", wf)
@@ -185,15 +183,14 @@ def test_a_workflow_without_jobs(balsam_db, e2e_root):
 
 STATUS = """
 import json, sys
-from dhflow.runtime import inspect, quick
-from dhflow.runtime.plans import load_plan
+from dhflow.runtime import experiment, reading
 f = sys.argv[1]
 def shown(st):
     return [st.workflow, st.path, {r: dict(c) for r, c in st.counts.items()}, st.stale]
-q = quick.quick_status(None, f)
-print(json.dumps([q and shown(q[0]), shown(inspect.status(None, load_plan(f).plan, f))]))
+q = reading.status(experiment.load(f))
+exp = experiment.load(f)
+print(json.dumps([shown(q), shown(reading._plan_status(exp, exp.plan()))]))
 """
-
 
 def test_status_of_an_edited_file_is_counted_in_the_server(balsam_db, e2e_root):
     """`dhflow status` of an edited file (dhflow.balsam.status_match): the same per-rule
@@ -228,8 +225,8 @@ from dhflow.balsam import rows
 from dhflow.balsam.plan_diff import reconcile_stream
 from dhflow.errors import PlanRejected
 from dhflow.runtime import database
-from dhflow.runtime.plans import load_plan
-plan = load_plan(sys.argv[1]).plan
+from dhflow.runtime.experiment import load
+plan = load(sys.argv[1]).plan()
 database.open_database(None, plan, sys.argv[1], create=False, quiet=True)
 head = {k: v for k, v in plan.items() if k != "tasks"}
 tasks = plan["tasks"]

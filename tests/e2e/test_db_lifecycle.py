@@ -115,7 +115,7 @@ def test_the_server_is_crash_safe_and_earlier_unsafe_settings_are_repaired(proje
     proc = run_dhflow(["submit", spec, "--no-launch", "--scheduler", "local"], env)
     assert proc.returncode == 0, proc.stderr
     shown = _show(dbdir, "fsync", "full_page_writes", "synchronous_commit")
-    assert shown["fsync"] == "on" and shown["full_page_writes"] == "on", shown
+    assert shown == {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}, shown
     # what an earlier dhflow wrote, picked up by the running server (a reload, as PostgreSQL allows)
     pgdata = json.loads((dbdir / "dhflow" / "localdb.json").read_text())["pgdata"]
     conf = Path(pgdata) / "postgresql.conf"
@@ -127,7 +127,7 @@ def test_the_server_is_crash_safe_and_earlier_unsafe_settings_are_repaired(proje
     port = _info(dbdir)["port"]
     proc = run_dhflow(["status", spec], env)
     assert proc.returncode == 0, proc.stderr
-    assert _show(dbdir, "fsync", "full_page_writes") == {"fsync": "on", "full_page_writes": "on"}
+    assert _show(dbdir, "fsync", "full_page_writes", "synchronous_commit") == {"fsync": "on", "full_page_writes": "on", "synchronous_commit": "on"}
     assert _info(dbdir)["port"] == port
     assert "fsync = off" not in conf.read_text() and "full_page_writes = off" not in conf.read_text()
     # and a stopped one, at its next start

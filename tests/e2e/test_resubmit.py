@@ -288,7 +288,7 @@ def test_provenance_in_job_data_and_history(balsam_db, e2e_root):
 
 
 def test_plan_against_db(balsam_db, e2e_root):
-    """cli.runtime_commands.plan_against_db / add_against_db_options, as `dhflow plan` wires them."""
+    """cli.runtime_commands.cmd_plan_against_db / add_against_db_options, as `dhflow plan` wires them."""
     db_path, env = balsam_db
     spec = make_project(e2e_root, "rsa", sweep("rsa"))
     submit(spec, env)
@@ -296,14 +296,13 @@ def test_plan_against_db(balsam_db, e2e_root):
     script = (
         "import argparse, sys\n"
         "from dhflow.cli import runtime_commands as runtime_cli\n"
-        "from dhflow.runtime.plans import load_plan\n"
         "p = argparse.ArgumentParser()\n"
         "p.add_argument('file')\n"
         "p.add_argument('--format', default='table')\n"
         "runtime_cli.add_against_db_options(p)\n"
         "args = p.parse_args(sys.argv[1:])\n"
         "assert args.against_db\n"
-        "sys.exit(runtime_cli.plan_against_db(args, load_plan(args.file).plan))\n")
+        "sys.exit(runtime_cli.guarded(runtime_cli.cmd_plan_against_db)(args))\n")
     proc = subprocess.run([sys.executable, "-c", script, str(spec), "--against-db"], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -46,7 +46,8 @@ from dhflow.balsam import rows as balsam_rows, searchstore, store
 from dhflow.runtime import database
 from dhflow.runtime.provenance import provenance
 from dhflow.runtime.search import BalsamBackend, NoLauncher
-from dhflow.runtime.search_plan import load, plan_of
+from dhflow.runtime.experiment import load_search as load
+from dhflow.runtime.search_plan import plan_of
 
 ctx = load(sys.argv[1])
 first = plan_of(ctx, [])

@@ -72,7 +72,7 @@ def test_study_in_postgres_holds_exactly_the_evaluations_and_is_reconciled(balsa
 
     # the jobs written one proposal at a time are those of a full write of every trial's plan
     check = ("import sys; from dhflow.balsam import env, store; from dhflow.balsam.searchstore import load_trials; "
-             "from dhflow.runtime.search_plan import load, plan_of; ctx = load(sys.argv[1]); env.activate(sys.argv[2]); "
+             "from dhflow.runtime.experiment import load_search as load; from dhflow.runtime.search_plan import plan_of; ctx = load(sys.argv[1]); env.activate(sys.argv[2]); "
              "r = store.apply(plan_of(ctx, load_trials(ctx.workflow, ctx.fingerprint)), provenance={}, dry_run=True); "
              "print(len(r.created), len(r.rerun), r.orphaned, len(r.kept))")
     import subprocess

@@ -43,7 +43,7 @@ def test_cli_prints_the_page():
 
 
 def test_every_key_block_and_function_is_documented():
-    from dhflow.compiler.expand.expr import FUNCTIONS
+    from dhflow.compiler.lang.expressions import FUNCTIONS
     from dhflow.lsp.features import BLOCK_KEYS, DOMAINS, OBJECTIVE_SOURCES
     from dhflow.compiler.check.model import BLOCKS, SAMPLERS
     missing = [b for b in BLOCKS if not word_doc("block", b)]

@@ -13,7 +13,7 @@ from dhflow.compiler.check.model import (
 )
 from dhflow.compiler.check.calls import keywords_known, known_call
 from dhflow.compiler.check.search_builder import directions_of, objectives_of, search_of
-from dhflow.compiler.check import fanout
+from dhflow.compiler.check import fanout_builder
 from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
 from dhflow.compiler.parse import nodes as n
 from dhflow.compiler.source import SourceFile, Span
@@ -131,7 +131,7 @@ class _Builder:
                 continue
             if st.key == "values":
                 if isinstance(st, n.Section) and not st.body:
-                    fanout.empty_values(self, st)
+                    fanout_builder.empty_values(self, st)
                     continue
             elif st.key in ("sample", "search"):
                 if not isinstance(st, n.Entry):
@@ -164,7 +164,7 @@ class _Builder:
             elif st.key == "rule":
                 rules.append(self.rule(st))
             elif st.key == "values":
-                values.append(fanout.build_values(self, st))
+                values.append(fanout_builder.build_values(self, st))
 
         if workflow is None:
             self.err("DH012", "no `workflow NAME:` block", Span.point(1, 1),
@@ -336,7 +336,7 @@ class _Builder:
         body = self.body_entries(sec, RULE_KEYS, f"rule `{name}`")
         foreach, foreach_span, dims = False, None, ()
         if "foreach" in body:
-            foreach, foreach_span, dims = fanout.rule_foreach(self, body["foreach"].value)
+            foreach, foreach_span, dims = fanout_builder.rule_foreach(self, body["foreach"].value)
         after: list[tuple[str, Span]] = []
         if "after" in body:
             v = body["after"].value
@@ -385,7 +385,7 @@ class _Builder:
                      body["objective"].key_span)
         return RuleSpec(name, sec.label_span, foreach, foreach_span, tuple(after), app, shell, args, resources,
                         cpu_affinity, retry, env, objective, objectives if len(objectives) > 1 else (),
-                        dims=dims, **fanout.rule_files(self, body))
+                        dims=dims, **fanout_builder.rule_files(self, body))
 
     def objective(self, e: n.Expr) -> ObjectiveSpec | None:
         forms = {"stdout": 1, "data": 1, "file": 2}

@@ -111,7 +111,7 @@ class RuleSpec:
     env: tuple[tuple[str, TemplateStr], ...] = ()
     objective: ObjectiveSpec | None = None
     objectives: tuple[ObjectiveSpec, ...] = ()  # every source, when the rule lists several
-    # v2 fan-out (compiler/check/fanout.py): every dimension of `foreach:` in written order
+    # v2 fan-out (compiler/check/fanout_builder.py): every dimension of `foreach:` in written order
     # (`space` included; `foreach` above stays "fans out over space"), and files
     dims: tuple[tuple[str, Span], ...] = ()
     inputs: tuple[TemplateStr, ...] = ()
@@ -134,6 +134,12 @@ class ValuesSpec:
     span: Span
     values: tuple = ()
     value_spans: tuple[Span, ...] = ()
+
+
+def value_label(v) -> str:
+    """A value as it appears in task names (`train.cifar10.3`): letters, digits, `_`, `-`, `+`."""
+    text = ("true" if v else "false") if isinstance(v, bool) else str(v)
+    return "".join(c if c.isascii() and (c.isalnum() or c in "_-+") else "_" for c in text) or "_"
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,1 @@
-"""Stage 3: expressions, templates, the space and its samplers, and the expansion of rules into tasks."""
+"""Stage 3: the space and its samplers, and the expansion of rules into tasks."""

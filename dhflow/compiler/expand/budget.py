@@ -11,7 +11,7 @@ import math
 
 from dhflow.compiler.check.model import Param, Spec
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError
-from dhflow.compiler.expand.templates import TemplateError, parse_template
+from dhflow.compiler.lang.templates import TemplateError, parse_template
 from dhflow.compiler.limits import Limits, help_raise
 
 
@@ -91,7 +91,7 @@ def _text_bytes(spec: Spec, rule, here: int, point_bytes: int, values: dict[str,
 def check_plan(spec: Spec, points: int, limits: Limits) -> None:
     """DH409 when the plan of `points` points would have more tasks, dependencies or task
     text than the limits allow (computed from counts, before any task is built)."""
-    from dhflow.compiler.expand.fanout import dims_of
+    from dhflow.compiler.expand.combinations import dims_of
 
     def size(dim: str) -> int:
         return points if dim == "space" else len(spec.dimension(dim).values)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from dhflow.compiler.diagnostics import Diagnostic, DiagnosticError, did_you_mean
-from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value
+from dhflow.compiler.lang.expressions import CompiledExpr, EvalError, format_value
 from dhflow.compiler.expand.rng import Stream
 from dhflow.compiler.expand.pointlist import DrawnPoints, PointList
 from dhflow.compiler.expand.space import coerce, from_unit, grid_levels, mapper

@@ -21,7 +21,7 @@ from typing import Iterable, Iterator
 
 from dhflow.compiler.check.model import Param, Spec
 from dhflow.compiler.diagnostics import ERROR, WARNING, Diagnostic, Label
-from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value
+from dhflow.compiler.lang.expressions import CompiledExpr, EvalError, format_value
 from dhflow.compiler.expand.rng import Stream
 from dhflow.compiler.expand.space import mapper
 from dhflow.compiler.expand.tasks import RuleExpander, build_apps
@@ -96,6 +96,13 @@ def _where(spec: Spec):
     return fn.names, keep
 
 
+def where_keeps(spec: Spec):
+    """The search's `where` as a predicate over points (always True without one), read as the
+    driver reads it: a point it cannot be evaluated for is not kept."""
+    keep = _where(spec)
+    return (lambda point: True) if keep is None else (lambda point: keep[1](dict(point)))
+
+
 def _dropped_design(spec: Spec, design: list[dict], keep) -> Iterator[Diagnostic]:
     if keep is None or not design:
         return
@@ -115,15 +122,46 @@ def _dropped_design(spec: Spec, design: list[dict], keep) -> Iterator[Diagnostic
 def _check_rule(spec: Spec, rule, ex: _SpaceExpander, keep) -> None:
     """Evaluate the rule's resources over the space's points that matter (stopping once
     every key that varies is reported)."""
-    where_names = keep[0] if keep is not None else ()
-    axes = _axes(spec, rule, set(ex.read_params) | set(where_names))
+    axes = _rule_axes(spec, rule, ex, keep)
     varying = {k for k, fn, _ in ex.resources if set(fn.names) & {name for name, _ in axes}}
-    for point in _points(axes):
-        if keep is not None and not keep[1](point):
-            continue
+    for point in _kept(axes, keep):
         ex.resources_for(0, point)
         if varying <= ex.bad_keys:  # every key that varies cannot be evaluated: nothing more to find
             return
+
+
+def resources_over_space(spec: Spec, rule) -> Iterator[tuple[dict, dict[str, int]]]:
+    """(point, resource values) of a `foreach` rule of a search, over the very points the
+    compile-time check evaluates (those `where` keeps; a point holds only the parameters and
+    values dimensions the resources and `where` read): what `plan` bounds a search's budget
+    with. Points whose resources are invalid are left out (the compile reported them). A
+    rule whose resources read no parameter gives one item, with an empty point."""
+    apps = build_apps(spec)[1]
+    app = spec.app(rule.app[0]) if rule.app else None
+    ex = _SpaceExpander(spec, rule, apps[rule.name], app, [])
+    if not ex.read_params:  # the same values at every point: evaluated once
+        values = ex.resources_for(0, {})
+        if values is not None:
+            yield {}, values
+        return
+    keep = _where(spec)
+    for point in _kept(_rule_axes(spec, rule, ex, keep), keep):
+        values = ex.resources_for(0, point)
+        if values is not None:
+            yield point, values
+
+
+def _rule_axes(spec: Spec, rule, ex: _SpaceExpander, keep) -> list[tuple[str, object]]:
+    """The axes that matter to a rule's resources: what they read, and what `where` reads."""
+    where_names = keep[0] if keep is not None else ()
+    return _axes(spec, rule, set(ex.read_params) | set(where_names))
+
+
+def _kept(axes: list[tuple[str, object]], keep) -> Iterator[dict]:
+    """The points of :func:`_points` that the search's `where` keeps."""
+    for point in _points(axes):
+        if keep is None or keep[1](point):
+            yield point
 
 
 def _axes(spec: Spec, rule, names: set[str]) -> list[tuple[str, object]]:

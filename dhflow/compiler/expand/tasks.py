@@ -14,14 +14,15 @@ import networkx as nx
 
 from dhflow.compiler.check.rules.dependencies import rule_graph
 from dhflow.compiler.diagnostics import WARNING, Diagnostic, DiagnosticError, Label
-from dhflow.compiler.expand.expr import CompiledExpr, EvalError, format_value, type_name
-from dhflow.compiler.plan.jsonfast import canonical, compact, compact_point
-from dhflow.compiler.plan.jsonfast import ascii_string as _ascii_str
+from dhflow.compiler.lang.expressions import CompiledExpr, EvalError, format_value, type_name
+from dhflow.compiler.jsonfast import canonical, compact, compact_point
+from dhflow.compiler.jsonfast import ascii_string as _ascii_str
 from dhflow.compiler.plan.model import App, Plan, Task, content_key, content_key_text
 from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
-from dhflow.compiler.expand.templates import POINT_COMPACT, Field, parse_template, render, shell_safe
+from dhflow.compiler.lang.templates import POINT_COMPACT, Field, parse_template, render, shell_safe
 from dhflow.compiler.check.rules.templates import inner_span
-from dhflow.compiler.expand import fanout
+from dhflow.compiler.expand import combinations
+from dhflow.compiler.expand.file_fields import RuleFiles
 from dhflow.compiler.expand.budget import check_plan
 from dhflow.compiler.limits import Limits
 from dhflow.compiler.limits import current as current_limits
@@ -49,7 +50,7 @@ class RuleExpander:
         self.resources = [(k, CompiledExpr(e), e) for k, e in rule.resources]
         self.read_params = tuple(sorted({n for _, fn, _ in self.resources for n in fn.names}
                                         & ({p.name for p in spec.params} | set(rule.value_dims))))
-        self.files = fanout.RuleFiles(rule)
+        self.files = RuleFiles(rule)
         self._memo: dict[tuple, dict[str, int]] = {}
         self._envs: dict[tuple, dict[str, str]] = {}
         self._keys_seen: set[str] = set()
@@ -219,7 +220,7 @@ class RuleExpander:
         res = self.resources_for(index, point if values is None else {**(point or {}), **values})
         if res is None:
             return None
-        name = task_name(self.rule, index) if values is None else fanout.task_name(self.rule, combo)
+        name = task_name(self.rule, index) if values is None else combinations.task_name(self.rule, combo)
         ctx: dict[str, Any] = self.base_ctx.copy()
         ctx["task"] = name
         ctx.update(res)
@@ -375,11 +376,12 @@ def iter_tasks(spec: Spec, points: list[dict], diags: list[Diagnostic], *, stop_
                          f'"retry":{"true" if rule.retry_on_timeout else "false"},'
                          f'"objective":{canonical(ex.objective)}')
         # `after` matches tasks on the dimensions both rules have: one to one, gather, scatter
-        deps = [fanout.ParentIndex(spec, spec.rule(d), rule, points, *made.get(d, ([], []))) for d, _ in rule.after]
+        deps = [combinations.ParentIndex(spec, spec.rule(d), rule, points, *made.get(d, ([], [])))
+                for d, _ in rule.after]
         my_names: list[str] = []
         my_keys: list[str] = []
         failed = False
-        for combo in fanout.combos(spec, rule, points):
+        for combo in combinations.combos(spec, rule, points):
             if len(deps) == 1:
                 parents, pkeys = deps[0].parents(combo[3])
             else:

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from dhflow.compiler.plan.jsonfast import canonical as _canonical, plan_line, string as _str
+from dhflow.compiler.jsonfast import canonical as _canonical, plan_line, string as _str
 
 TASK_FIELDS = ("name", "rule", "index", "point", "app", "args", "num_nodes", "ranks_per_node",
                "threads_per_rank", "threads_per_core", "node_packing_count", "cpu_affinity",

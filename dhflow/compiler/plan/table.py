@@ -1,7 +1,7 @@
 """The human-readable plan: one row per task, then tasks and node-minutes per rule."""
 from __future__ import annotations
 
-from dhflow.compiler.expand.expr import format_value
+from dhflow.compiler.lang.expressions import format_value
 from dhflow.compiler.plan.model import Plan
 
 _MAX_POINT = 90

@@ -30,9 +30,12 @@ def _jobs_by_key(jobs) -> dict:
 
 def from_records(records: list[dict], *, workflow: str, directions: list[str], description: str = "",
                  submissions: list[dict] | None = None, database: str | None = None,
-                 allocation_nodes: int | None = None, generated: str | None = None) -> Report:
-    """The report of plain task records (see :func:`dhflow.results.report.records.task_records`)."""
+                 allocation_nodes: int | None = None, generated: str | None = None,
+                 search: dict | None = None) -> Report:
+    """The report of plain task records (see :func:`dhflow.results.report.records.task_records`);
+    ``search``: a search's line (method, evals, trials, done, failed), None for a sweep."""
     summary = {
+        "search": search,
         "workflow": workflow, "description": description, "directions": directions,
         "generated": generated or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "database": database, "submissions": submissions or [], "tasks": len(records),

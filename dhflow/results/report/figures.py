@@ -71,29 +71,36 @@ def _log_axis(values: list) -> bool:
 
 
 def convergence(evals: list[dict], direction: str, objective_label: str = "objective") -> Figure | None:
-    """Objective per evaluation in the order they finished, with the best-so-far line."""
+    """Objective per evaluation in the order they finished, with the best-so-far line; a
+    search's evaluations (records with ``trial``) by trial number, the order they were proposed."""
     import plotly.graph_objects as go
 
     if not evals:
         return None
+    by_trial = all(r.get("trial") is not None for r in evals)
+    if by_trial:
+        evals = sorted(evals, key=lambda r: r["trial"])
     values = [r["objective"] for r in evals]
     running = rec_mod.best_so_far(values, direction)
     # The best-so-far line only needs the evaluations where it changed (and the last one).
     steps = [i for i in range(len(running)) if i == 0 or running[i] != running[i - 1]]
     if steps[-1] != len(running) - 1:
         steps.append(len(running) - 1)
-    numbered = {id(r): i + 1 for i, r in enumerate(evals)}
+    # x: the trial number of a search's evaluation, else its rank in finishing order
+    xs = [r["trial"] for r in evals] if by_trial else list(range(1, len(evals) + 1))
+    x_of = {id(r): x for r, x in zip(evals, xs)}
+    x_name = "trial " if by_trial else "evaluation #"
     drawn = sampling.sample(evals, direction)
     fig = go.Figure()
     fig.add_trace(go.Scatter(
-        x=[numbered[id(r)] for r in drawn], y=[r["objective"] for r in drawn], mode="markers",
+        x=[x_of[id(r)] for r in drawn], y=[r["objective"] for r in drawn], mode="markers",
         name="evaluation", marker=dict(size=6, opacity=0.6), text=[hover_text(r) for r in drawn],
-        hovertemplate="%{text}<br>" + objective_label + " = %{y}<br>evaluation #%{x}<extra></extra>"))
+        hovertemplate="%{text}<br>" + objective_label + " = %{y}<br>" + x_name + "%{x}<extra></extra>"))
     fig.add_trace(go.Scatter(
-        x=[i + 1 for i in steps], y=[running[i] for i in steps], mode="lines", line_shape="hv",
+        x=[xs[i] for i in steps], y=[running[i] for i in steps], mode="lines", line_shape="hv",
         name="best so far", line=dict(width=2.5), text=[evals[i]["name"] for i in steps],
         hovertemplate="best so far: %{y}<br>(%{text})<extra></extra>"))
-    fig.update_layout(**_LAYOUT, xaxis_title="evaluation (in the order they finished)",
+    fig.update_layout(**_LAYOUT, xaxis_title="trial" if by_trial else "evaluation (in the order they finished)",
                       yaxis_title=objective_label, legend=dict(orientation="h", y=1.08))
     return Figure("convergence", "Objective per evaluation, and the best so far", fig,
                   sampling.note(len(drawn), len(evals)))

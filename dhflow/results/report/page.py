@@ -22,7 +22,7 @@ table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .note { color: #666; font-size: 0.9em; margin: 0.2em 0; }
-.best { font-size: 1.15em; background: #eef7ee; padding: 0.5em 0.8em; border-left: 4px solid #4a4; }
+.best, .search { font-size: 1.15em; background: #eef7ee; padding: 0.5em 0.8em; border-left: 4px solid #4a4; }
 code { font-size: 0.95em; }
 """
 
@@ -86,6 +86,12 @@ def _failures(fails: list[dict]) -> str:
     return _table(["task", "rule", "state", "reason"], rows, attrs=" id=\"failures\"") + tail
 
 
+def _search_line(s: dict) -> str:
+    failed = f", {s['failed']:,} failed" if s.get("failed") else ""
+    return (f"<p class=\"search\" id=\"search\">search ({_e(s['method'])}): <b>{s['done']:,} of {s['evals']:,} "
+            f"evaluations</b> done{failed}; {s['trials']:,} trials proposed</p>")
+
+
 def _figure(fig: Figure) -> str:
     import plotly.io as pio
 
@@ -97,7 +103,8 @@ def _figure(fig: Figure) -> str:
 
 def render(summary: dict, figures: list[Figure], notes: list[str]) -> str:
     """The whole page. ``summary``: workflow, description, directions, generated, database,
-    submissions, states (rule -> Counter), best (records), failures, tasks (count)."""
+    submissions, states (rule -> Counter), best (records), failures, tasks (count) and, for a
+    search, search (method, evals, trials, done, failed)."""
     from plotly.offline import get_plotlyjs
 
     dirs = summary["directions"]
@@ -107,6 +114,8 @@ def render(summary: dict, figures: list[Figure], notes: list[str]) -> str:
     parts = [head, f"<h1>{_e(summary['workflow'])}</h1>"]
     if summary.get("description"):
         parts.append(f"<p>{_e(summary['description'])}</p>")
+    if summary.get("search"):
+        parts.append(_search_line(summary["search"]))
     parts.append(f"<p class=\"note\">{summary['tasks']:,} tasks; objective: {_e(', '.join(dirs))}; "
                  f"database {_e(summary.get('database') or '-')}; report generated {_e(summary['generated'])}</p>")
     parts.append("<h2>Best</h2>" + _best(summary["best"], dirs))

@@ -66,7 +66,7 @@ def task_records(plan: dict, jobs_by_key: dict) -> list[dict]:
     Keys: ``name``, ``rule``, ``index``, ``point`` (dict or None), ``state``, ``objective``
     (a float, the first objective, or None), ``objectives`` (list, with several objectives),
     ``error`` (why there is no objective), ``start``/``end`` (epoch seconds of the run, or
-    None) and ``nodes`` (nodes held while running).
+    None), ``nodes`` (nodes held while running) and, for a search's evaluation, ``trial``.
     """
     out = []
     for task in plan.get("tasks", []):
@@ -96,6 +96,8 @@ def task_records(plan: dict, jobs_by_key: dict) -> list[dict]:
         }
         if values is not None or isinstance(spec, list):
             rec["objectives"] = values
+        if task.get("trial") is not None:  # a search's evaluation: its trial number
+            rec["trial"] = task["trial"]
         out.append(rec)
     return out
 
@@ -149,10 +151,11 @@ def states_per_rule(records: list[dict]) -> dict[str, Counter]:
 
 
 def failures(records: list[dict]) -> list[dict]:
-    """The tasks that failed or were killed, each with its reason."""
+    """The tasks that failed or were killed, and a search's trials that never became a job
+    (``NOT_RUN``), each with its reason."""
     out = []
     for r in records:
-        if r["state"] in ("FAILED", "USER_KILLED"):
+        if r["state"] in ("FAILED", "USER_KILLED", "NOT_RUN"):
             reason = r["error"] or r["state"]
             for prefix in ("FAILED: ", "USER_KILLED: "):
                 if reason.startswith(prefix):

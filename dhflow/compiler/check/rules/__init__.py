@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dhflow.compiler.diagnostics import Diagnostic
 from dhflow.compiler.check.model import Spec
-from dhflow.compiler.check.rules import (apps, concurrency, dependencies, expressions, fanout, references, sampling,
-                                         search, templates)
+from dhflow.compiler.check.rules import (apps, concurrency, dependencies, dimensions, expressions, files,
+                                         references, sampling, search, templates)
 
 CHECKS = (
     *references.CHECKS,
@@ -17,7 +17,8 @@ CHECKS = (
     *expressions.CHECKS,
     *templates.CHECKS,
     *search.CHECKS,
-    *fanout.CHECKS,
+    *dimensions.CHECKS,
+    *files.CHECKS,
     *apps.CHECKS,
     *concurrency.CHECKS,
 )

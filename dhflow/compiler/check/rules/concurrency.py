@@ -20,7 +20,7 @@ from typing import Iterator
 
 from dhflow.compiler.check.model import RESOURCE_KEYS, RuleSpec, Spec
 from dhflow.compiler.diagnostics import WARNING, Diagnostic, Label
-from dhflow.compiler.expand.expr import CompiledExpr, EvalError
+from dhflow.compiler.lang.expressions import CompiledExpr, EvalError
 
 _PARALLEL = re.compile(r"\bparallel\s*=\s*\d+")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from dhflow.compiler.diagnostics import Diagnostic, did_you_mean
-from dhflow.compiler.expand.expr import FUNCTIONS
+from dhflow.compiler.lang.expressions import FUNCTIONS
 from dhflow.compiler.parse.nodes import Call, Name, Str, TupleExpr, Where, walk
 from dhflow.compiler.check.model import RESOURCE_KEYS, Spec
 

@@ -7,7 +7,7 @@ from dhflow.compiler.diagnostics import Diagnostic, Label, did_you_mean
 from dhflow.compiler.source import Span
 from dhflow.compiler.check.model import RESOURCE_KEYS, AppSpec, RuleSpec, Spec, TemplateStr
 from dhflow.target import ENV_SEPARATOR
-from dhflow.compiler.expand.templates import TemplateError, parse_template
+from dhflow.compiler.lang.templates import TemplateError, parse_template
 
 BASE_NAMES = ("workflow", "rule", "task", "here", *RESOURCE_KEYS, "cpu_affinity")
 #: App fields that become one ApplicationDefinition shared by all its tasks: only names

@@ -1,5 +1,5 @@
-"""v2 fan-out in expansion: a rule's combinations over its dimensions, task names, the
-matching of `after:` on shared dimensions, and the rendered file fields.
+"""A rule's tasks as the combinations of its dimensions (v2 fan-out): how many, each one in
+product order, their names, and the parent tasks `after:` matches on shared dimensions.
 
 With `space` as the only dimension all of this is exactly v1: a task per point named
 `rule.INDEX`, one-to-one `after` between two `foreach: space` rules, and scatter or
@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from typing import Any
 
-from dhflow.compiler.check.fanout import value_label
-from dhflow.compiler.check.model import RuleSpec, Spec
-from dhflow.compiler.expand.templates import parse_template, render
+from dhflow.compiler.check.model import RuleSpec, Spec, value_label
 
 
 def dims_of(rule: RuleSpec) -> tuple[str, ...]:
@@ -102,22 +99,3 @@ class ParentIndex:
             k = base + self._offsets[0]
             return [self._names[k]], [self._keys[k]]
         return [self._names[base + o] for o in self._offsets], [self._keys[base + o] for o in self._offsets]
-
-
-class RuleFiles:
-    """A rule's `inputs:`, `stage_in:` and `stage_out:` templates, rendered per task."""
-
-    def __init__(self, rule: RuleSpec):
-        parse = lambda ts: [parse_template(t.text)[0] for t in ts]  # noqa: E731
-        self.inputs = parse(rule.inputs)
-        self.stage_out = parse(rule.stage_out)
-        self.stage_in = parse_template(rule.stage_in.text)[0] if rule.stage_in else None
-        self.url = parse_template(rule.stage_out_url.text)[0] if rule.stage_out_url else None
-        self.any = bool(self.inputs or self.stage_out or self.stage_in or self.url)
-
-    def render(self, ctx: dict[str, Any]) -> tuple[str, str, str, str]:
-        """(input_files, stage_in_url, stage_out_files, stage_out_url), Balsam's four columns."""
-        return (" ".join(render(p, ctx) for p in self.inputs),
-                render(self.stage_in, ctx) if self.stage_in else "",
-                " ".join(render(p, ctx) for p in self.stage_out),
-                render(self.url, ctx) if self.url else "")

@@ -11,8 +11,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from dhflow.compiler.expand.expr import format_value
-from dhflow.compiler.plan.jsonfast import compact
+from dhflow.compiler.lang.expressions import format_value
+from dhflow.compiler.jsonfast import compact
 
 FORMATS = ("quote", "json")
 #: Context key under which a caller may pass `compact(point)` it computed already.

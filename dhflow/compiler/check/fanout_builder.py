@@ -3,7 +3,7 @@ of a rule (`inputs:`, `stage_in:`, `stage_out: ... to ...`).
 
 Called by dhflow.compiler.check.builder with the builder itself (for its diagnostics and
 value-shape helpers); cross-references (unknown dimensions, clashes) are checked later by
-dhflow.compiler.check.rules.fanout, once every block is known.
+dhflow.compiler.check.rules.dimensions and .files, once every block is known.
 """
 from __future__ import annotations
 
@@ -138,9 +138,3 @@ def _url(b, t: TemplateStr | None, what: str) -> TemplateStr | None:
     b.err("DH217", f"{what} uses `{written}:`, a kind of URL Balsam cannot transfer", t.span,
           help=f"Balsam copies from or to {_URL_FORMS}")
     return None
-
-
-def value_label(v) -> str:
-    """A value as it appears in task names (`train.cifar10.3`): letters, digits, `_`, `-`, `+`."""
-    text = ("true" if v else "false") if isinstance(v, bool) else str(v)
-    return "".join(c if c.isascii() and (c.isalnum() or c in "_-+") else "_" for c in text) or "_"
