@@ -1,4 +1,4 @@
-"""What `check` and `plan` say of a search (dhflow/compiler/plan/search_summary.py): its
+"""What `check` and `plan` say of a search (dhflow/compiler/describe/search_summary.py): its
 arguments, the defaults and where they come from, its space, the rules' roles and resources
 over the space, and the upper bound of its budget's node-minutes."""
 from __future__ import annotations
@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 from dhflow.compiler.api import compile_file, compile_source
-from dhflow.compiler.plan import search_summary
-from dhflow.compiler.plan.search_summary import AFTER, BEFORE, EACH, describe_search
-from dhflow.compiler.plan.search_table import render_search, search_plan_json
+from dhflow.compiler.describe import search_summary
+from dhflow.compiler.describe.search_summary import AFTER, BEFORE, EACH, describe_search
+from dhflow.compiler.describe.search_table import render_search, search_plan_json
 from dhflow.compiler.source import SourceFile
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,7 +33,7 @@ def cmd_check(args) -> int:
         summary = _search_summary(result)
         print(f"{args.file}: ok, workflow {result.plan.workflow}: a search of {summary.evals} evaluations, "
               f"{'at most ' if summary.upper_bound else ''}{summary.node_minutes} node-minutes", file=sys.stderr)
-        from dhflow.compiler.plan.search_table import render_search
+        from dhflow.compiler.describe.search_table import render_search
         print(render_search(summary), end="", file=sys.stderr)
     elif args.format != "json":
         n = len(result.plan.tasks)
@@ -44,7 +44,7 @@ def cmd_check(args) -> int:
 
 def _search_summary(result: CompileResult):
     """What `check` and `plan` say of a compiled search (a file with `search:`)."""
-    from dhflow.compiler.plan.search_summary import describe_search
+    from dhflow.compiler.describe.search_summary import describe_search
     return describe_search(result.spec, result.plan)
 
 
@@ -70,7 +70,7 @@ def cmd_plan(args) -> int:
     if result is None:
         return EXIT_DIAGNOSTICS
     if result.spec.search is not None:  # no task of its own to list: the search described
-        from dhflow.compiler.plan.search_table import render_search
+        from dhflow.compiler.describe.search_table import render_search
         _write(args, render_search(_search_summary(result)))
         return EXIT_OK
     from dhflow.compiler.plan.table import render_table

@@ -17,8 +17,8 @@ import tempfile
 from dhflow.compiler.api import check_file, compile_checked, compile_file, stream_checked
 from dhflow.compiler.diagnostics import DiagnosticError, render_all
 from dhflow.compiler.expand.tasks import plan_head
-from dhflow.compiler.plan.search_summary import describe_search
-from dhflow.compiler.plan.search_table import search_plan_json
+from dhflow.compiler.describe.search_summary import describe_search
+from dhflow.compiler.describe.search_table import search_plan_json
 
 
 def _report(diags, source) -> None:

@@ -18,20 +18,6 @@ def _default_output(workflow: str, fmt: str) -> str:
     return f"{workflow}-report.html" if fmt == "html" else f"{workflow}-report"
 
 
-def _search_report(ctx, db):
-    """The report of a search: its trials' records (convergence by trial number)."""
-    from dhflow.results.report import build
-    from dhflow.results.report.records import directions
-    from dhflow.runtime.report_inputs import report_inputs_of_search
-
-    got = report_inputs_of_search(ctx, db)
-    plan = got.plan
-    return build.from_records(got.records, workflow=plan["workflow"], directions=directions(plan),
-                              description=plan.get("description") or "", submissions=got.submissions,
-                              database=got.path, allocation_nodes=(plan.get("launch") or {}).get("nodes"),
-                              search=got.search)
-
-
 def _what(report) -> str:
     s = report.summary.get("search")
     if s:
@@ -42,21 +28,15 @@ def _what(report) -> str:
 def cmd_report(args) -> int:
     """Build the report of FILE's workflow (a sweep's tasks, a search's trials) from its database."""
     from dhflow.cli.errors import show_diagnostics
-    from dhflow.runtime import experiment
-    from dhflow.runtime.reading import report_inputs
+    from dhflow.cli.plan_loading import load_experiment
+    from dhflow.runtime.report import build_report
 
-    exp = experiment.load(args.file, args.db)
+    exp = load_experiment(args)
     try:
         from dhflow.results.report import build
 
-        if exp.is_search:
-            ctx = exp.search()
-            show_diagnostics(exp.warnings, exp.source)
-            report = _search_report(ctx, args.db)
-        else:
-            plan, path, inputs = report_inputs(exp)
-            show_diagnostics(exp.warnings, exp.source)
-            report = build.from_plan(plan, inputs.jobs, inputs.submissions, database=path)
+        report = build_report(exp)
+        show_diagnostics(exp.warnings, exp.source)
         out = args.output or _default_output(exp.workflow, args.format)
         if args.format == "html":
             if os.path.isdir(out):

@@ -48,15 +48,6 @@ def open_existing(exp: Experiment, head: dict | None = None) -> str:
     return database.open_database(exp.db, head or exp.head(), exp.file, create=False, quiet=True)
 
 
-def report_inputs(exp: Experiment):
-    """(the plan drawn, database path, the jobs and submissions ``dhflow report`` draws)."""
-    from dhflow.balsam.jobstore import read_report_inputs
-
-    plan = exp.plan()
-    path = open_existing(exp, plan)
-    return plan, path, read_report_inputs(plan["workflow"])
-
-
 # ------------------------------------------------------------------------ status
 def status(exp: Experiment) -> StatusView:
     """The per-rule states (and a search's progress) of the experiment."""

@@ -19,7 +19,7 @@ from dhflow.compiler.check.rules.dependencies import rule_graph
 from dhflow.compiler.diagnostics import ERROR, Diagnostic
 from dhflow.compiler.lang.expressions import CompiledExpr
 from dhflow.compiler.expand.tasks import iter_tasks, plan_head
-from dhflow.compiler.plan.search_summary import default_parallel  # the one rule, shown by `plan` too
+from dhflow.compiler.describe.search_summary import default_parallel  # the one rule, shown by `plan` too
 from dhflow.errors import CompileFailed
 from dhflow.search.driver import Budget
 from dhflow.search.proposer import SearchSetup, setup_from_spec

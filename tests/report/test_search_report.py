@@ -11,7 +11,7 @@ import pytest
 
 from dhflow.cli.watch import watch_search
 from dhflow.results.report import build, records
-from dhflow.runtime.report_inputs import summary, trials_without_own_job
+from dhflow.runtime.report import summary, trials_without_own_job
 from dhflow.runtime.search_watch import SearchFrame
 
 from .fixtures import sweep

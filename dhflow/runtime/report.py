@@ -1,10 +1,10 @@
-"""What ``dhflow report`` draws of a search: one record per trial, built from the plan of
-the trials recorded so far (:func:`dhflow.runtime.search.trials_and_plan`).
+"""`dhflow report` of an experiment: the report built from its database (:func:`build_report`).
 
-A search has no compiled list of tasks (they are proposed while it runs), so its report's
-records come from the trials' plan, whose evaluation tasks carry ``trial``: the figures of
-a sweep then draw a search too, with the trial number as the x axis of convergence.
-Plain records out, for :func:`dhflow.results.report.build.from_records`.
+A sweep's report draws its compiled tasks.  A search has no compiled list of tasks (they
+are proposed while it runs), so its report's records come from the plan of the trials
+recorded so far (:func:`dhflow.runtime.search.trials_and_plan`), whose evaluation tasks
+carry ``trial``: the figures of a sweep then draw a search too, with the trial number as
+the x axis of convergence.
 """
 from __future__ import annotations
 
@@ -75,3 +75,26 @@ def summary(ctx, rows, records: list[dict]) -> dict:
     final = [r for r in evaluations if r["state"] in FINAL_STATES or r["state"] == "NOT_RUN"]
     return {"method": ctx.setup.method, "evals": ctx.budget.evals, "trials": len(rows), "done": len(final),
             "failed": sum(1 for r in final if r["objective"] is None)}
+
+
+def build_report(exp):
+    """The report of an experiment (:class:`dhflow.results.report.build.Report`): a sweep's
+    tasks, or a search's trials, read from its database."""
+    from dhflow.results.report import build
+
+    if exp.is_search:
+        from dhflow.results.report.records import directions
+
+        got = report_inputs_of_search(exp.search(), exp.db)
+        plan = got.plan
+        return build.from_records(got.records, workflow=plan["workflow"], directions=directions(plan),
+                                  description=plan.get("description") or "", submissions=got.submissions,
+                                  database=got.path, allocation_nodes=(plan.get("launch") or {}).get("nodes"),
+                                  search=got.search)
+    from dhflow.balsam.jobstore import read_report_inputs
+    from dhflow.runtime.reading import open_existing
+
+    plan = exp.plan()
+    path = open_existing(exp, plan)
+    inputs = read_report_inputs(plan["workflow"])
+    return build.from_plan(plan, inputs.jobs, inputs.submissions, database=path)

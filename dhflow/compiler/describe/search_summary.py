@@ -5,7 +5,7 @@ A search compiles to a plan of no evaluation (its points are proposed while it r
 plan's task table says nothing of it. This module describes it instead, from the checked
 spec and the compiled plan (the initial design's tasks and the single rules'), as plain
 values: :class:`SearchSummary`. Pure: no database, no optimizer library. The text is
-:mod:`dhflow.compiler.plan.search_table`'s; the JSON is :meth:`SearchSummary.to_dict`.
+:mod:`dhflow.compiler.describe.search_table`'s; the JSON is :meth:`SearchSummary.to_dict`.
 
 A `foreach` rule's resources are evaluated over the space by the compile-time check's own
 code (:func:`dhflow.compiler.expand.search_space.resources_over_space`): where they depend

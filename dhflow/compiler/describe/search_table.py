@@ -8,7 +8,7 @@ from typing import Iterator
 from dhflow.compiler.lang.expressions import format_value
 from dhflow.compiler.jsonfast import plan_line
 from dhflow.compiler.plan.model import Plan
-from dhflow.compiler.plan.search_summary import (AFTER, BEFORE, CORES, EACH, GIVEN, LAUNCH_NODES, RuleSummary,
+from dhflow.compiler.describe.search_summary import (AFTER, BEFORE, CORES, EACH, GIVEN, LAUNCH_NODES, RuleSummary,
                                                  SearchSummary)
 
 #: Design points listed one per line; beyond, how many more.
