@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "dhflow"
 BACKEND_MODULES = {"balsam", "django", "psycopg2"}
