@@ -65,9 +65,12 @@ def test_cli_returns_no_bare_exit_numbers():
     bare = []
     for path, tree in _trees("cli"):
         for node in ast.walk(tree):
-            if isinstance(node, ast.Return) and isinstance(node.value, ast.Constant) \
-                    and isinstance(node.value.value, int) and not isinstance(node.value.value, bool):
-                bare.append(f"{path.name}:{node.lineno} return {node.value.value}")
+            if not isinstance(node, ast.Return) or node.value is None:
+                continue
+            values = [node.value.body, node.value.orelse] if isinstance(node.value, ast.IfExp) else [node.value]
+            for v in values:
+                if isinstance(v, ast.Constant) and type(v.value) is int:
+                    bare.append(f"{path.name}:{node.lineno} return {v.value}")
     assert bare == []
 
 

@@ -178,7 +178,9 @@ class LocalDB:
         if user:
             runuser = shutil.which("runuser") or "/usr/sbin/runuser"
             argv = [runuser, "-u", user, "--", *argv]
-        env = dict(os.environ)
+        from dhflow.balsam.owner import unmarked
+
+        env = unmarked(os.environ)  # the server outlives any launcher: never killed with one
         env.pop("PGDATA", None)
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,

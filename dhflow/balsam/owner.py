@@ -146,6 +146,13 @@ def mark_environment(env: dict, workflow: str, *, owned: bool) -> dict:
 
 
 # ------------------------------------------------------------------- killing
+def unmarked(env) -> dict:
+    """``env`` without the launcher's mark: for a process that must outlive the launcher (the
+    PostgreSQL server, its idle-stop watcher) even when a marked process starts it (a
+    search-driver job, `dhflow emit` or a nested `dhflow` inside a task)."""
+    return {k: v for k, v in env.items() if k not in ENV_KEYS}
+
+
 def processes_of(token: str) -> set[int]:
     """Every live process of launcher ``token``: those carrying its mark (whatever their
     session), their descendants, and the members of process groups one of them leads."""

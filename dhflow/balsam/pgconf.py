@@ -64,11 +64,19 @@ def make_durable(pgdata: str | os.PathLike) -> bool:
         return False
     st = path.stat()
     tmp = path.with_name(path.name + ".dhflow-tmp")
-    tmp.write_text("".join(kept))
+    with open(tmp, "w") as fp:  # on disk before it replaces the old file: a crash leaves one or the other
+        fp.write("".join(kept))
+        fp.flush()
+        os.fsync(fp.fileno())
     # the server's user (postgres when dhflow runs as root) must still read it
     os.chown(tmp, st.st_uid, st.st_gid)
     os.chmod(tmp, st.st_mode & 0o7777)
     os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the rename itself
+    finally:
+        os.close(dir_fd)
     return True
 
 

@@ -188,7 +188,9 @@ def _spawn(path: Path, seconds: float) -> None:
     `dhflow run | tee` must not wait for it)."""
     import dhflow
 
-    env = dict(os.environ)
+    from dhflow.balsam.owner import unmarked
+
+    env = unmarked(os.environ)  # outlives any launcher: never killed with one
     root = str(Path(dhflow.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     with open(path / WATCHER_LOG, "ab") as log:

@@ -23,3 +23,10 @@ def load_experiment(args):
 def add_db_option(p: argparse.ArgumentParser) -> None:
     """`--db DIR`: the Balsam database directory, when not the usual one."""
     p.add_argument("--db", metavar="DIR", help=DB_HELP)
+
+
+def show_warnings(exp) -> None:
+    """Show the experiment's warnings not shown yet (the compile's too, once it has run)."""
+    from dhflow.cli.errors import show_diagnostics
+
+    show_diagnostics(exp.take_unshown(), exp.source)

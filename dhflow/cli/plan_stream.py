@@ -2,9 +2,9 @@
 
 A million-task plan never exists in memory: the compiler yields the tasks one at a time and
 :meth:`dhflow.compiler.plan.model.Plan.iter_json` prints them with the plan's head, the same
-bytes as the full compile's JSON.  Should the expansion fail half-way, the file is compiled
-again the ordinary way so that every diagnostic is reported (as a full compile reports
-them); with ``-o`` nothing is left behind (the text goes to a temporary file first).
+bytes as the full compile's JSON.  Should the expansion fail half-way, the checked spec is compiled
+whole (the file is not read again) so that every diagnostic is reported (as a full
+compile reports them); with ``-o`` nothing is left behind (the text goes to a temporary file first).
 A search's plan (its initial design) is small: compiled whole, it gains a `search` object.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 
-from dhflow.compiler.api import check_file, compile_checked, compile_file, stream_checked
+from dhflow.compiler.api import check_file, compile_checked, stream_checked
 from dhflow.compiler.diagnostics import DiagnosticError, render_all
 from dhflow.compiler.expand.tasks import plan_head
 from dhflow.compiler.describe.search_summary import describe_search
@@ -26,8 +26,10 @@ def _report(diags, source) -> None:
         print(render_all(diags, source, "text"), file=sys.stderr)
 
 
-def _full_compile_diagnostics(path: str) -> None:
-    result = compile_file(path)
+def _full_compile_diagnostics(checked) -> None:
+    """Every diagnostic of a compile that failed half-way through its stream (the stream
+    stops at the first): the same checked spec compiled whole, not read again."""
+    result = compile_checked(checked)
     _report(result.diagnostics, result.source)
 
 
@@ -48,7 +50,7 @@ def write_plan_json(path: str, output: str | None) -> bool:
         stream = stream_checked(checked, as_dicts=False) if checked.ok else checked
         pieces = lambda: plan_head(stream.spec).iter_json(stream.tasks)  # noqa: E731
     if not stream.ok:
-        _full_compile_diagnostics(path)
+        _report(stream.diagnostics, stream.source)
         return False
     _report(stream.diagnostics, stream.source)
     shown = len(stream.diagnostics)
@@ -77,7 +79,7 @@ def write_plan_json(path: str, output: str | None) -> bool:
             os.unlink(tmp)
         if not isinstance(exc, DiagnosticError):
             raise
-        _full_compile_diagnostics(path)
+        _full_compile_diagnostics(checked)
         return False
     if out is not sys.stdout:
         out.close()

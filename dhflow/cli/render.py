@@ -6,7 +6,7 @@ import sys
 from json.encoder import encode_basestring_ascii as _jstr
 
 from dhflow.cli.errors import note
-from dhflow.errors import EXIT_OK
+from dhflow.errors import EXIT_OK, EXIT_RUNTIME
 
 
 def report_write(written) -> None:
@@ -160,7 +160,7 @@ def db_state(verb: str, state) -> int:
         print(f"data directory: {state.pgdata}")
     if st.reachable:
         print(f"export BALSAM_DB_PATH={path}")
-    return 0 if st.exists else 3
+    return EXIT_OK if st.exists else EXIT_RUNTIME
 
 
 def db_servers(servers: list, fmt: str) -> int:

@@ -18,6 +18,13 @@ def _default_output(workflow: str, fmt: str) -> str:
     return f"{workflow}-report.html" if fmt == "html" else f"{workflow}-report"
 
 
+def _missing_report_module(exc: ModuleNotFoundError) -> None:
+    """A module of the ``report`` extra is missing: say how to install it."""
+    if (exc.name or "").split(".")[0] in _REPORT_MODULES:
+        raise BackendError(f"the report needs {exc.name.split('.')[0]}, which is missing: "
+                           "pip install 'dhflow[report]'") from None
+
+
 def _what(report) -> str:
     s = report.summary.get("search")
     if s:
@@ -27,16 +34,19 @@ def _what(report) -> str:
 
 def cmd_report(args) -> int:
     """Build the report of FILE's workflow (a sweep's tasks, a search's trials) from its database."""
-    from dhflow.cli.errors import show_diagnostics
-    from dhflow.cli.plan_loading import load_experiment
+    from dhflow.cli.plan_loading import load_experiment, show_warnings
     from dhflow.runtime.report import build_report
 
     exp = load_experiment(args)
     try:
+        report = build_report(exp)  # reads the database: its errors are not a write's
+    except ModuleNotFoundError as exc:
+        _missing_report_module(exc)
+        raise
+    show_warnings(exp)
+    try:
         from dhflow.results.report import build
 
-        report = build_report(exp)
-        show_diagnostics(exp.warnings, exp.source)
         out = args.output or _default_output(exp.workflow, args.format)
         if args.format == "html":
             if os.path.isdir(out):
@@ -55,9 +65,7 @@ def cmd_report(args) -> int:
         print(f"dhflow: wrote {len(paths)} {args.format} files to {out}", file=sys.stderr)
         return EXIT_OK
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] in _REPORT_MODULES:
-            raise BackendError(f"the report needs {exc.name.split('.')[0]}, which is missing: "
-                               "pip install 'dhflow[report]'") from None
+        _missing_report_module(exc)
         raise
     except OSError as exc:
         raise UsageError(f"cannot write {exc.filename or args.output}: {exc.strerror}") from None

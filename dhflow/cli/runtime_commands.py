@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from dhflow.cli import limits_option, plan_loading, render, render_runtime, search_commands
-from dhflow.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, err, guarded, note, show_diagnostics
+from dhflow.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, err, guarded, note
 from dhflow.errors import SearchTimeout, UsageError, phase
 from dhflow.runtime.launching import LaunchOverrides
 from dhflow.target import SCHEDULERS
@@ -21,9 +21,12 @@ load_experiment = plan_loading.load_experiment
 _RUN_EXIT = plan_loading.RUN_EXIT
 
 
+show_warnings = plan_loading.show_warnings
+
+
 def _shown(exp, code: int) -> int:
-    """Show the experiment's warnings (those of its compile too, if it was compiled); ``code``."""
-    show_diagnostics(exp.warnings, exp.source)
+    """Show the experiment's warnings not shown yet (its compile's too); ``code``."""
+    show_warnings(exp)
     return code
 
 
@@ -51,13 +54,14 @@ def cmd_run(args) -> int:
     from dhflow.runtime.submit import workflows_sharing_name
 
     exp = load_experiment(args)
-    show_diagnostics(exp.warnings, exp.source)
+    show_warnings(exp)
     live = progress.LiveProgress(exp.workflow, stream=sys.stderr)
 
     tasks = []
 
     def written(prepared) -> None:
         tasks.append(len(prepared.plan["tasks"]))
+        show_warnings(exp)  # the compile's warnings too (the plan is compiled by now)
         render.report_write(prepared.written)
         render.note_substring_workflows(exp.workflow, workflows_sharing_name(exp.workflow))
         note(f"running workflow {exp.workflow} with Balsam's launcher ({prepared.job_mode} mode, "
@@ -65,6 +69,7 @@ def cmd_run(args) -> int:
 
     ctx = exp.search() if exp.is_search else None
     if ctx is not None:
+        show_warnings(exp)  # the search's compile's warnings too
         render_runtime.search_run_start(ctx)
     try:
         result = run.run(exp, _run_request(args), progress=live, on_written=written,
@@ -106,7 +111,7 @@ def cmd_submit(args) -> int:
             render.dry_run(dry, plan, prune=args.prune, no_launch=args.no_launch)
             return _shown(exp, EXIT_OK)
         outcome = submit.write(exp, req, note)
-        show_diagnostics(exp.warnings, exp.source)
+        show_warnings(exp)
         wf = outcome.written.workflow
         render.report_write(outcome.written)
         render.note_substring_workflows(wf, submit.workflows_sharing_name(wf))
@@ -127,10 +132,10 @@ def cmd_status(args) -> int:
             from dhflow.runtime.search_watch import search_frame
 
             exp.search()  # compiled once, before the frames: its warnings show first
-            show_diagnostics(exp.warnings, exp.source)
+            show_warnings(exp)
             return watch_search(lambda: search_frame(exp), file=args.file, interval=args.watch)
         plan, fetch = reading.status_rows(exp)
-        show_diagnostics(exp.warnings, exp.source)
+        show_warnings(exp)
         return watch_status(plan, fetch, interval=args.watch)
     view = reading.status(exp)
     render_runtime.status(view, getattr(args, "format", "table"))
@@ -175,6 +180,7 @@ def cmd_clean(args) -> int:
     from dhflow.runtime import reading
 
     exp = load_experiment(args)
+    show_warnings(exp)
     wf = exp.workflow
     path, count = reading.count_jobs(exp)
     if count == 0:
@@ -206,7 +212,11 @@ def cmd_db(args) -> int:
         if args.file or args.db or args.listen is not None or args.advertise is not None:
             raise UsageError("`dhflow db list` takes no FILE, --db, --listen or --advertise: it lists every server")
         return render.db_servers(dbadmin.servers(), args.format or "table")
-    head = load_experiment(args).head() if getattr(args, "file", None) else None
+    head = None
+    if getattr(args, "file", None):
+        exp = load_experiment(args)
+        show_warnings(exp)
+        head = exp.head()
     if (args.listen is not None or args.advertise is not None) and args.verb != "start":
         raise UsageError("--listen and --advertise go with `dhflow db start`")
     if args.verb == "start":

@@ -5,7 +5,7 @@ Every other command treats a search like a sweep: :mod:`dhflow.cli.runtime_comma
 """
 from __future__ import annotations
 
-from dhflow.cli.errors import EXIT_OK, EXIT_RUNTIME, err, guarded, note, show_diagnostics
+from dhflow.cli.errors import EXIT_OK, EXIT_RUNTIME, err, guarded, note
 from dhflow.errors import SearchTimeout, UsageError
 
 
@@ -13,14 +13,14 @@ def cmd_search_driver(args) -> int:
     """`dhflow search-driver FILE`: the search as a job of its workflow; the allocation's
     launcher runs its evaluations."""
     from dhflow.cli import render_runtime
-    from dhflow.cli.plan_loading import RUN_EXIT, load_experiment
+    from dhflow.cli.plan_loading import RUN_EXIT, load_experiment, show_warnings
     from dhflow.runtime import run
 
     exp = load_experiment(args)
-    show_diagnostics(exp.warnings, exp.source)
     if not exp.is_search:
         raise UsageError(f"{args.file} has no `search:`: there is no search to drive")
     ctx = exp.search()
+    show_warnings(exp)
     render_runtime.search_run_start(ctx)
     req = run.RunRequest(args.file, args.db, "serial")
     try:
@@ -34,14 +34,14 @@ def cmd_search_driver(args) -> int:
 
 def cmd_search_storage(args) -> int:
     """`dhflow search-storage FILE`: the URL `optuna-dashboard` opens (stdout), the study on stderr."""
-    from dhflow.cli.plan_loading import load_experiment
+    from dhflow.cli.plan_loading import load_experiment, show_warnings
     from dhflow.runtime.search_study import storage_of
 
     exp = load_experiment(args)
-    show_diagnostics(exp.warnings, exp.source)
     if not exp.is_search:
         raise UsageError(f"{args.file} has no `search:`: there is no optimizer study to open")
     ctx = exp.search()
+    show_warnings(exp)
     path, url, name, stored = storage_of(ctx, args.db, hide_password=args.hide_password)
     note(f"search {ctx.fingerprint} of workflow {ctx.workflow}: Optuna study {name!r} in database {path}"
          + ("" if stored else " (not created yet: the search has not run)"))

@@ -11,9 +11,10 @@ between), so the file is cut at every label and each rank's stream is put back t
 before its lines are looked at.  The objective is then the last marked line of **rank 0**
 (of the lowest rank that printed one, when rank 0 printed none): the same value whatever
 order the ranks' lines arrived in.  Only a line that starts with a label is read as labelled
-(MPICH starts every line of a labelled task with one).  A file with no labelled marked line
-(one rank, or an MPI launcher that does not label) falls back to the last marked line of
-the file.
+(MPICH starts every line of a labelled task with one), and labels count only when no
+unlabelled line is marked: a file with an unlabelled marked line (one rank, or an MPI
+launcher that does not label) gives the last unlabelled marked line, whatever "[N] " lines a
+one-rank program printed itself.
 """
 from __future__ import annotations
 
@@ -56,10 +57,14 @@ class _Scan:
         for rank, rest in self.partial.items():
             if rest:
                 self.line(rank, rest)
+        if self.last.get(None) is not None:
+            # a marked line without a label: the program's own output is not labelled (one
+            # rank: "[1] DH-OUTPUT" earlier in it is the program's text, not MPICH's label)
+            return None, self.last[None]
         ranks = sorted(r for r in self.last if r is not None)
         if ranks:
             return ranks[0], self.last[ranks[0]]
-        return None, self.last.get(None)
+        return None, None
 
 
 def last_marked_line(lines, marker: str) -> tuple[int | None, str | None]:

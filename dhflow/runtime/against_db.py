@@ -77,6 +77,12 @@ def _search(exp: Experiment, rerun: str | None) -> AgainstDb:
     from dhflow.runtime.search import search_history, trials_and_plan
 
     ctx = exp.search()
+    if not database.locate(exp.db, ctx.head, exp.file).exists:  # nothing run yet: every task is new
+        from dhflow.runtime.search_plan import plan_of
+
+        out = _whole(exp, plan_of(ctx, []), rerun)
+        out.search = SearchNote(ctx.fingerprint, 0, [])
+        return out
     plan = trials_and_plan(ctx, exp.db)[2]
     out = _whole(exp, plan, rerun)
     same, others = search_history(ctx, exp.db)

@@ -38,6 +38,7 @@ class Experiment:
     _plan_dict: dict | None = None
     _streamed: bool = False
     _search: object = None              # dhflow.runtime.search_plan.SearchContext, once built
+    _shown: set = field(default_factory=set)
 
     # ----------------------------------------------------------------- what it is
     @property
@@ -90,7 +91,8 @@ class Experiment:
         """A streaming compile of the same checked spec (``tasks`` pulled one at a time);
         a command streams its tasks once."""
         if self._streamed or self._compiled is not None:
-            raise RuntimeError("an experiment's tasks are streamed once per command")
+            # a programming error, not a user's: every verb streams or compiles once
+            raise AssertionError("an experiment's tasks are streamed once per command, before any whole compile")
         self._streamed = True
         from dhflow.compiler.api import stream_checked
 
@@ -106,10 +108,21 @@ class Experiment:
             self._search = context_of(self.file, self._compile(), self.warnings)
         return self._search
 
+    def take_unshown(self) -> list:
+        """The warnings not taken yet (the checks', then the compile's as it happens): a
+        command shows each once, whenever its verb has found more."""
+        fresh = [d for d in self.warnings if _key(d) not in self._shown]
+        self._shown.update(_key(d) for d in fresh)
+        return fresh
+
     def _note_new_warnings(self, diagnostics) -> None:
         """Warnings found past the checks (expanding) join the ones shown."""
-        seen = {(d.code, d.span.start, d.message) for d in self.warnings}
-        self.warnings += [d for d in diagnostics if (d.code, d.span.start, d.message) not in seen]
+        seen = {_key(d) for d in self.warnings}
+        self.warnings += [d for d in diagnostics if _key(d) not in seen]
+
+
+def _key(diagnostic) -> tuple:
+    return diagnostic.code, diagnostic.span.start, diagnostic.message
 
 
 def load(file: str, db: str | None = None) -> Experiment:

@@ -157,6 +157,9 @@ def write(exp: Experiment, req: SubmitRequest, notify: Notify) -> SubmitOutcome:
     :func:`launch_after_submit` with ``outcome.opts`` and ``outcome.mode`` once the write
     has been reported)."""
     if exp.is_search:
+        head = exp.head()  # a batch submission the nodes could not serve: refused before the DB exists
+        _require_reachable(req, launching.checked_options({"launch": head.get("launch"), "tasks": ()},
+                                                          req.overrides), head)
         return submit_plan(req, search_plan(exp, req, dry_run=False))
     if exp.spec is None or req.rerun:
         return submit_plan(req, exp.plan())

@@ -53,3 +53,11 @@ def test_real_mpich_output_reads_rank_zero(tmp_path, unbuffered):
                              text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "PYTHONUNBUFFERED": unbuffered})
         assert out.returncode == 0, out.stderr
         assert _read(out.stdout) == (0, "DH-OUTPUT 2"), out.stdout
+
+
+def test_a_one_rank_program_printing_rank_like_lines_keeps_its_last_marked_line():
+    from dhflow.results.marked_lines import last_marked_line
+
+    lines = ["[1] DH-OUTPUT: 7\n", "epoch 1\n", "[0] DH-OUTPUT: 9 (a log line of the program)\n",
+             "DH-OUTPUT: 0.5\n"]
+    assert last_marked_line(lines, "DH-OUTPUT") == (None, "DH-OUTPUT: 0.5")

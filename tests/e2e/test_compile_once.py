@@ -86,3 +86,26 @@ def test_each_command_of_a_search_parses_once_and_compiles_once(balsam_db, e2e_r
                  ["results", spec, "--format", "json"], ["submit", spec, "--no-launch"]):
         once(args, env, compiles=1)
     once(["history", spec], env, compiles=0)
+
+
+UNSAFE = """workflow {wf}:
+space:
+    name: choice("a b", "c")
+sample: grid(levels=2)
+rule train:
+    foreach: space
+    shell: "echo DH-OUTPUT: 1 {{name}}"
+    objective: stdout("DH-OUTPUT")
+"""
+
+
+def test_warnings_found_while_compiling_are_shown_once_by_every_command(balsam_db, e2e_root):
+    """A warning of the expansion (DH408: a value the shell splits) is shown by `run`, which
+    compiles after loading, and by `status`; once each."""
+    db_path, env = balsam_db
+    spec = make_project(e2e_root, "cmp_warn", UNSAFE.format(wf="cmp_warn"))
+    check = run_dhflow(["check", spec], env)
+    assert check.returncode == 0 and "DH408" in check.stderr, check.stderr
+    for args in (["run", spec], ["status", spec], ["results", spec]):
+        proc = once(args, env)
+        assert proc.stderr.count("DH408") == check.stderr.count("DH408"), (args, proc.stderr)
