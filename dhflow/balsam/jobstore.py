@@ -10,20 +10,35 @@ submission recorded, and matches an edited one's tasks by key in the server.  De
 """
 from __future__ import annotations
 
+from dhflow.balsam.lazy_names import loader
+
 from typing import Callable, Iterable
 
-from dhflow.balsam.driverjobs import driver_states, supersede
-from dhflow.balsam.emit import objective_spec, put as put_job_data
-from dhflow.balsam.jobs import (any_pending, count_workflow, delete_workflow, fetch_jobs, jobs_for_results, key_states,
-                                workflows_containing)
-from dhflow.balsam.optuna_storage import has_studies, has_study, storage_url
-from dhflow.balsam.plan_diff import reconcile_stream, unchanged_counts
-from dhflow.balsam.report_reads import read_report_inputs
-from dhflow.balsam.rows import app_rows, dry_run_rows, validate
-from dhflow.balsam.searchstore import (TrialRow, append_batch, delete_trials, driver_busy, driver_lock, load_trials,
-                                       searches_of, write_batch)
-from dhflow.balsam.store import WriteResult, apply, apply_stream, reconcile_with_db, submit_unchanged
-from dhflow.balsam.submissions import submissions
+#: name -> (module of dhflow.balsam, its name there): imported when first used, so that a
+#: command enters only the backend modules it needs (a sweep's submit no search module).
+_NAMES = {
+    "driver_states": ("driverjobs", "driver_states"), "supersede": ("driverjobs", "supersede"),
+    "objective_spec": ("emit", "objective_spec"), "put_job_data": ("emit", "put"),
+    "any_pending": ("jobs", "any_pending"), "count_workflow": ("jobs", "count_workflow"),
+    "delete_workflow": ("jobs", "delete_workflow"), "fetch_jobs": ("jobs", "fetch_jobs"),
+    "jobs_for_results": ("jobs", "jobs_for_results"), "key_states": ("jobs", "key_states"),
+    "workflows_containing": ("jobs", "workflows_containing"),
+    "has_studies": ("optuna_storage", "has_studies"), "has_study": ("optuna_storage", "has_study"),
+    "storage_url": ("optuna_storage", "storage_url"),
+    "reconcile_stream": ("plan_diff", "reconcile_stream"), "unchanged_counts": ("plan_diff", "unchanged_counts"),
+    "read_report_inputs": ("report_reads", "read_report_inputs"),
+    "app_rows": ("rows", "app_rows"), "dry_run_rows": ("rows", "dry_run_rows"), "validate": ("rows", "validate"),
+    "TrialRow": ("searchstore", "TrialRow"), "append_batch": ("searchstore", "append_batch"),
+    "delete_trials": ("searchstore", "delete_trials"), "driver_busy": ("searchstore", "driver_busy"),
+    "driver_lock": ("searchstore", "driver_lock"), "load_trials": ("searchstore", "load_trials"),
+    "searches_of": ("searchstore", "searches_of"), "write_batch": ("searchstore", "write_batch"),
+    "WriteResult": ("store", "WriteResult"), "apply": ("store", "apply"), "apply_stream": ("store", "apply_stream"),
+    "reconcile_with_db": ("store", "reconcile_with_db"), "submit_unchanged": ("store", "submit_unchanged"),
+    "submissions": ("submissions", "submissions"),
+}
+
+
+__getattr__ = loader(globals(), _NAMES)
 
 __all__ = [
     "TrialRow", "WriteResult", "any_pending", "app_rows", "append_batch", "apply", "apply_stream", "count_workflow",

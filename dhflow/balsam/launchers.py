@@ -8,10 +8,19 @@ script and the scheduler's submit command (:mod:`dhflow.balsam.scheduler`,
 """
 from __future__ import annotations
 
-from dhflow.balsam.launcher import RunOutcome, launcher_command, run_local, start_background
-from dhflow.balsam.live_launcher import LiveLauncher
-from dhflow.balsam.scheduler import render_script, submit_scheduler
-from dhflow.balsam.submit_command import require_submit_command
+from dhflow.balsam.lazy_names import loader
+
+#: name -> (module of dhflow.balsam, its name there): imported on first use (PEP 562).
+_NAMES = {
+    "RunOutcome": ("launcher", "RunOutcome"), "launcher_command": ("launcher", "launcher_command"),
+    "run_local": ("launcher", "run_local"), "start_background": ("launcher", "start_background"),
+    "LiveLauncher": ("live_launcher", "LiveLauncher"), "render_script": ("scheduler", "render_script"),
+    "submit_scheduler": ("scheduler", "submit_scheduler"),
+    "require_submit_command": ("submit_command", "require_submit_command"),
+}
+
+
+__getattr__ = loader(globals(), _NAMES)
 
 __all__ = ["LiveLauncher", "RunOutcome", "launcher_command", "render_script", "require_submit_command",
            "run_local", "start_background", "submit_scheduler"]

@@ -7,12 +7,19 @@ address, Balsam's settings) stay private to the backend.
 """
 from __future__ import annotations
 
-from dhflow.balsam.advertise import is_loopback, loopback_warning
-from dhflow.balsam.auth import check_advertise
-from dhflow.balsam.localdb import LocalDB, default_location
-from dhflow.balsam.server_list import Server, list_servers, stop_policy
-from dhflow.balsam.server_registry import postmaster
-from dhflow.balsam.serverinfo import read_server_info
+from dhflow.balsam.lazy_names import loader
+
+#: name -> (module of dhflow.balsam, its name there): imported on first use (PEP 562).
+_NAMES = {
+    "is_loopback": ("advertise", "is_loopback"), "loopback_warning": ("advertise", "loopback_warning"),
+    "check_advertise": ("auth", "check_advertise"), "LocalDB": ("localdb", "LocalDB"),
+    "default_location": ("localdb", "default_location"), "Server": ("server_list", "Server"),
+    "list_servers": ("server_list", "list_servers"), "stop_policy": ("server_list", "stop_policy"),
+    "postmaster": ("server_registry", "postmaster"), "read_server_info": ("serverinfo", "read_server_info"),
+}
+
+
+__getattr__ = loader(globals(), _NAMES)
 
 __all__ = ["LocalDB", "Server", "activate", "check_advertise", "default_location", "is_loopback", "list_servers",
            "loopback_warning", "postmaster", "read_server_info", "stop_policy"]

@@ -12,30 +12,47 @@ import os
 import sys
 
 from dhflow import __version__
-from dhflow.cli import (compile_commands, emit_command, fmt_command, init_command, limits_option, lsp_command,
-                        report_command, runtime_commands)
+from dhflow.cli import limits_option
 from dhflow.cli.errors import EXIT_USAGE, guarded
 from dhflow.compiler.limits import using as using_limits
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole `dhflow` argument parser."""
+#: The modules that register the commands, in the order `dhflow --help` lists them, and the
+#: commands each one adds: a command imports only its own module (fewer modules entered,
+#: a faster start); `--help` and an unknown command register them all.
+COMMAND_MODULES = (
+    ("compile_commands", ("check", "plan", "graph", "explain")),
+    ("search_commands", ("search-driver", "search-storage")),
+    ("runtime_commands", ("run", "submit", "status", "results", "history", "clean", "db")),
+    ("report_command", ("report",)),
+    ("fmt_command", ("fmt",)),
+    ("lsp_command", ("lsp",)),
+    ("init_command", ("init",)),
+    ("emit_command", ("emit",)),
+)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The `dhflow` argument parser: with ``argv``, only the invoked command's module is
+    registered (every command's without, or when the command is not known)."""
+    import importlib
+
     p = argparse.ArgumentParser(prog="dhflow", description="Compile .dhflow experiments into Balsam job DAGs.")
     p.add_argument("--version", action="version", version=f"dhflow {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    compile_commands.register(sub)
-    runtime_commands.register(sub)
-    report_command.register(sub)
-    for register in (fmt_command.register, lsp_command.register, init_command.register):  # editor support
-        register(sub)
-    emit_command.register(sub)
+    first = next((a for a in (argv or []) if not a.startswith("-")), None)
+    chosen = [m for m, commands in COMMAND_MODULES if first in commands] if argv is not None else []
+    for module, _ in COMMAND_MODULES:
+        if module in chosen or not chosen:
+            importlib.import_module(f"dhflow.cli.{module}").register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dhflow` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if os.environ.get("DHFLOW_COUNT_COMPILES"):
         atexit.register(_print_compile_counts)

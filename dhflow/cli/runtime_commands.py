@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dhflow.cli import limits_option, plan_loading, render, render_runtime, search_commands
+from dhflow.cli import limits_option, plan_loading, render
 from dhflow.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNTIME, err, guarded, note
 from dhflow.errors import SearchTimeout, UsageError, phase
 from dhflow.runtime.launching import LaunchOverrides
@@ -32,6 +32,8 @@ def _shown(exp, code: int) -> int:
 
 def cmd_plan_against_db(args) -> int:
     """`dhflow plan FILE --against-db`: the reconciliation (table, or JSON with ``--format json``)."""
+    from dhflow.cli import render_runtime
+
     from dhflow.runtime.against_db import against_db
 
     exp = load_experiment(args)
@@ -49,6 +51,8 @@ def _run_request(args):
 
 def cmd_run(args) -> int:
     """`dhflow run FILE`: a sweep run to its end, or a search driven to its end, here."""
+    from dhflow.cli import render_runtime
+
     from dhflow.results import progress
     from dhflow.runtime import run
     from dhflow.runtime.submit import workflows_sharing_name
@@ -122,6 +126,7 @@ def cmd_submit(args) -> int:
 
 def cmd_status(args) -> int:
     """`dhflow status FILE [--watch S]`: states per rule (and a search's progress)."""
+    from dhflow.cli import render_runtime
     from dhflow.runtime import reading
 
     exp = load_experiment(args)
@@ -274,7 +279,6 @@ def add_against_db_options(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add run, submit, status, results, history, clean and db to an argparse subparsers object."""
-    search_commands.register(subparsers)
     p = subparsers.add_parser("run", help="write the jobs and run them on this machine with Balsam's launcher")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--job-mode", choices=("serial", "mpi"), default=None,
