@@ -114,13 +114,14 @@ def cmd_submit(args) -> int:
             dry, plan = submit.dry_run(exp, req)
             render.dry_run(dry, plan, prune=args.prune, no_launch=args.no_launch)
             return _shown(exp, EXIT_OK)
-        outcome = submit.write(exp, req, note)
-        show_warnings(exp)
-        wf = outcome.written.workflow
-        render.report_write(outcome.written)
-        render.note_substring_workflows(wf, submit.workflows_sharing_name(wf))
-        report = submit.launch_after_submit(req, outcome.opts, outcome.mode, outcome.path, wf, note)
-        render.launch_report(report, wf)
+
+        def written(outcome, sharing) -> None:  # reported before the launcher starts
+            show_warnings(exp)
+            render.report_write(outcome.written)
+            render.note_substring_workflows(outcome.written.workflow, sharing)
+
+        outcome, report = submit.submit(exp, req, note, written)
+        render.launch_report(report, outcome.written.workflow)
         return EXIT_OK
 
 

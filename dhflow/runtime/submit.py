@@ -74,6 +74,17 @@ def _explicit_job_mode(req: SubmitRequest, head: dict) -> str | None:
     return req.overrides.job_mode or (head.get("launch") or {}).get("job_mode") or None
 
 
+def submit(exp: Experiment, req: SubmitRequest, notify: Notify, on_written=None) -> tuple[SubmitOutcome, object]:
+    """``dhflow submit``: the jobs written (:func:`write`), ``on_written(outcome, workflows
+    whose names contain this one's)`` told, then the launcher started; (the outcome, its
+    :class:`LaunchReport` or None with ``--no-launch``)."""
+    outcome = write(exp, req, notify)
+    wf = outcome.written.workflow
+    if on_written is not None:
+        on_written(outcome, workflows_sharing_name(wf))
+    return outcome, launch_after_submit(req, outcome.opts, outcome.mode, outcome.path, wf, notify)
+
+
 def launch_after_submit(req: SubmitRequest, opts, job_mode: str, path: str, wf: str,
                         notify: Notify) -> LaunchReport | None:
     """Start the launcher the submission asks for (None with ``--no-launch``)."""
