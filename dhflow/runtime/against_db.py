@@ -15,7 +15,7 @@ One verb, :func:`against_db`, picks the path:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dhflow.errors import BackendError, CompileFailed, phase
 from dhflow.runtime import database
