@@ -39,14 +39,13 @@ import re
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run_latency import Jobs, run_dhflow  # noqa: E402
-from submit_scale import DB, REPO, SPEC, run_measured  # noqa: E402
+from submit_scale import DB, SPEC, run_measured, throwaway_db  # noqa: E402
 
 SETTINGS = {
     "old (fsync off)": {"fsync": "off", "full_page_writes": "off", "synchronous_commit": "off"},
@@ -121,18 +120,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    from dhflow.balsam.localdb import LocalDB
-
-    root = Path(tempfile.mkdtemp(prefix="dhflow-bench-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    os.chmod(root, 0o755)  # the PostgreSQL server runs as `postgres` when we are root
-    home = root / "home"
-    home.mkdir()
-    env = dict(os.environ, HOME=str(home), BALSAM_DB_PATH=str(root / "db"),
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    env.pop("DHFLOW_BALSAM_HOME", None)
-    saved_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    db = LocalDB(root / "db")
+    root, home, env, db, saved_home = throwaway_db("dhflow-bench-")
     try:
         db.ensure_started(quiet=True, keep=True)
         os.environ["HOME"] = saved_home or ""

@@ -37,12 +37,11 @@ import shutil
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from submit_scale import DB, REPO, SPEC, run_measured  # noqa: E402
+from submit_scale import DB, SPEC, run_measured, throwaway_db  # noqa: E402
 
 # 1M-task plans are over the default task limit (200,000): raise it for the benchmark
 os.environ.setdefault("DHFLOW_MAX_TASKS", "2000000")
@@ -145,18 +144,7 @@ def main() -> None:
                                                        f"of {', '.join(EDITS)} (default: comment)")
     args = ap.parse_args()
 
-    from dhflow.balsam.localdb import LocalDB
-
-    root = Path(tempfile.mkdtemp(prefix="dhflow-read-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    os.chmod(root, 0o755)  # the PostgreSQL server runs as `postgres` when we are root
-    home = root / "home"
-    home.mkdir()
-    env = dict(os.environ, HOME=str(home), BALSAM_DB_PATH=str(root / "db"),
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    env.pop("DHFLOW_BALSAM_HOME", None)
-    saved_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    db = LocalDB(root / "db")
+    root, home, env, db, saved_home = throwaway_db("dhflow-read-")
     py = [sys.executable, "-m", "dhflow"]
     try:
         db.ensure_started(quiet=True)

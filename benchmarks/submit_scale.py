@@ -148,6 +148,25 @@ class DB:
         return time.perf_counter() - t0
 
 
+def throwaway_db(prefix: str, **extra_env: str):
+    """A temporary directory for a throwaway project-local PostgreSQL (not started yet):
+    (root, its private HOME, the env for `python -m dhflow` subprocesses, the LocalDB, the
+    HOME to put back). This process's HOME points at the private one until the caller puts
+    it back (Balsam reads its settings from HOME when the server is created)."""
+    from dhflow.balsam.localdb import LocalDB
+
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp" if os.path.isdir("/tmp") else None))
+    os.chmod(root, 0o755)  # the PostgreSQL server runs as `postgres` when we are root
+    home = root / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), BALSAM_DB_PATH=str(root / "db"), **extra_env,
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    env.pop("DHFLOW_BALSAM_HOME", None)
+    saved_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    return root, home, env, LocalDB(root / "db"), saved_home
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100000,1000000")
@@ -155,18 +174,7 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (and stop the DB)")
     args = ap.parse_args()
 
-    from dhflow.balsam.localdb import LocalDB
-
-    root = Path(tempfile.mkdtemp(prefix="dhflow-bench-", dir="/tmp" if os.path.isdir("/tmp") else None))
-    os.chmod(root, 0o755)  # the PostgreSQL server runs as `postgres` when we are root
-    home = root / "home"
-    home.mkdir()
-    env = dict(os.environ, HOME=str(home), BALSAM_DB_PATH=str(root / "db"), DHFLOW_TIMING="1",
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-    env.pop("DHFLOW_BALSAM_HOME", None)
-    saved_home = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    db = LocalDB(root / "db")
+    root, home, env, db, saved_home = throwaway_db("dhflow-bench-", DHFLOW_TIMING="1")
     try:
         t0 = time.perf_counter()
         db.ensure_started(quiet=True)

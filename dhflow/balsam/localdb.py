@@ -315,7 +315,7 @@ class LocalDB:
         bins = pg_binaries()
         listen = None if loopback else self.meta().get("listen")
         host = auth.advertised_host(listen, None if loopback else self.meta().get("advertise"))
-        upgraded = pgconf.make_durable(self.pgdata)   # fsync = off of an earlier dhflow
+        upgraded = pgconf.make_durable(self.pgdata)   # the unsafe settings of an earlier dhflow
         if upgraded:
             pgconf.sync_after_upgrade()
         if self.running():

@@ -11,8 +11,8 @@ reported.  Turning it off would save a WAL flush per commit, which
 ``benchmarks/durability.py`` measured as lost in the run-to-run spread (docs/reference.md,
 "The database"), while an OS crash could then forget the last ~0.6 s of commits.
 
-Databases created by dhflow before this change have ``fsync = off`` and
-``full_page_writes = off`` in that block: :func:`make_durable` removes those lines the
+Databases created by dhflow before this change turned ``fsync`` and ``full_page_writes``
+off in that block: :func:`make_durable` removes those lines the
 next time dhflow starts (or uses) the server.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ def conf_block() -> str:
 
 
 def make_durable(pgdata: str | os.PathLike) -> bool:
-    """Remove ``fsync = off`` / ``full_page_writes = off`` from ``postgresql.conf`` (written
+    """Remove the lines turning ``fsync`` / ``full_page_writes`` off from ``postgresql.conf`` (written
     by an earlier dhflow); True when the file changed (the server must then reload or
     start, and what the old server wrote be synced to disk: :func:`sync_after_upgrade`)."""
     path = Path(pgdata) / "postgresql.conf"
